@@ -1,0 +1,1 @@
+"""Pitlane simulator: tracks, car physics, race rules, DeepRacer formats (pure Python + NumPy)."""

@@ -1,0 +1,156 @@
+"""Keras callbacks that make training a well-behaved background job.
+
+`ProgressReporter` feeds `on_progress` (rate-limited) and polls `should_stop`; cancelling raises
+`TrainingCancelled` out of `fit` at once, so no validation pass or checkpoint of a half epoch
+follows. `EpochCheckpointer` saves model + optimizer + epoch + history after every epoch (so a
+worker that dies resumes at the next epoch), keeps the best weights and does early stopping with
+its counters in the checkpoint too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+
+ProgressFn = Callable[[dict[str, Any]], None]
+StopFn = Callable[[], bool]
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.json"
+MODEL_FILE = "model.keras"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+
+
+class TrainingCancelled(Exception):
+    """Raised inside fit when should_stop() answered True."""
+
+
+class ProgressReporter(keras.callbacks.Callback):
+    def __init__(self, on_progress: ProgressFn | None, should_stop: StopFn | None, epochs: int,
+                 steps_per_epoch: int, start_epoch: int, last_val_loss: float | None,
+                 report_interval_s: float = 0.25, stop_check_interval_s: float = 0.25) -> None:
+        super().__init__()
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.epochs = epochs
+        self.steps = steps_per_epoch
+        self.start_epoch = start_epoch
+        self.val_loss = last_val_loss
+        self.report_interval_s = report_interval_s
+        self.stop_check_interval_s = stop_check_interval_s
+        self.epoch = start_epoch
+        self._started = time.monotonic()
+        self._last_report = -math.inf
+        self._last_check = -math.inf
+
+    def _check_stop(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.should_stop is None or (not force and
+                                        now - self._last_check < self.stop_check_interval_s):
+            return
+        self._last_check = now
+        if self.should_stop():
+            raise TrainingCancelled()
+
+    def _emit(self, batch: int, loss: float | None, phase: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.on_progress is None or (not force and
+                                        now - self._last_report < self.report_interval_s):
+            return
+        self._last_report = now
+        done_here = (self.epoch - self.start_epoch) * self.steps + batch
+        left = (self.epochs - self.epoch) * self.steps - batch
+        elapsed = now - self._started
+        eta = elapsed / done_here * left if done_here > 0 else None
+        self.on_progress({
+            "phase": phase,
+            "epoch": self.epoch + 1,
+            "epochs": self.epochs,
+            "batch": batch,
+            "batches": self.steps,
+            "loss": loss,
+            "val_loss": self.val_loss,
+            "eta_s": eta,
+            "percent": 100.0 * (self.epoch * self.steps + batch) / (self.epochs * self.steps),
+        })
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+        self._check_stop(force=True)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = float(logs["loss"]) if logs and "loss" in logs else None
+        self._emit(batch + 1, loss, "batch", force=batch + 1 == self.steps)
+        self._check_stop()
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._check_stop()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if "val_loss" in logs:
+            self.val_loss = float(logs["val_loss"])
+        self._emit(self.steps, float(logs["loss"]) if "loss" in logs else None, "epoch_end",
+                   force=True)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class EpochCheckpointer(keras.callbacks.Callback):
+    """Checkpoint each finished epoch; early stopping on val_loss; remember the best weights."""
+
+    def __init__(self, out_dir: Path, config: dict[str, Any], patience: int,
+                 state: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.dir = out_dir / CHECKPOINT_DIR
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.patience = patience
+        self.state = state or {"epoch": 0, "history": {}, "best_val_loss": None,
+                               "best_epoch": None, "wait": 0, "stopped_early": False,
+                               "epoch_time_s": []}
+        self._epoch_started = time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        state = self.state
+        for key, value in logs.items():
+            state["history"].setdefault(key, []).append(float(value))
+        state["epoch_time_s"].append(time.monotonic() - self._epoch_started)
+        val_loss = float(logs.get("val_loss", logs.get("loss", math.inf)))
+        best = state["best_val_loss"]
+        if best is None or val_loss < best:
+            state.update(best_val_loss=val_loss, best_epoch=epoch + 1, wait=0)
+            self.model.save_weights(self.dir / ("next_" + BEST_WEIGHTS_FILE))
+            os.replace(self.dir / ("next_" + BEST_WEIGHTS_FILE), self.dir / BEST_WEIGHTS_FILE)
+        else:
+            state["wait"] += 1
+            if self.patience > 0 and state["wait"] >= self.patience:
+                state["stopped_early"] = True
+                self.model.stop_training = True
+        state["epoch"] = epoch + 1
+        self.model.save(self.dir / ("next_" + MODEL_FILE))
+        os.replace(self.dir / ("next_" + MODEL_FILE), self.dir / MODEL_FILE)
+        # state.json last: it is the commit point a resumed run trusts.
+        _atomic_write_text(self.dir / STATE_FILE,
+                           json.dumps({"config": self.config, **state}, indent=2))
+
+
+def load_checkpoint_state(out_dir: Path) -> dict[str, Any] | None:
+    path = out_dir / CHECKPOINT_DIR / STATE_FILE
+    if not path.is_file() or not (out_dir / CHECKPOINT_DIR / MODEL_FILE).is_file():
+        return None
+    return json.loads(path.read_text())

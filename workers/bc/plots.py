@@ -1,0 +1,110 @@
+"""Plotly figures of a training run and of a dataset, as JSON-ready dicts for the web pages.
+
+Each function returns `json.loads(fig.to_json())`: plain lists and dicts (no NumPy), ready for
+`JsonResponse` or a `<script>` tag and `Plotly.newPlot(el, fig.data, fig.layout)`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from workers.bc.smoothing import exponential_forward_backward, gaussian
+
+FigureDict = dict[str, Any]
+
+
+def _as_dict(fig: go.Figure) -> FigureDict:
+    return json.loads(fig.to_json())
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white",
+                      margin={"l": 50, "r": 20, "t": 50, "b": 45})
+    return fig
+
+
+def loss_curves(history: Mapping[str, Sequence[float]]) -> FigureDict:
+    """Training loss and val_loss per epoch."""
+    fig = go.Figure()
+    for key, name in (("loss", "training loss"), ("val_loss", "validation loss")):
+        values = list(history.get(key, []))
+        if values:
+            fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values,
+                                     mode="lines+markers", name=name))
+    return _as_dict(_layout(fig, "Loss per epoch", "epoch", "loss"))
+
+
+def predictions_over_time(true: np.ndarray, predicted: np.ndarray,
+                          frames: np.ndarray | None = None) -> FigureDict:
+    """Predicted and true steering along the validation sequence."""
+    x = list(range(len(true))) if frames is None else np.asarray(frames).tolist()
+    fig = go.Figure([
+        go.Scatter(x=x, y=np.asarray(true).tolist(), mode="lines", name="true"),
+        go.Scatter(x=x, y=np.asarray(predicted).tolist(), mode="lines", name="predicted"),
+    ])
+    return _as_dict(_layout(fig, "Steering over the validation frames", "frame", "steering"))
+
+
+def predicted_vs_true(true: np.ndarray, predicted: np.ndarray) -> FigureDict:
+    """Scatter of predicted against true steering with the y = x line."""
+    lo = float(min(np.min(true), np.min(predicted), -1.0))
+    hi = float(max(np.max(true), np.max(predicted), 1.0))
+    fig = go.Figure([
+        go.Scatter(x=np.asarray(true).tolist(), y=np.asarray(predicted).tolist(),
+                   mode="markers", name="frames", marker={"size": 4, "opacity": 0.6}),
+        go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="perfect",
+                   line={"dash": "dash", "color": "grey"}),
+    ])
+    return _as_dict(_layout(fig, "Predicted vs true steering", "true", "predicted"))
+
+
+def error_histogram(true: np.ndarray, predicted: np.ndarray, bins: int = 41) -> FigureDict:
+    """Histogram of prediction error (predicted - true)."""
+    error = (np.asarray(predicted) - np.asarray(true)).tolist()
+    fig = go.Figure([go.Histogram(x=error, nbinsx=bins, name="error")])
+    return _as_dict(_layout(fig, "Prediction error", "predicted - true", "frames"))
+
+
+def steering_histogram(steering: np.ndarray, bins: int = 41) -> FigureDict:
+    """Distribution of steering labels (how much of the log is straight driving)."""
+    fig = go.Figure([go.Histogram(x=np.asarray(steering).tolist(), nbinsx=bins,
+                                  name="steering")])
+    return _as_dict(_layout(fig, "Steering distribution", "steering", "frames"))
+
+
+def steering_smoothing(raw: np.ndarray, alpha: float = 0.3, sigma: float = 3.0) -> FigureDict:
+    """Seed 000's plot: raw keyboard steering against exponential and Gaussian smoothing."""
+    raw = np.asarray(raw, dtype=np.float64)
+    x = list(range(raw.size))
+    fig = go.Figure([
+        go.Scatter(x=x, y=raw.tolist(), mode="lines", name="raw"),
+        go.Scatter(x=x, y=exponential_forward_backward(raw, alpha).tolist(), mode="lines",
+                   name=f"exponential (alpha {alpha})"),
+        go.Scatter(x=x, y=gaussian(raw, sigma).tolist(), mode="lines",
+                   name=f"gaussian (sigma {sigma})"),
+    ])
+    return _as_dict(_layout(fig, "Steering over time: raw and smoothed", "frame", "steering"))
+
+
+def training_figures(history: Mapping[str, Sequence[float]], true: np.ndarray,
+                     predicted: np.ndarray, frames: np.ndarray) -> dict[str, FigureDict]:
+    """Every figure of a finished run, keyed by the file stem it is saved under."""
+    return {
+        "loss": loss_curves(history),
+        "predictions_over_time": predictions_over_time(true, predicted, frames),
+        "predicted_vs_true": predicted_vs_true(true, predicted),
+        "error_histogram": error_histogram(true, predicted),
+    }
+
+
+def dataset_figures(raw_steering: np.ndarray, alpha: float = 0.3,
+                    sigma: float = 3.0) -> dict[str, FigureDict]:
+    """Figures for a dataset page."""
+    return {
+        "steering_histogram": steering_histogram(raw_steering),
+        "steering_smoothing": steering_smoothing(raw_steering, alpha, sigma),
+    }

@@ -1,0 +1,163 @@
+"""DeepRacer log formats: SIM_TRACE_LOG lines, simtrace CSVs and metrics JSON.
+
+Written so that DeepRacer's own analysis tools (deepracer-utils' `DeepRacerLog`,
+`SimulationLogsIO`, `AnalysisUtils`) read our runs exactly as they read AWS's: same header, same
+field order and number formats, same folder layout (deepracer-for-cloud's single-worker layout:
+`training-simtrace/{n}-iteration.csv`, `evaluation-{yyyymmddHHMMSS}/evaluation-simtrace/0-iteration.csv`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import IO, Iterable, Sequence
+
+from simulator.episode import StepResult, TrialResult
+from simulator.rules import METRICS_STATUS, EpisodeStatus
+
+SIMTRACE_HEADER = (
+    "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,"
+    "progress,closest_waypoint,track_len,tstamp,episode_status,pause_duration"
+).split(",")
+
+TRAINING_METRICS_VERSION = 2.0
+
+
+def simtrace_row(step: StepResult, track_length: float) -> list:
+    """One CSV row, typed as AWS writes them (steps as a float, tstamp to the millisecond)."""
+    return [
+        step.episode,
+        float(step.step),
+        step.x,
+        step.y,
+        step.heading_deg,
+        step.steering_deg,
+        step.speed,
+        step.action,
+        step.reward,
+        step.done,
+        step.all_wheels_on_track,
+        step.progress,
+        step.closest_waypoint,
+        track_length,
+        round(step.sim_time, 3),
+        step.status.value,
+        step.pause_duration,
+    ]
+
+
+def sim_trace_log_line(step: StepResult, track_length: float) -> str:
+    """The raw robomaker log line, printf format as in the DeepRacer simapp."""
+    return "SIM_TRACE_LOG:%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%s,%s,%.4f,%d,%.2f,%.3f,%s,%.2f" % (
+        step.episode,
+        step.step,
+        step.x,
+        step.y,
+        step.heading_deg,
+        step.steering_deg,
+        step.speed,
+        step.action,
+        step.reward,
+        step.done,
+        step.all_wheels_on_track,
+        step.progress,
+        step.closest_waypoint,
+        track_length,
+        step.sim_time,
+        step.status.value,
+        step.pause_duration,
+    )
+
+
+def write_sim_trace_log(stream: IO[str], steps: Iterable[StepResult], track_length: float) -> None:
+    for step in steps:
+        stream.write(sim_trace_log_line(step, track_length) + "\n")
+
+
+def write_simtrace_csv(path: str | os.PathLike, steps: Iterable[StepResult], track_length: float) -> Path:
+    """Write a simtrace CSV with AWS's header; creates parent folders."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(SIMTRACE_HEADER)
+        for step in steps:
+            writer.writerow(simtrace_row(step, track_length))
+    return target
+
+
+def training_simtrace_path(model_dir: str | os.PathLike, iteration: int) -> Path:
+    return Path(model_dir) / "training-simtrace" / f"{iteration}-iteration.csv"
+
+
+def evaluation_simtrace_path(model_dir: str | os.PathLike, stamp: str) -> Path:
+    """`stamp` is the evaluation's start as yyyymmddHHMMSS (deepracer-utils matches 14 digits)."""
+    if len(stamp) != 14 or not stamp.isdigit():
+        raise ValueError("evaluation stamp must be 14 digits, yyyymmddHHMMSS")
+    return Path(model_dir) / f"evaluation-{stamp}" / "evaluation-simtrace" / "0-iteration.csv"
+
+
+# --------------------------------------------------------------------------- metrics JSON
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000.0))
+
+
+def _status_text(status: EpisodeStatus) -> str:
+    return METRICS_STATUS[status]
+
+
+def training_episode_metric(
+    episode: int, steps: Sequence[StepResult], trial: int | None = None, phase: str = "training"
+) -> dict:
+    """One training metrics entry, keys in AWS's order and types (ints, status text)."""
+    first, last = steps[0], steps[-1]
+    completion = 100 if last.status is EpisodeStatus.LAP_COMPLETE else last.progress
+    return {
+        "reward_score": int(round(sum(s.reward for s in steps))),
+        "metric_time": _ms(last.sim_time),
+        "start_time": _ms(first.sim_time),
+        "elapsed_time_in_milliseconds": _ms(last.sim_time) - _ms(first.sim_time),
+        "episode": episode,
+        "trial": episode if trial is None else trial,
+        "phase": phase,
+        "completion_percentage": int(completion),
+        "episode_status": _status_text(last.status),
+    }
+
+
+def training_metrics(entries: list[dict], best_model_metric: str = "progress") -> dict:
+    """The TrainingMetrics.json document."""
+    return {"metrics": entries, "version": TRAINING_METRICS_VERSION, "best_model_metric": best_model_metric}
+
+
+def evaluation_metrics(trials: Sequence[TrialResult]) -> dict:
+    """The evaluation metrics document, one entry per trial, as the console writes it."""
+    entries = []
+    for t in trials:
+        start = _ms(t.start_time_s)
+        end = _ms(t.start_time_s + t.elapsed_s)
+        entries.append(
+            {
+                "completion_percentage": int(t.completion_pct),
+                "metric_time": end,
+                "start_time": start,
+                "elapsed_time_in_milliseconds": end - start,
+                "episode_status": _status_text(t.status),
+                "crash_count": t.crash_count,
+                "immobilized_count": t.immobilized_count,
+                "off_track_count": t.off_track_count,
+                "reversed_count": t.reversed_count,
+                "reset_count": t.reset_count,
+                "trial": t.trial,
+            }
+        )
+    return {"metrics": entries}
+
+
+def write_metrics(path: str | os.PathLike, document: dict) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(document))
+    return target

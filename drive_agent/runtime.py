@@ -55,7 +55,7 @@ class TFLiteModel:
         expected = (1, *card.model_input_shape)
         if tuple(inp["shape"]) != expected:
             raise ModelRuntimeError(
-                f"model input shape {list(inp['shape'])} does not match the card's preprocessing "
+                f"model input shape {[int(v) for v in inp['shape']]} does not match the card's preprocessing "
                 f"output {list(expected)}")
         self._output = self._pick_output(self._interpreter.get_output_details())
         self._output_index = self._output["index"]

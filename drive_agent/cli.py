@@ -1,0 +1,165 @@
+"""`drive_agent`: fetch (or open) a model and drive the Udacity simulator, our simulator or a car.
+
+Errors a racer can fix (token, model id, network, checksum, card, files) end with one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+from drive_agent.fetch import DEFAULT_SERVER, FetchError, fetch_model
+from drive_agent.loop import DriveLoop
+from drive_agent.model_card import ModelCard, ModelCardError, load_model_card
+from drive_agent.recorder import Recorder
+from drive_agent.runtime import ModelRuntimeError, TFLiteModel
+from drive_agent.speed import OpenLoopThrottle, PISpeedControl, SpeedPolicy
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing problem: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="drive_agent", description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model-id", type=int, help="model id on the Pitlane server")
+    src.add_argument("--model-file", type=Path, help="a local .tflite model")
+    p.add_argument("--card", type=Path, help="model card for --model-file (default: model_card.json beside it)")
+    p.add_argument("--server", default=os.environ.get("PITLANE_SERVER", DEFAULT_SERVER),
+                   help="Pitlane server (env PITLANE_SERVER; default %(default)s)")
+    p.add_argument("--token", default=os.environ.get("PITLANE_TOKEN"), help="team API token (env PITLANE_TOKEN)")
+    p.add_argument("--cache-dir", type=Path, help="model cache (default ~/.cache/pitlane/models)")
+    p.add_argument("--target", choices=("udacity", "sim", "car"), default="udacity")
+    p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
+    p.add_argument("--throttle-scale", type=float, default=1.0, help="race-time multiplier on throttle")
+    p.add_argument("--set-speed", type=float, help="target speed (udacity: mph, default 9; sim: m/s)")
+    p.add_argument("--min-speed", type=float, help="slow down linearly to this speed at full steering lock")
+    p.add_argument("--kp", type=float, default=0.1, help="speed PI controller gain (default 0.1)")
+    p.add_argument("--ki", type=float, default=0.002, help="speed PI controller integral gain (default 0.002)")
+    p.add_argument("--record", type=Path, help="record frames + driving_log.csv into this folder")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+    u = p.add_argument_group("udacity target")
+    u.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0 for a simulator on another machine)")
+    u.add_argument("--port", type=int, default=4567)
+
+    s = p.add_argument_group("sim target")
+    s.add_argument("--track", help="track name or DeepRacer .npy path")
+    s.add_argument("--trials", type=int, default=1)
+    s.add_argument("--laps", type=int, default=1, help="laps per trial")
+    s.add_argument("--frames-dir", type=Path, help="write every camera frame as PNG here")
+    s.add_argument("--gif", type=Path, help="write an animated GIF of the drive")
+    s.add_argument("--plot", type=Path, help="write a Plotly lap plot (HTML)")
+    s.add_argument("--out", type=Path, help="write sim-trace CSV + metrics JSON into this folder")
+
+    c = p.add_argument_group("car target")
+    c.add_argument("--camera", help="OpenCV camera index or stream URL")
+    c.add_argument("--frames", type=Path, help="replay a folder of images instead of a camera")
+    c.add_argument("--fps", type=float, default=15.0, help="replay rate for --frames")
+    c.add_argument("--udp", default="127.0.0.1:9999", help="car controller HOST:PORT for JSON lines")
+    c.add_argument("--serial", help="serial port for JSON lines instead of UDP")
+    c.add_argument("--baud", type=int, default=115200)
+    c.add_argument("--throttle", type=float, default=0.3, help="open-loop throttle at the set speed")
+    c.add_argument("--frame-timeout", type=float, default=0.25, help="watchdog: throttle 0 after this many s without a frame")
+    c.add_argument("--max-frame-age", type=float, default=0.15, help="throttle 0 for frames older than this (s)")
+    return p
+
+
+def load_model(args: argparse.Namespace) -> tuple[Path, ModelCard]:
+    if args.model_file is not None:
+        if not args.model_file.is_file():
+            raise CliError(f"model file {args.model_file} not found")
+        card_path = args.card or args.model_file.with_name("model_card.json")
+        return args.model_file, load_model_card(card_path)
+    fetched = fetch_model(args.model_id, args.server, args.token, cache_root=args.cache_dir)
+    if fetched.from_cache:
+        print(f"drive_agent: server unreachable, driving the cached copy of model {args.model_id}",
+              file=sys.stderr)
+    return fetched.model_path, fetched.card
+
+
+def speed_policy(args: argparse.Namespace) -> SpeedPolicy:
+    if args.target == "car":
+        return OpenLoopThrottle(throttle=args.throttle, set_speed=args.set_speed or 1.0, min_speed=args.min_speed)
+    default_speed = 9.0 if args.target == "udacity" else 1.5
+    return PISpeedControl(set_speed=args.set_speed or default_speed, kp=args.kp, ki=args.ki,
+                          min_speed=args.min_speed)
+
+
+def run(args: argparse.Namespace) -> int:
+    model_path, card = load_model(args)
+    model = TFLiteModel(model_path, card, num_threads=args.threads)
+    recorder = Recorder(args.record) if args.record else None
+    loop = DriveLoop(model, speed_policy(args), throttle_scale=args.throttle_scale, recorder=recorder)
+    try:
+        if args.target == "udacity":
+            from drive_agent.targets.udacity import run_udacity
+
+            run_udacity(loop, args.host, args.port)
+        elif args.target == "car":
+            _run_car(loop, args)
+        else:
+            _run_sim(loop, args)
+    finally:
+        print(loop.close(), flush=True)
+    return 0
+
+
+def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
+    from drive_agent.targets.car import FolderSource, OpenCVSource, SerialSink, UdpSink, run_car
+
+    if args.frames is not None:
+        source = FolderSource(args.frames, fps=args.fps)
+    elif args.camera is not None:
+        source = OpenCVSource(int(args.camera) if args.camera.isdigit() else args.camera)
+    else:
+        raise CliError("--target car needs --camera or --frames")
+    if args.serial:
+        sink = SerialSink(args.serial, args.baud)
+    else:
+        host, _, port = args.udp.rpartition(":")
+        if not host or not port.isdigit():
+            raise CliError(f"--udp must be HOST:PORT, got {args.udp!r}")
+        sink = UdpSink(host, int(port))
+    stop = threading.Event()
+    try:
+        stats = run_car(loop, source, sink, args.frame_timeout, args.max_frame_age, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        return
+    finally:
+        sink.close()
+    print(f"drive_agent: {stats.frames} frames, commands {dict(stats.commands)}")
+
+
+def _run_sim(loop: DriveLoop, args: argparse.Namespace) -> None:
+    if not args.track:
+        raise CliError("--target sim needs --track NAME")
+    from drive_agent.targets.sim import SimOutputs, drive_sim
+
+    drive_sim(loop, args.track, trials=args.trials, laps=args.laps,
+              outputs=SimOutputs(frames_dir=args.frames_dir, gif=args.gif, plot=args.plot, out_dir=args.out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except (CliError, FetchError, ModelCardError, ModelRuntimeError, FileNotFoundError, RuntimeError) as exc:
+        print(f"drive_agent: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"drive_agent: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,185 @@
+"""Admin for organisers: each sees and edits only the leagues they organise, and what hangs off them.
+Superusers see everything. Scoping is in one mixin so every model applies the same rule."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.http import Http404
+
+from webapp.accounts.models import Team
+
+from .models import Event, LapResult, League, Registration
+
+
+class OrganiserScopedAdmin(admin.ModelAdmin):
+    """`league_lookup` leads from the model to its League ("" for League itself)."""
+
+    league_lookup = "league"
+
+    def _scope_filter(self, user) -> Q:
+        prefix = f"{self.league_lookup}__" if self.league_lookup else ""
+        return Q(**{f"{prefix}organisers": user})
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(self._scope_filter(request.user)).distinct()
+
+    def get_object(self, request, object_id, from_field=None):
+        # Another league's object answers 404, not the admin's "perhaps it was deleted" redirect.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object among the leagues you organise.")
+        return obj
+
+    def _in_scope(self, request, obj) -> bool:
+        if obj is None or request.user.is_superuser:
+            return True
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and self._in_scope(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._in_scope(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            if db_field.name == "league":
+                kwargs["queryset"] = League.objects.filter(organisers=request.user)
+            elif db_field.name == "event":
+                kwargs["queryset"] = Event.objects.filter(league__organisers=request.user).select_related("league")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class RecordedByMixin:
+    """Organisers never pick users (that would list every account); the admin fills the field in."""
+
+    user_field = "recorded_by"
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else fields + (self.user_field,)
+
+    def save_model(self, request, obj, form, change):
+        if not getattr(obj, f"{self.user_field}_id"):
+            setattr(obj, self.user_field, request.user)
+        super().save_model(request, obj, form, change)
+
+
+class EventInline(admin.TabularInline):
+    model = Event
+    fields = ("name", "kind", "track", "starts", "ends", "status")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(League)
+class LeagueAdmin(OrganiserScopedAdmin):
+    league_lookup = ""
+    list_display = ("name", "visibility", "event_count", "organiser_names", "created")
+    list_filter = ("visibility",)
+    search_fields = ("name", "description")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("organisers", "invited_teams")
+    inlines = [EventInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_event_count=Count("events", distinct=True))
+
+    def get_readonly_fields(self, request, obj=None):
+        # Organisers cannot add or drop organisers: that would let them widen their own scope.
+        return () if request.user.is_superuser else ("organisers",)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser or obj is None else {}
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "invited_teams":
+            kwargs["queryset"] = Team.objects.order_by("name")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            form.instance.organisers.add(request.user)
+
+    @admin.display(description="Events", ordering="_event_count")
+    def event_count(self, league):
+        return league._event_count
+
+    @admin.display(description="Organisers")
+    def organiser_names(self, league):
+        return ", ".join(user.get_username() for user in league.organisers.all()) or "—"
+
+
+class RegistrationInline(admin.TabularInline):
+    model = Registration
+    fields = ("team", "approved", "created")
+    readonly_fields = ("created",)
+    extra = 0
+
+
+@admin.register(Event)
+class EventAdmin(OrganiserScopedAdmin):
+    list_display = ("name", "league", "kind", "track", "starts", "status", "registration_count")
+    # RelatedOnlyFieldListFilter lists only leagues of the (scoped) changelist.
+    list_filter = ("status", "kind", "ranking_rule", ("league", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "track", "location", "league__name")
+    date_hierarchy = "starts"
+    list_select_related = ("league",)
+    inlines = [RegistrationInline]
+    fieldsets = (
+        (None, {"fields": ("league", "name", "kind", "status")}),
+        ("Where and when", {"fields": ("track", "direction", "location", "starts", "ends")}),
+        ("Race rules", {"fields": ("ranking_rule", "consecutive_laps", "off_track_penalty_s",
+                                   "max_resets_per_lap")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_registrations=Count("registrations", distinct=True))
+
+    @admin.display(description="Teams", ordering="_registrations")
+    def registration_count(self, event):
+        return event._registrations
+
+
+@admin.register(Registration)
+class RegistrationAdmin(RecordedByMixin, OrganiserScopedAdmin):
+    league_lookup = "event__league"
+    user_field = "registered_by"
+    list_display = ("team", "event", "league_name", "approved", "created", "registered_by")
+    list_filter = ("approved", "event__kind", ("event", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("team__name", "event__name", "event__league__name")
+    list_select_related = ("team", "event", "event__league", "registered_by")
+    list_editable = ("approved",)
+
+    @admin.display(description="League", ordering="event__league__name")
+    def league_name(self, registration):
+        return registration.event.league.name
+
+
+@admin.register(LapResult)
+class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
+    league_lookup = "event__league"
+    list_display = ("team", "event", "lap_number", "lap_time_s", "resets", "valid", "source", "recorded")
+    list_filter = ("valid", "source", "event__kind", ("event", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("team__name", "event__name", "note")
+    list_select_related = ("team", "event", "event__league")
+    ordering = ("event", "team", "lap_number")
+    actions = ("mark_valid", "mark_invalid")
+
+    @admin.action(description="Mark selected laps valid", permissions=["change"])
+    def mark_valid(self, request, queryset):
+        updated = queryset.update(valid=True)
+        self.message_user(request, f"{updated} lap(s) marked valid.", messages.SUCCESS)
+
+    @admin.action(description="Mark selected laps invalid", permissions=["change"])
+    def mark_invalid(self, request, queryset):
+        updated = queryset.update(valid=False)
+        self.message_user(request, f"{updated} lap(s) marked invalid.", messages.SUCCESS)

@@ -1,0 +1,42 @@
+"""The "Organisers" group with model permissions on the leagues app (scoping lives in the admin)."""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+GROUP = "Organisers"
+PERMISSIONS = {
+    "league": ("view", "change"),
+    "event": ("view", "add", "change", "delete"),
+    "registration": ("view", "add", "change", "delete"),
+    "lapresult": ("view", "add", "change", "delete"),
+}
+
+
+def create_group(apps, schema_editor):
+    # Permissions are normally created after all migrations; make sure this app's exist now.
+    app_config = apps.get_app_config("leagues")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    group, _ = Group.objects.get_or_create(name=GROUP)
+    codenames = [f"{action}_{model}" for model, actions in PERMISSIONS.items() for action in actions]
+    group.permissions.add(
+        *Permission.objects.filter(content_type__app_label="leagues", codename__in=codenames)
+    )
+
+
+def delete_group(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name=GROUP).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("leagues", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+
+    operations = [migrations.RunPython(create_group, delete_group)]

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from drive_agent.evaluation import DEEPRACER_SET_SPEED_MS, UDACITY_SET_SPEED_MPH
 from drive_agent.fetch import DEFAULT_SERVER, FetchError, fetch_model
 from drive_agent.loop import DriveLoop
 from drive_agent.model_card import ModelCard, ModelCardError, load_model_card
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("udacity", "sim", "car"), default="udacity")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
     p.add_argument("--throttle-scale", type=float, default=1.0, help="race-time multiplier on throttle")
-    p.add_argument("--set-speed", type=float, help="target speed (udacity: mph, default 9; sim: m/s)")
+    p.add_argument("--set-speed", type=float, help="target speed (Udacity camera models: mph, default 9; DeepRacer: m/s, default 1.5)")
     p.add_argument("--min-speed", type=float, help="slow down linearly to this speed at full steering lock")
     p.add_argument("--kp", type=float, default=0.1, help="speed PI controller gain (default 0.1)")
     p.add_argument("--ki", type=float, default=0.002, help="speed PI controller integral gain (default 0.002)")
@@ -86,10 +87,11 @@ def load_model(args: argparse.Namespace) -> tuple[Path, ModelCard]:
     return fetched.model_path, fetched.card
 
 
-def speed_policy(args: argparse.Namespace) -> SpeedPolicy:
+def speed_policy(args: argparse.Namespace, card: ModelCard) -> SpeedPolicy:
     if args.target == "car":
         return OpenLoopThrottle(throttle=args.throttle, set_speed=args.set_speed or 1.0, min_speed=args.min_speed)
-    default_speed = 9.0 if args.target == "udacity" else 1.5
+    udacity = card.input.camera.startswith("udacity")
+    default_speed = UDACITY_SET_SPEED_MPH if udacity else DEEPRACER_SET_SPEED_MS
     return PISpeedControl(set_speed=args.set_speed or default_speed, kp=args.kp, ki=args.ki,
                           min_speed=args.min_speed)
 
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     model_path, card = load_model(args)
     model = TFLiteModel(model_path, card, num_threads=args.threads)
     recorder = Recorder(args.record) if args.record else None
-    loop = DriveLoop(model, speed_policy(args), throttle_scale=args.throttle_scale, recorder=recorder)
+    loop = DriveLoop(model, speed_policy(args, card), throttle_scale=args.throttle_scale, recorder=recorder)
     try:
         if args.target == "udacity":
             from drive_agent.targets.udacity import run_udacity

@@ -59,6 +59,6 @@ def serve_in_thread(app: Callable, host: str, port: int) -> tuple[ThreadingWSGIS
     """Start serving `app`; returns the server (its `server_port` is the bound port, useful
     with port 0) and its thread. Stop with `server.shutdown(); server.server_close()`."""
     server = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=_RequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi:{port}", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wsgi:{port}", daemon=True)
     thread.start()
     return server, thread

@@ -1,0 +1,230 @@
+"""Evaluation of a model in our simulator, through the very same control loop that races.
+
+`run_sim_evaluation` is what the evaluation job calls in-process: camera frame -> `DriveLoop.step`
+-> car command -> `simulator.episode.Session.step`, for `n_trials` trials under the race rules,
+writing DeepRacer's evaluation sim-trace CSV and metrics JSON through `simulator.simtrace`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from drive_agent.loop import Command, DriveLoop
+from drive_agent.model_card import load_model_card
+from drive_agent.runtime import TFLiteModel
+from drive_agent.speed import PISpeedControl
+
+ProgressCallback = Callable[[float, str], None]
+StepCallback = Callable[[Any, np.ndarray, Command], None]
+
+UDACITY_SET_SPEED_MPH = 9.0
+DEEPRACER_SET_SPEED_MS = 1.5
+
+
+class EvaluationStopped(Exception):
+    """`should_stop()` returned True: the evaluation was abandoned part-way."""
+
+
+@dataclass
+class EvaluationResult:
+    """Per-trial results, the per-step trace and where the DeepRacer-format files went.
+
+    `trials` are `simulator.episode.TrialResult`s and `trace` their `StepResult`s (state x, y,
+    speed, steering of every step); `latency` is the control loop's latency summary.
+    """
+
+    model_kind: str
+    track: str
+    trials: list[Any]
+    trace: list[Any] = field(repr=False)
+    latency: dict[str, Any] = field(default_factory=dict)
+    simtrace_path: Path | None = None
+    metrics_path: Path | None = None
+
+    @property
+    def lap_times(self) -> list[float | None]:
+        return [t.lap_time for t in self.trials]
+
+    @property
+    def best_lap_time(self) -> float | None:
+        times = [t for t in self.lap_times if t is not None]
+        return min(times) if times else None
+
+    @property
+    def completion_pct(self) -> float:
+        return sum(t.completion_pct for t in self.trials) / max(len(self.trials), 1)
+
+    @property
+    def off_track_count(self) -> int:
+        return sum(t.off_track_count for t in self.trials)
+
+    @property
+    def reset_count(self) -> int:
+        return sum(t.reset_count for t in self.trials)
+
+    def trace_arrays(self) -> dict[str, np.ndarray]:
+        """Per-step columns for plots: trial, time, x, y, speed (m/s), steering (deg, + = left)."""
+        return {
+            "trial": np.array([s.episode for s in self.trace], dtype=np.int32),
+            "time": np.array([s.sim_time for s in self.trace]),
+            "x": np.array([s.state.x for s in self.trace]),
+            "y": np.array([s.state.y for s in self.trace]),
+            "speed": np.array([s.state.speed for s in self.trace]),
+            "steering_deg": np.array([s.steering_deg for s in self.trace]),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready figures for the job record and the leaderboard."""
+        return {
+            "track": self.track,
+            "model_kind": self.model_kind,
+            "trials": [{"trial": t.trial, "status": t.status.value, "lap_time": t.lap_time,
+                        "lap_times": list(t.lap_times), "completion_pct": t.completion_pct,
+                        "off_track_count": t.off_track_count, "reset_count": t.reset_count,
+                        "steps": t.steps} for t in self.trials],
+            "lap_times": self.lap_times,
+            "best_lap_time": self.best_lap_time,
+            "completion_pct": self.completion_pct,
+            "off_track_count": self.off_track_count,
+            "reset_count": self.reset_count,
+            "steps": len(self.trace),
+            "latency": self.latency,
+            "simtrace_path": str(self.simtrace_path) if self.simtrace_path else None,
+            "metrics_path": str(self.metrics_path) if self.metrics_path else None,
+        }
+
+
+class SimDriver:
+    """Binds a DriveLoop to a simulated car and camera: the card's camera picks the car profile
+    (udacity_center -> the Udacity car, speeds in mph for the PI controller; deepracer_front ->
+    the DeepRacer car, m/s)."""
+
+    def __init__(self, loop: DriveLoop, track: Any) -> None:
+        from simulator.camera import UDACITY_CENTER, DeepRacerCamera, UdacityCameras
+        from simulator.car import DEEPRACER, MPH, UDACITY
+
+        self.loop = loop
+        self.udacity = loop.card.input.camera.startswith("udacity")
+        self.profile = UDACITY if self.udacity else DEEPRACER
+        self._speed_unit = MPH if self.udacity else 1.0
+        if self.udacity:
+            cameras = UdacityCameras(track, specs=(UDACITY_CENTER,))
+            self.render = lambda s: cameras.render(s.x, s.y, s.yaw)["center"]
+        else:
+            camera = DeepRacerCamera(track)
+            self.render = lambda s: camera.render(s.x, s.y, s.yaw)
+
+    def decide(self, state: Any) -> tuple[np.ndarray, Command, Any, int]:
+        """Render the camera at the car's pose, run the loop, and turn its command into a
+        simulator command (+ the action index for the sim-trace)."""
+        from simulator.car import Command as CarCommand
+        from simulator.driving_log import from_udacity_steering
+
+        timer = self.loop.stats.frame()
+        frame = self.render(state)
+        timer.lap("render")
+        command = self.loop.step(frame, state.speed / self._speed_unit, timer)
+        timer.done()
+        pred = command.prediction
+        if pred.steering_deg is not None and pred.speed is not None:
+            # Action models speak DeepRacer: degrees (+ = left) and a commanded speed.
+            car_command = CarCommand(steering_deg=pred.steering_deg, speed=pred.speed * self.loop.throttle_scale)
+            index = -1 if pred.action_index is None else pred.action_index
+        else:
+            # Steering models speak Udacity: normalised steering, + = right.
+            steer_deg = from_udacity_steering(command.steering) * self.profile.max_steering_deg
+            car_command = CarCommand(steering_deg=steer_deg, throttle=max(command.throttle, 0.0),
+                                     brake=max(-command.throttle, 0.0))
+            index = -1
+        return frame, command, car_command, index
+
+
+def make_loop(model: TFLiteModel | DriveLoop | str | Path, throttle_scale: float = 1.0,
+              set_speed: float | None = None) -> DriveLoop:
+    """A DriveLoop for `model`: an existing loop, a loaded model, or a .tflite path with its
+    model_card.json beside it."""
+    if isinstance(model, DriveLoop):
+        return model
+    if not isinstance(model, TFLiteModel):
+        path = Path(model)
+        model = TFLiteModel(path, load_model_card(path.with_name("model_card.json")))
+    udacity = model.card.input.camera.startswith("udacity")
+    default = UDACITY_SET_SPEED_MPH if udacity else DEEPRACER_SET_SPEED_MS
+    return DriveLoop(model, PISpeedControl(set_speed=set_speed or default), throttle_scale=throttle_scale)
+
+
+def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, n_trials: int = 3,
+                       rules: Any = None, on_progress: ProgressCallback | None = None,
+                       should_stop: Callable[[], bool] | None = None, *, out_dir: str | Path | None = None,
+                       throttle_scale: float = 1.0, set_speed: float | None = None, seed: int | None = 0,
+                       start_distance: float = 0.0, max_time_s: float | None = None,
+                       on_step: StepCallback | None = None) -> EvaluationResult:
+    """Evaluate `model` on `track` (a name, .npy path or Track) for `n_trials` trials.
+
+    `rules` defaults to `simulator.rules.EVALUATION_RULES` (reset + 2 s penalty off track).
+    `on_progress(pct, message)` is called about every 1 %; `should_stop()` is polled every step
+    and True raises `EvaluationStopped` (an exception it raises itself propagates unchanged).
+    `out_dir` receives `evaluation-simtrace/0-iteration.csv` and `metrics.json`.
+    Each trial is limited to `rules.time_limit_s`, else `max_time_s`, else 20x the time a lap at
+    the car's top speed takes. `on_step(step_result, frame, command)` sees every step.
+    """
+    from simulator.episode import Session, TrialResult
+    from simulator.rules import EVALUATION_RULES, EpisodeStatus
+    from simulator.simtrace import evaluation_metrics, write_metrics, write_simtrace_csv
+    from simulator.track import load_track
+
+    loop = make_loop(model, throttle_scale, set_speed)
+    track = load_track(track) if isinstance(track, (str, Path)) else track
+    rules = rules or EVALUATION_RULES
+    driver = SimDriver(loop, track)
+    profile = driver.profile
+    limit = rules.time_limit_s or max_time_s or 20.0 * rules.laps * track.length / profile.max_speed
+    session = Session(track, profile, rules, seed=seed)
+    trials: list[TrialResult] = []
+    trace: list[Any] = []
+    clock = 0.0
+    last_reported = -1.0
+    for trial in range(n_trials):
+        session.reset(start_distance, episode=trial, sim_time=clock)
+        loop.reset()
+        start = clock
+        while True:
+            if should_stop is not None and should_stop():
+                raise EvaluationStopped(f"stopped in trial {trial + 1} of {n_trials}")
+            frame, command, car_command, index = driver.decide(session.state)
+            result = session.step(car_command, index)
+            trace.append(result)
+            if not result.done and result.sim_time - start >= limit:
+                result.status, result.done = EpisodeStatus.TIME_UP, True
+            if on_step is not None:
+                on_step(result, frame, command)
+            if on_progress is not None:
+                pct = 100.0 * (trial + min(result.progress, 100.0) / 100.0) / n_trials
+                if pct - last_reported >= 1.0 or result.done:
+                    last_reported = pct
+                    on_progress(pct, f"trial {trial + 1}/{n_trials}: {result.progress:.0f} % of the lap")
+            if result.done:
+                break
+        referee = session.referee
+        trials.append(TrialResult(
+            trial=trial + 1, status=result.status, lap_times=list(referee.lap_times),
+            elapsed_s=result.sim_time - start, start_time_s=start,
+            completion_pct=100.0 if result.status is EpisodeStatus.LAP_COMPLETE else result.progress,
+            off_track_count=referee.off_track_count, reset_count=referee.reset_count,
+            reversed_count=referee.reversed_count, immobilized_count=referee.immobilized_count,
+            crash_count=referee.crash_count, steps=result.step, total_reward=session.total_reward))
+        clock = result.sim_time + profile.dt
+    evaluation = EvaluationResult(model_kind=loop.card.kind, track=track.name, trials=trials, trace=trace,
+                                  latency=loop.stats.summary())
+    if out_dir is not None:
+        out = Path(out_dir)
+        evaluation.simtrace_path = write_simtrace_csv(out / "evaluation-simtrace" / "0-iteration.csv",
+                                                      trace, track.length)
+        evaluation.metrics_path = write_metrics(out / "metrics.json", evaluation_metrics(trials))
+        (out / "summary.json").write_text(json.dumps(evaluation.summary(), indent=1))
+    return evaluation

@@ -1,0 +1,94 @@
+"""Sign up, log in and out, password change and reset."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-unusual-pass-42"
+
+
+def _signup(client, username="carla", email="carla@example.com", next_url=None):
+    url = reverse("signup") + (f"?next={next_url}" if next_url else "")
+    return client.post(url, {"username": username, "email": email, "password1": PASSWORD, "password2": PASSWORD})
+
+
+def test_signup_creates_the_account_and_logs_in(client):
+    response = _signup(client)
+    assert response.status_code == 302
+    assert response.url == reverse("dashboard")
+    user = get_user_model().objects.get(username="carla")
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_dashboard_without_a_team_offers_create_and_join(client):
+    _signup(client)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert b"Create a team" in response.content and b"Join a team" in response.content
+
+
+def test_signup_returns_to_next(client):
+    response = _signup(client, next_url="/teams/join/abc/")
+    assert response.url == "/teams/join/abc/"
+
+
+def test_signup_ignores_an_offsite_next(client):
+    response = _signup(client, next_url="https://evil.example/")
+    assert response.url == reverse("dashboard")
+
+
+def test_signup_rejects_a_taken_email(client, make_user):
+    make_user("dora")  # dora@example.com
+    response = _signup(client, username="dora2", email="DORA@example.com")
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+
+
+def test_login_and_logout(client, make_user):
+    make_user("erik", password=PASSWORD)
+    page = client.get(reverse("login"))
+    assert page.status_code == 200 and b"Log in" in page.content
+    response = client.post(reverse("login"), {"username": "erik", "password": PASSWORD})
+    assert response.status_code == 302 and response.url == reverse("dashboard")
+    assert client.get(reverse("logout")).status_code == 405  # logging out is a POST only
+    response = client.post(reverse("logout"))
+    assert response.url == reverse("home")
+    assert "_auth_user_id" not in client.session
+
+
+def test_dashboard_requires_login(client):
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_password_change(client, make_user):
+    user = make_user("fay", password=PASSWORD)
+    client.force_login(user)
+    assert client.get(reverse("password_change")).status_code == 200
+    response = client.post(reverse("password_change"), {
+        "old_password": PASSWORD, "new_password1": "another-long-pass-77", "new_password2": "another-long-pass-77",
+    })
+    assert response.url == reverse("password_change_done")
+    user.refresh_from_db()
+    assert user.check_password("another-long-pass-77")
+
+
+def test_password_reset_sends_a_working_link(client, make_user):
+    make_user("gus")
+    assert client.get(reverse("password_reset")).status_code == 200
+    response = client.post(reverse("password_reset"), {"email": "gus@example.com"})
+    assert response.url == reverse("password_reset_done")
+    assert len(mail.outbox) == 1
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/password/reset/" in line)
+    path = link.split("testserver", 1)[1]
+    response = client.get(path, follow=True)
+    assert response.status_code == 200 and b"Choose a new password" in response.content
+    response = client.post(response.redirect_chain[-1][0], {
+        "new_password1": "reset-long-pass-99", "new_password2": "reset-long-pass-99",
+    })
+    assert response.url == reverse("password_reset_complete")
+    assert get_user_model().objects.get(username="gus").check_password("reset-long-pass-99")

@@ -156,7 +156,7 @@ class Session:
             if referee.laps_done > laps_before:
                 lap_time = referee.lap_times[-1]
         else:
-            status, done, progress = fixed, False, referee.progress()
+            status, done, progress = fixed, False, referee.follow(proj)
         if self.rules.time_limit_s is not None and not done and self.sim_time >= self.rules.time_limit_s:
             status, done = EpisodeStatus.TIME_UP, True
         commanded_speed = command.speed if command.speed is not None else state.speed

@@ -136,6 +136,20 @@ class RaceReferee:
         lap = (self.travelled - self.lap_start_travelled) / self.track.length * 100.0
         return min(max(lap, 0.0), 100.0)
 
+    def follow(self, proj: Projection) -> float:
+        """Track the car's signed distance along the lap (no rulings); returns the lap progress %."""
+        length = self.track.length
+        delta = proj.distance - self._last_distance
+        if delta > length / 2.0:
+            delta -= length
+        elif delta < -length / 2.0:
+            delta += length
+        self._last_distance = proj.distance
+        self.travelled += delta
+        if self.travelled > self._best:
+            self._best = self.travelled
+        return self.progress()
+
     def judge(
         self,
         proj: Projection,
@@ -145,15 +159,8 @@ class RaceReferee:
         sim_time: float,
     ) -> Verdict:
         """Rule on the step that just brought the car to `state` (projection `proj`)."""
+        self.follow(proj)
         length = self.track.length
-        delta = proj.distance - self._last_distance
-        if delta > length / 2.0:
-            delta -= length
-        elif delta < -length / 2.0:
-            delta += length
-        self._last_distance = proj.distance
-        self.travelled += delta
-        self._best = max(self._best, self.travelled)
         rules = self.rules
 
         if self.travelled - self.lap_start_travelled >= length:

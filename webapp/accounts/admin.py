@@ -36,6 +36,7 @@ class TeamAdmin(SuperuserOnlyAdmin):
     list_display = ("name", "slug", "member_count", "created")
     search_fields = ("name", "slug", "memberships__user__username")
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("created",)
     inlines = [MembershipInline]
 
     def get_queryset(self, request):

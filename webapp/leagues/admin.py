@@ -94,7 +94,7 @@ class LeagueAdmin(OrganiserScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Organisers cannot add or drop organisers: that would let them widen their own scope.
-        return () if request.user.is_superuser else ("organisers",)
+        return ("created",) if request.user.is_superuser else ("created", "organisers")
 
     def get_prepopulated_fields(self, request, obj=None):
         return self.prepopulated_fields if request.user.is_superuser or obj is None else {}
@@ -158,6 +158,7 @@ class RegistrationAdmin(RecordedByMixin, OrganiserScopedAdmin):
     search_fields = ("team__name", "event__name", "event__league__name")
     list_select_related = ("team", "event", "event__league", "registered_by")
     list_editable = ("approved",)
+    readonly_fields = ("created",)
 
     @admin.display(description="League", ordering="event__league__name")
     def league_name(self, registration):

@@ -1,0 +1,41 @@
+"""`manage.py seed_demo` builds the demo league once and prints the organiser password once."""
+
+import io
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+
+from webapp.leagues.models import Event, League
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_is_idempotent_and_prints_the_password_once():
+    first = seed()
+    password = next(line.split("password:", 1)[1].strip() for line in first.splitlines() if "password:" in line)
+    assert authenticate(username="organiser", password=password) is not None
+
+    second = seed()
+    assert "password:" not in second
+    assert "already exists" in second
+    assert League.objects.filter(name="Pitlane Demo League").count() == 1
+    assert Event.objects.count() == 2
+
+
+def test_seed_demo_content():
+    seed()
+    league = League.objects.get(name="Pitlane Demo League")
+    assert league.is_public
+    virtual = league.events.get(kind=Event.Kind.VIRTUAL)
+    assert (virtual.track, virtual.status) == ("reinvent_base", Event.Status.OPEN)
+    assert league.events.filter(kind=Event.Kind.PHYSICAL).exists()
+    organiser = get_user_model().objects.get(username="organiser")
+    assert organiser.is_staff and not organiser.is_superuser
+    assert list(organiser.organised_leagues.all()) == [league]

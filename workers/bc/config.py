@@ -274,13 +274,13 @@ def _grid_values(name: str, value: Any) -> list[Any]:
 def expand_grid(config_with_lists: Mapping[str, Any] | TrainConfig) -> list[TrainConfig]:
     """Expand every list-valued field into one TrainConfig per combination (grid search).
 
-    Order is deterministic: fields in declaration order, the last field varying fastest.
+    Order is deterministic: keys in the order given, the last list-valued key varying fastest.
     Every combination is validated; an invalid one raises ConfigError naming the combination.
     """
     if isinstance(config_with_lists, TrainConfig):
         return [config_with_lists]
     _reject_unknown_keys(config_with_lists)
-    names = [n for n in FIELD_NAMES if n in config_with_lists]
+    names = list(config_with_lists)
     axes = [_grid_values(n, config_with_lists[n]) for n in names]
     configs = []
     for combo in itertools.product(*axes):

@@ -47,7 +47,9 @@ def visual_backprop(model: keras.Model, images: np.ndarray,
                                     strides=[1, sh, sw, 1], padding="VALID")
         mask = up * averaged[level - 1] if level > 0 else up
         mask = _normalise(mask)
-    return mask[..., 0].numpy()
+    # The strided transposed convolutions leave a fine grid pattern; a light blur removes it.
+    mask = tf.nn.avg_pool2d(mask, ksize=3, strides=1, padding="SAME")
+    return _normalise(mask)[..., 0].numpy()
 
 
 def grad_cam(feature_model: keras.Model, head: keras.Model, images: np.ndarray) -> np.ndarray:

@@ -214,7 +214,7 @@ def train(dataset_dirs: list[str | Path], config: TrainConfig, out_dir: str | Pa
         try:
             fit.model.fit(fit.train_ds, validation_data=fit.val_ds, epochs=config.epochs,
                           initial_epoch=start_epoch, steps_per_epoch=fit.steps_per_epoch,
-                          callbacks=[reporter, checkpointer], verbose=0)
+                          callbacks=[reporter, checkpointer], verbose=0, shuffle=False)
         except TrainingCancelled:
             return result("cancelled")
     if state["epoch"] == 0:

@@ -1,0 +1,60 @@
+"""Cancellation stops within a batch or two; a re-run in the same out_dir resumes."""
+
+import json
+import time
+
+from tests.bc.conftest import tiny_config
+from workers.bc.train import train
+
+
+def test_should_stop_cancels_quickly(real_sample, tmp_path):
+    cfg = tiny_config(epochs=50, batch_size=8)
+    asked_at: list[float] = []
+    batches = []
+
+    def should_stop() -> bool:
+        if len(batches) >= 3:
+            asked_at.append(time.monotonic())
+            return True
+        return False
+
+    result = train([real_sample], cfg, tmp_path / "run", should_stop=should_stop,
+                   on_progress=lambda p: batches.append(p) if p["phase"] == "batch" else None)
+    assert result.status == "cancelled"
+    assert time.monotonic() - asked_at[0] < 3.0
+    assert result.epochs_completed < 50
+    assert not (tmp_path / "run" / "model.tflite").exists()
+
+
+def test_rerun_resumes_after_the_last_checkpointed_epoch(real_sample, tmp_path):
+    cfg = tiny_config(epochs=3, batch_size=16)
+    out = tmp_path / "run"
+    seen_epochs: list[int] = []
+
+    def stop_in_second_epoch() -> bool:
+        return bool(seen_epochs) and seen_epochs[-1] >= 2
+
+    first = train([real_sample], cfg, out, should_stop=stop_in_second_epoch,
+                  on_progress=lambda p: seen_epochs.append(p["epoch"]))
+    assert first.status == "cancelled" and first.epochs_completed == 1
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 1 and len(state["history"]["loss"]) == 1
+
+    resumed_epochs: list[int] = []
+    second = train([real_sample], cfg, out,
+                   on_progress=lambda p: resumed_epochs.append(p["epoch"]))
+    assert second.status == "completed"
+    assert second.resumed_from_epoch == 1 and second.epochs_completed == 3
+    assert min(resumed_epochs) == 2
+    assert len(second.history["loss"]) == 3
+
+
+def test_a_different_config_refuses_the_checkpoint(real_sample, tmp_path):
+    out = tmp_path / "run"
+    train([real_sample], tiny_config(epochs=1, saliency_gif_frames=0), out)
+    try:
+        train([real_sample], tiny_config(epochs=1, learning_rate=0.1), out)
+    except ValueError as exc:
+        assert "different configuration" in str(exc)
+    else:
+        raise AssertionError("expected a ValueError")

@@ -265,8 +265,28 @@ class Track:
         return -right <= p.offset <= left
 
     def wheels_on_track(self, points: Sequence[tuple[float, float]], hint: int) -> list[bool]:
-        """On-track flag of each wheel contact point (x, y), searched near segment `hint`."""
-        return [self.is_on_track(px, py, hint) for px, py in points]
+        """On-track flag of each wheel contact point (x, y), searched near segment `hint`.
+
+        Wheels sit within a car length of the reference point, so only the segments from two
+        behind to two ahead of `hint` are examined (the per-step hot path: no walking, no tuples).
+        """
+        n = len(self._cx)
+        segment_point = self._segment_point
+        flags = []
+        for px, py in points:
+            best = (math.inf, 0.0, 0.0, 0)
+            for i in range(hint - 2, hint + 3):
+                j = i % n
+                d2, t, cross = segment_point(j, px, py)
+                if d2 < best[0]:
+                    best = (d2, t, cross, j)
+            d2, t, cross, i = best
+            k = (i + 1) % n
+            if cross >= 0.0:
+                flags.append(d2 <= (self._lhw[i] + t * (self._lhw[k] - self._lhw[i])) ** 2)
+            else:
+                flags.append(d2 <= (self._rhw[i] + t * (self._rhw[k] - self._rhw[i])) ** 2)
+        return flags
 
     # ------------------------------------------------------------------ convenience (point queries)
     def distance_from_center(self, x: float, y: float, hint: int | None = None) -> float:

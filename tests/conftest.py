@@ -1,0 +1,231 @@
+"""Fixtures shared by the whole suite: Redis, real Celery workers, Daphne, users and teams.
+
+`make test` runs pytest with REDIS_URL pointing at an embedded Redis; run bare, the suite starts
+its own. Workers and Daphne run as real subprocesses against the test database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+_redis = None
+
+
+def pytest_configure(config):
+    global _redis
+    if os.environ.get("REDIS_URL"):
+        return
+    from webapp.embedded_redis import EmbeddedRedis
+
+    _redis = EmbeddedRedis().start()
+    os.environ["REDIS_URL"] = _redis.url
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            _point_settings_at_redis(settings, _redis.url)
+    except ImportError:
+        pass
+
+
+def _point_settings_at_redis(settings, url: str) -> None:
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_RESULT_BACKEND = url
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [url]
+
+
+def pytest_unconfigure(config):
+    if _redis is not None:
+        _redis.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = SHARED / "data"
+    if not path.exists():
+        pytest.fail(f"shared test data not found at {path}: clone the repo beside ../shared")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Channel layers cache connections per event loop; each test starts with a fresh one."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+# -- people and teams ---------------------------------------------------------------------------
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = iter(range(1, 10_000))
+
+    def make(username: str | None = None, password: str = "correct-horse-battery", **extra):
+        username = username or f"user{next(counter)}"
+        return django_user_model.objects.create_user(username=username, password=password,
+                                                     email=f"{username}@example.com", **extra)
+
+    return make
+
+
+@pytest.fixture
+def make_team(make_user):
+    from webapp.accounts.services import create_team
+
+    def make(name: str, captain=None):
+        captain = captain or make_user()
+        return create_team(user=captain, name=name)
+
+    return make
+
+
+@pytest.fixture
+def team_a(make_team, make_user):
+    return make_team("Team Alpha", captain=make_user("alice"))
+
+
+@pytest.fixture
+def team_b(make_team, make_user):
+    return make_team("Team Bravo", captain=make_user("bob"))
+
+
+# -- subprocesses against the test database ------------------------------------------------------
+
+def subprocess_env() -> dict:
+    from django.db import connection
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings_test",
+        "PITLANE_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class WorkerProcess:
+    """A real `celery worker` in its own process group, so a test can kill it like a crash would."""
+
+    def __init__(self, queues: str = "training,evaluation,maintenance", name: str = "test"):
+        self.queues = queues
+        self.name = f"{name}-{os.getpid()}-{time.monotonic_ns()}@%h"
+        self.process: subprocess.Popen | None = None
+        self.log_path = ROOT / "var" / f"worker-{name}.log"
+
+    def start(self) -> "WorkerProcess":
+        self.log_path.parent.mkdir(exist_ok=True)
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", self.queues,
+             "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "-n", self.name,
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=subprocess_env(), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log_path.read_text()[-3000:]}")
+            if "ready." in self.log_path.read_text():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"celery worker not ready in 60 s:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the worker dies without acking or cleaning up."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+@pytest.fixture
+def purge_queues():
+    from workers.celery_app import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("training", "evaluation", "maintenance"):
+            conn.default_channel.queue_purge(queue)
+    yield
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, purge_queues):
+    worker = WorkerProcess().start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def make_worker(transactional_db, purge_queues):
+    started: list[WorkerProcess] = []
+
+    def make(**kwargs) -> WorkerProcess:
+        worker = WorkerProcess(**kwargs).start()
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def daphne_server(transactional_db):
+    """Daphne serving the ASGI app (HTTP + websockets) on a free port, against the test database."""
+    from webapp.embedded_redis import free_port
+
+    port = free_port()
+    log_path = ROOT / "var" / "daphne-test.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
+        cwd=ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/v1/health/", timeout=1)
+            break
+        except Exception:  # noqa: BLE001
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"daphne did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+    yield url
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=10)
+    log.close()
+
+
+def wait_for(predicate, timeout_s: float = 20.0, interval_s: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {message}")

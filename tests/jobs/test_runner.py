@@ -1,0 +1,161 @@
+"""The runner's state machine, in-process: each delivery of a job id does the right thing once."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from webapp.jobs.models import Job
+from webapp.jobs.runner import Outcome, execute_job, reap_stale_jobs
+from webapp.jobs.services import request_cancel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def make_job(team_a):
+    def make(**params):
+        return Job.objects.create(team=team_a, kind="test.countdown", params={"steps": 3, "delay_s": 0, **params})
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def no_enqueue(monkeypatch):
+    sent = []
+    monkeypatch.setattr("webapp.jobs.services.enqueue", lambda job: sent.append(job.pk))
+    return sent
+
+
+def test_success_records_result_progress_and_times(make_job):
+    job = make_job()
+    assert execute_job(job.pk, worker="w1") is Outcome.DONE
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    assert job.progress == 100
+    assert job.result["steps"] == 3
+    assert job.attempts == 1 and job.worker == "w1"
+    assert job.started and job.finished and job.finished >= job.started
+    assert "step 3" in job.log_tail
+
+
+def test_finished_job_is_not_run_again(make_job, tmp_path):
+    marker = tmp_path / "runs.txt"
+    job = make_job(marker=str(marker))
+    execute_job(job.pk)
+    assert execute_job(job.pk) is Outcome.SKIPPED
+    assert len(marker.read_text().splitlines()) == 1
+    job.refresh_from_db()
+    assert job.attempts == 1
+
+
+def test_exception_becomes_readable_error(make_job):
+    job = make_job(fail=True)
+    execute_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.error == "ValueError: asked to fail"
+    assert "Traceback" in job.log_tail
+
+
+def test_unknown_kind_fails_cleanly(team_a):
+    job = Job.objects.create(team=team_a, kind="no.such.kind")
+    execute_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "Unknown job kind" in job.error
+
+
+def test_cancel_of_queued_job_finishes_it_and_worker_skips(make_job, tmp_path):
+    marker = tmp_path / "runs.txt"
+    job = make_job(marker=str(marker))
+    request_cancel(job=job)
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert execute_job(job.pk) is Outcome.SKIPPED
+    assert not marker.exists()
+
+
+def test_cancel_flag_stops_running_job(make_job, monkeypatch):
+    job = make_job(steps=50)
+    calls = {"n": 0}
+    real_check = Job.objects.filter
+
+    def flag_after_two_steps(*args, **kwargs):
+        if kwargs.get("cancel_requested"):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(Job.objects, "filter", flag_after_two_steps)
+    monkeypatch.setattr("webapp.jobs.progress.JobReporter.cancel_requested",
+                        lambda self: Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists())
+    execute_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert job.progress < 100
+
+
+def test_running_job_with_fresh_heartbeat_belongs_to_someone_else(make_job):
+    job = make_job()
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, heartbeat=timezone.now(), attempts=1)
+    assert execute_job(job.pk) is Outcome.BUSY
+    job.refresh_from_db()
+    assert job.attempts == 1 and job.status == Job.Status.RUNNING
+
+
+def test_orphaned_job_is_taken_over_and_resumes(make_job, settings):
+    job = make_job(steps=4)
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, heartbeat=stale, attempts=1,
+                                         worker="dead@host", metrics={"step": 2})
+    assert execute_job(job.pk, worker="alive@host") is Outcome.DONE
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    assert job.attempts == 2 and job.worker == "alive@host"
+    assert job.result["ran_from"] == 2
+    assert "dead@host stopped responding" in job.log_tail
+
+
+def test_job_orphaned_too_often_fails(make_job, settings):
+    job = make_job()
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, heartbeat=stale,
+                                         attempts=settings.JOB_MAX_ATTEMPTS)
+    assert execute_job(job.pk) is Outcome.GAVE_UP
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "gave up" in job.error
+
+
+def test_reaper_requeues_stale_jobs_and_leaves_live_ones(make_job, settings, no_enqueue, django_capture_on_commit_callbacks):
+    stale_job, live_job, exhausted = make_job(), make_job(), make_job()
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
+    Job.objects.filter(pk=stale_job.pk).update(status=Job.Status.RUNNING, heartbeat=stale, attempts=1)
+    Job.objects.filter(pk=live_job.pk).update(status=Job.Status.RUNNING, heartbeat=timezone.now(), attempts=1)
+    Job.objects.filter(pk=exhausted.pk).update(status=Job.Status.RUNNING, heartbeat=stale,
+                                               attempts=settings.JOB_MAX_ATTEMPTS)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reap_stale_jobs() == [stale_job.pk]
+    assert no_enqueue == [stale_job.pk]
+    for job in (stale_job, live_job, exhausted):
+        job.refresh_from_db()
+    assert stale_job.status == Job.Status.QUEUED
+    assert live_job.status == Job.Status.RUNNING
+    assert exhausted.status == Job.Status.FAILED
+
+
+def test_progress_is_clamped_and_non_finite_ignored(make_job):
+    from webapp.jobs.progress import JobReporter
+
+    job = make_job()
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    job.refresh_from_db()
+    reporter = JobReporter(job, min_interval_s=0)
+    reporter.progress(150, "over")
+    job.refresh_from_db()
+    assert job.progress == 100
+    reporter.progress(float("nan"), "nan")
+    job.refresh_from_db()
+    assert job.progress == 0

@@ -1,0 +1,27 @@
+"""A job kind that only the test settings register: counts down, reporting progress, so the
+plumbing (worker, Redis, websocket, cancel, crash recovery) can be tested before real jobs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def countdown(job, reporter) -> dict:
+    steps = int(job.params.get("steps", 10))
+    delay = float(job.params.get("delay_s", 0.2))
+    # Each execution appends a line to a file named by the test, so it can count real runs.
+    marker = job.params.get("marker")
+    if marker:
+        with open(marker, "a") as fh:
+            fh.write(f"{os.getpid()} attempt {job.attempts}\n")
+    start = int(job.metrics.get("step", 0))  # resume where a dead worker stopped
+    for step in range(start, steps):
+        reporter.check_cancelled()
+        time.sleep(delay)
+        reporter.progress(100.0 * (step + 1) / steps, f"Step {step + 1} of {steps}", step=step + 1)
+        reporter.log(f"step {step + 1}")
+    if job.params.get("fail"):
+        raise ValueError("asked to fail")
+    return {"steps": steps, "pid": os.getpid(), "ran_from": start}

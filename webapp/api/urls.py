@@ -1,0 +1,13 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import views
+
+urlpatterns = [
+    path("health/", views.health, name="api_health"),
+    path("teams/", views.TeamList.as_view(), name="api_teams"),
+    path("jobs/", views.JobList.as_view(), name="api_jobs"),
+    path("jobs/<int:pk>/", views.JobDetail.as_view(), name="api_job"),
+    path("jobs/<int:pk>/cancel/", views.JobCancel.as_view(), name="api_job_cancel"),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+]

@@ -1,0 +1,144 @@
+"""Runs one job exactly once, whatever Celery delivers.
+
+Celery is configured for at-least-once delivery (acks_late, reject_on_worker_lost), so the same
+message can arrive twice: after a worker died, or after Redis' visibility timeout. The database
+row decides what happens: a finished job is never run again, a job whose heartbeat is fresh is
+someone else's, and a job whose heartbeat went stale was orphaned and is taken over.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import traceback
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Job
+from .notify import notify_job
+from .progress import Heartbeat, JobCancelled, JobReporter
+from .registry import UnknownJobKind, get_kind
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    DONE = "done"            # ran to an end state (succeeded, failed or cancelled)
+    SKIPPED = "skipped"      # already finished: a redelivered message
+    BUSY = "busy"            # another live worker holds it: try again later
+    GAVE_UP = "gave_up"      # orphaned too often; marked failed
+
+
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+
+
+def _claim(job_id: int, worker: str) -> tuple[Outcome | None, Job | None]:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.is_finished:
+            return Outcome.SKIPPED, job
+        if job.cancel_requested:
+            _finish(job, Job.Status.CANCELLED, message="Cancelled before it started")
+            return Outcome.DONE, job
+        if job.status == Job.Status.RUNNING:
+            if job.heartbeat and job.heartbeat > _stale_before():
+                return Outcome.BUSY, job
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+                _finish(job, Job.Status.FAILED, error=f"The worker died {job.attempts} times running this job; gave up.")
+                return Outcome.GAVE_UP, job
+            job.log_tail = (job.log_tail + f"\nWorker {job.worker or '?'} stopped responding; resuming.").strip()
+        job.status = Job.Status.RUNNING
+        job.attempts += 1
+        job.worker = worker
+        job.started = job.started or timezone.now()
+        job.heartbeat = timezone.now()
+        job.message = "Started" if job.attempts == 1 else f"Resumed (attempt {job.attempts})"
+        job.save(update_fields=["status", "attempts", "worker", "started", "heartbeat", "message", "log_tail"])
+    return None, job
+
+
+def _finish(job: Job, status: str, *, message: str | None = None, error: str = "", result=None,
+            log_tail: str | None = None) -> bool:
+    """Move a job to an end state, unless it already reached one (idempotent)."""
+    fields = {"status": status, "finished": timezone.now(), "error": error[:10000]}
+    if message is not None:
+        fields["message"] = message[:300]
+    if result is not None:
+        fields["result"] = result
+    if status == Job.Status.SUCCEEDED:
+        fields["progress"] = 100.0
+    if log_tail is not None:
+        fields["log_tail"] = log_tail
+    updated = Job.objects.filter(pk=job.pk).exclude(status__in=Job.FINISHED).update(**fields)
+    job.refresh_from_db()
+    if updated:
+        notify_job(job)
+    return bool(updated)
+
+
+def execute_job(job_id: int, worker: str = "local") -> Outcome:
+    outcome, job = _claim(job_id, worker)
+    if outcome is not None:
+        return outcome
+    notify_job(job)
+    reporter = JobReporter(job)
+    try:
+        handler = get_kind(job.kind).handler()
+        with Heartbeat(job.pk):
+            result = handler(job, reporter)
+    except JobCancelled:
+        reporter.flush()
+        _finish(job, Job.Status.CANCELLED, message="Cancelled", log_tail=reporter.log_tail)
+    except UnknownJobKind as exc:
+        _finish(job, Job.Status.FAILED, message="Failed", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a readable job error
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        if isinstance(exc, SoftTimeLimitExceeded):
+            error = f"The job ran past its time limit ({settings.JOB_SOFT_TIME_LIMIT_S} s) and was stopped."
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+        reporter.log(traceback.format_exc())
+        reporter.flush()
+        logger.exception("Job %s failed", job.pk)
+        _finish(job, Job.Status.FAILED, message="Failed", error=error, log_tail=reporter.log_tail)
+    else:
+        reporter.flush()
+        _finish(job, Job.Status.SUCCEEDED, message=reporter.job.message or "Done", result=result or {},
+                log_tail=reporter.log_tail)
+    return Outcome.DONE
+
+
+def reap_stale_jobs() -> list[int]:
+    """Find running jobs whose worker vanished; re-queue them (or fail them after too many tries).
+
+    Returns the ids that were re-queued. A re-queued job whose old message is redelivered later is
+    harmless: the runner sees it finished or running and does not run it twice.
+    """
+    from .services import enqueue
+
+    requeued = []
+    stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat__lt=_stale_before())
+    for job in stale:
+        with transaction.atomic():
+            job = Job.objects.select_for_update().get(pk=job.pk)
+            if job.status != Job.Status.RUNNING or (job.heartbeat and job.heartbeat >= _stale_before()):
+                continue
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS or job.cancel_requested:
+                status = Job.Status.CANCELLED if job.cancel_requested else Job.Status.FAILED
+                _finish(job, status, message="Worker lost",
+                        error="" if job.cancel_requested else
+                        f"The worker running this job stopped responding ({job.attempts} attempts).")
+                continue
+            job.status = Job.Status.QUEUED
+            job.message = "Worker lost; queued again"
+            job.log_tail = (job.log_tail + f"\nWorker {job.worker} stopped responding; queued again.").strip()
+            job.save(update_fields=["status", "message", "log_tail"])
+            transaction.on_commit(lambda j=job: enqueue(j))
+        requeued.append(job.pk)
+        notify_job(job)
+    return requeued

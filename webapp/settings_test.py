@@ -1,0 +1,25 @@
+"""Test settings: the production settings plus a plumbing job kind that only tests register."""
+
+from webapp.settings import *  # noqa: F403
+import os
+
+from webapp.settings import PITLANE_JOB_KINDS
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PITLANE_JOB_KINDS = {
+    **PITLANE_JOB_KINDS,
+    "test.countdown": {"handler": "tests.support.job_kinds:countdown", "queue": "training", "label": "Countdown"},
+}
+JOB_HEARTBEAT_INTERVAL_S = 0.5
+JOB_STALE_AFTER_S = 4
+
+# Test-only URLs: a view that queues the countdown job, so tests can start one from a web request.
+ROOT_URLCONF = "tests.support.urls"
+
+# Subprocesses started by tests (Celery worker, Daphne) are pointed at the test database by name.
+if os.environ.get("PITLANE_TEST_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["PITLANE_TEST_DB_NAME"]  # noqa: F405

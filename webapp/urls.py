@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Pitlane organisers"
+admin.site.site_title = "Pitlane admin"
+admin.site.index_title = "Leagues, events and results"
+
+urlpatterns = [
+    path("", include("webapp.core.urls")),
+    path("", include("webapp.accounts.urls")),
+    path("leagues/", include("webapp.leagues.urls")),
+    path("teams/<slug:team_slug>/jobs/", include("webapp.jobs.urls")),
+    path("teams/<slug:team_slug>/tokens/", include("webapp.api.token_urls")),
+    path("api/v1/", include("webapp.api.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Celery app and thin tasks; the real work is in plain functions (workers.bc, evaluation)."""

@@ -1,0 +1,38 @@
+"""Thin Celery tasks: they carry a job id to the runner, which owns every state change."""
+
+from __future__ import annotations
+
+from celery.signals import worker_ready
+
+from .celery_app import app
+
+
+@app.task(bind=True, name="pitlane.run_job", acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def run_job(self, job_id: int) -> str:
+    from webapp.jobs.runner import Outcome, execute_job
+    from django.conf import settings
+
+    outcome = execute_job(job_id, worker=self.request.hostname or "worker")
+    if outcome is Outcome.BUSY:
+        # Another worker's heartbeat is fresh, or the dead one's has not gone stale yet: look again.
+        raise self.retry(countdown=max(1.0, settings.JOB_STALE_AFTER_S / 2))
+    return outcome.value
+
+
+@app.task(name="pitlane.reap_stale_jobs", ignore_result=True)
+def reap_stale_jobs() -> list[int]:
+    from webapp.jobs.runner import reap_stale_jobs as reap
+
+    return reap()
+
+
+@worker_ready.connect
+def _reap_on_start(sender=None, **kwargs):
+    """A worker that starts after a crash picks up what the crash orphaned, without waiting for beat.
+
+    The dead worker's heartbeat may still look fresh right now, so look again once it has gone stale.
+    """
+    from django.conf import settings
+
+    for countdown in (1, settings.JOB_STALE_AFTER_S + 1):
+        reap_stale_jobs.apply_async(queue="maintenance", countdown=countdown)

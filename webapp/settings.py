@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "webapp.leagues",
     "webapp.jobs",
     "webapp.api",
+    "webapp.garage",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,59 @@
+"""Trained driving models of a team, with the artifacts training produced (Keras and TFLite
+models, model card, plots, heat maps). Behavioural cloning today; DeepRacer-style RL later."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def artifact_path(instance: "TrainedModel", filename: str) -> str:
+    return f"teams/{instance.team_id}/models/{instance.pk or 'new'}/{filename}"
+
+
+class TrainedModel(models.Model):
+    class Kind(models.TextChoices):
+        BEHAVIOURAL_CLONING = "bc", "Behavioural cloning (steering regression)"
+        REINFORCEMENT = "rl", "Reinforcement learning (DeepRacer)"
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="trained_models")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.BEHAVIOURAL_CLONING)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRAINING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    job = models.OneToOneField("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="trained_model")
+    cloned_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="clones")
+    group_key = models.CharField(max_length=40, blank=True, db_index=True, help_text="Grid-search group.")
+
+    config = models.JSONField(default=dict, help_text="The training configuration, as run.")
+    card = models.JSONField(default=dict, blank=True, help_text="The model card the drive agent reads.")
+    metrics = models.JSONField(default=dict, blank=True)
+    history = models.JSONField(default=dict, blank=True)
+    # Where the training run keeps its files (relative to MEDIA_ROOT / the storage backend).
+    artifacts_dir = models.CharField(max_length=300, blank=True)
+    tflite = models.FileField(upload_to=artifact_path, blank=True)
+    tflite_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["team", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("model_detail", args=[self.team.slug, self.pk])
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY and bool(self.tflite)

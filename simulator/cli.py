@@ -64,8 +64,9 @@ def cmd_record(args: argparse.Namespace) -> int:
               f"{stats.recovery_frames} recovery frames, {stats.frames_per_s:.0f} frames/s",
               end="", file=sys.stderr, flush=True)
 
-    stats = record(track, args.out, args.frames, recoveries=args.recoveries, keyboard=args.keyboard, seed=args.seed,
-                   randomisation=_randomisation(args), quality=args.quality, on_progress=progress)
+    config = SessionConfig(recoveries=args.recoveries, keyboard=args.keyboard, recovery_every_m=args.recovery_every)
+    stats = record(track, args.out, args.frames, seed=args.seed, randomisation=_randomisation(args),
+                   quality=args.quality, config=config, on_progress=progress)
     print(file=sys.stderr)
     print(f"wrote {stats.frames} rows to {stats.path} ({stats.recoveries} recoveries, "
           f"{stats.off_tracks} off-track resets, {stats.seconds:.1f} s)")
@@ -130,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, required=True, help="rows to record")
     p.add_argument("--out", required=True, help="output folder (driving_log.csv and IMG/ go there)")
     p.add_argument("--recoveries", action="store_true", help="add recoveries: only the return from the edge is recorded")
+    p.add_argument("--recovery-every", type=float, default=SessionConfig.recovery_every_m, metavar="M",
+                   help="mean metres driven between recoveries (default %(default)s)")
     p.add_argument("--keyboard", action="store_true", help="steer like arrow keys (spiky, many exact zeros)")
     p.add_argument("--randomise", action="store_true", help="domain randomisation (lighting, colours, shadows, noise)")
     p.add_argument("--seed", type=int, default=0)

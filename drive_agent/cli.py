@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--track", help="track name or DeepRacer .npy path")
     s.add_argument("--trials", type=int, default=1)
     s.add_argument("--laps", type=int, default=1, help="laps per trial")
+    s.add_argument("--max-time", type=float, help="sim seconds per trial (default: 20x a lap at top speed)")
     s.add_argument("--frames-dir", type=Path, help="write every camera frame as PNG here")
     s.add_argument("--gif", type=Path, help="write an animated GIF of the drive")
     s.add_argument("--plot", type=Path, help="write a Plotly lap plot (HTML)")
@@ -147,7 +148,7 @@ def _run_sim(loop: DriveLoop, args: argparse.Namespace) -> None:
         raise CliError("--target sim needs --track NAME")
     from drive_agent.targets.sim import SimOutputs, drive_sim
 
-    drive_sim(loop, args.track, trials=args.trials, laps=args.laps,
+    drive_sim(loop, args.track, trials=args.trials, laps=args.laps, max_time_s=args.max_time,
               outputs=SimOutputs(frames_dir=args.frames_dir, gif=args.gif, plot=args.plot, out_dir=args.out))
 
 

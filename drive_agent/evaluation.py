@@ -167,7 +167,7 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
     """Evaluate `model` on `track` (a name, .npy path or Track) for `n_trials` trials.
 
     `rules` defaults to `simulator.rules.EVALUATION_RULES` (reset + 2 s penalty off track).
-    `on_progress(pct, message)` is called about every 1 %; `should_stop()` is polled every step
+    `on_progress(pct, message)` is called about every 1 % (monotonic, 100 at the end); `should_stop()` is polled every step
     and True raises `EvaluationStopped` (an exception it raises itself propagates unchanged).
     `out_dir` receives `evaluation-simtrace/0-iteration.csv` and `metrics.json`.
     Each trial is limited to `rules.time_limit_s`, else `max_time_s`, else 20x the time a lap at
@@ -204,8 +204,11 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
             if on_step is not None:
                 on_step(result, frame, command)
             if on_progress is not None:
-                pct = 100.0 * (trial + min(result.progress, 100.0) / 100.0) / n_trials
-                if pct - last_reported >= 1.0 or result.done:
+                # Monotonic for the job's progress bar: lap progress within a trial (it can drop
+                # after an off-track reset), and the whole trial's share once it is over.
+                done_share = 1.0 if result.done else min(result.progress, 100.0) / 100.0
+                pct = 100.0 * (trial + done_share) / n_trials
+                if pct - last_reported >= 1.0 or (result.done and pct > last_reported):
                     last_reported = pct
                     on_progress(pct, f"trial {trial + 1}/{n_trials}: {result.progress:.0f} % of the lap")
             if result.done:

@@ -74,14 +74,14 @@ def write_lap_plot(result: EvaluationResult, track: Any, out: Path) -> Path:
 
 
 def drive_sim(loop: DriveLoop, track_name: str, trials: int = 1, laps: int = 1,
-              outputs: SimOutputs = SimOutputs()) -> EvaluationResult:
+              outputs: SimOutputs = SimOutputs(), max_time_s: float | None = None) -> EvaluationResult:
     from simulator.rules import EVALUATION_RULES
     from simulator.track import load_track
 
     track = load_track(track_name)
     sink = _FrameSink(outputs)
     result = run_sim_evaluation(loop, track, n_trials=trials, rules=replace(EVALUATION_RULES, laps=laps),
-                                out_dir=outputs.out_dir, on_step=sink)
+                                out_dir=outputs.out_dir, on_step=sink, max_time_s=max_time_s)
     sink.write_gif()
     if outputs.plot:
         write_lap_plot(result, track, outputs.plot)

@@ -85,12 +85,13 @@ def decode_image(b64: str) -> np.ndarray:
 class UdacityDriver:
     """Turns telemetry into `steer` replies through the shared DriveLoop and serves them."""
 
-    def __init__(self, loop: DriveLoop) -> None:
+    def __init__(self, loop: DriveLoop, ping_interval: float = 25.0) -> None:
         self.loop = loop
         self.problems: Counter[str] = Counter()
         self._last_steering = 0.0
         self.sio = UdacityCompatibleServer(async_mode="threading", async_handlers=False,
-                                           always_connect=True, cors_allowed_origins="*")
+                                           always_connect=True, cors_allowed_origins="*",
+                                           ping_interval=ping_interval)
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("telemetry", self._on_telemetry)

@@ -20,7 +20,8 @@ IMAGE = jpeg_b64(udacity_frame())
 
 @pytest.fixture
 def server(drive_loop: DriveLoop) -> Iterator[tuple[UdacityDriver, int]]:
-    driver = UdacityDriver(drive_loop)
+    # A short engine.io ping interval bounds how long a long-polling client's disconnect waits.
+    driver = UdacityDriver(drive_loop, ping_interval=1.0)
     port = driver.serve("127.0.0.1", 0)
     yield driver, port
     driver.shutdown()

@@ -7,6 +7,7 @@ Models (all take a 320x160 Udacity frame, cropped 60/25 and resized to 8x16):
   regression_int8.tflite    full-integer int8 input/output, same weights
   discrete.tflite           5-way softmax over the card's action table
   continuous.tflite         two tanh outputs (steering, speed) in -1..1
+  deepracer_discrete.tflite a 160x120 grayscale DeepRacer camera, 5-way softmax
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def build(out: Path) -> None:
     tf.random.set_seed(0)
     rng = np.random.default_rng(0)
 
-    def body(n_out: int, activation: str):
-        inp = tf.keras.Input((*INPUT_HW, 3))
+    def body(n_out: int, activation: str, channels: int = 3):
+        inp = tf.keras.Input((*INPUT_HW, channels))
         x = tf.keras.layers.Rescaling(1 / 127.5, offset=-1)(inp)
         x = tf.keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
         x = tf.keras.layers.Flatten()(x)
@@ -67,7 +68,8 @@ def build(out: Path) -> None:
         card["tflite"]["sha256"] = hashlib.sha256(data).hexdigest()
         (out / name.replace(".tflite", ".json")).write_text(json.dumps(card, indent=1))
         # A reference output for one fixed input, to compare the agent's runtime against Keras.
-        x = np.arange(np.prod(INPUT_HW) * 3, dtype="float32").reshape(1, *INPUT_HW, 3) % 256
+        channels = model.input_shape[-1]
+        x = np.arange(np.prod(INPUT_HW) * channels, dtype="float32").reshape(1, *INPUT_HW, channels) % 256
         ref = {"input": "arange % 256", "keras": model(x).numpy().reshape(-1).tolist()}
         (out / name.replace(".tflite", ".ref.json")).write_text(json.dumps(ref))
 
@@ -80,6 +82,11 @@ def build(out: Path) -> None:
     save(body(2, "tanh"), "continuous.tflite",
          card_for("continuous_actions", "continuous.tflite",
                   action_space={"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 2.5}}))
+    deepracer = card_for("discrete_actions", "deepracer_discrete.tflite", action_space=ACTIONS, color_space="gray")
+    deepracer["input"] = {"camera": "deepracer_front", "width": 160, "height": 120, "channels": 1}
+    deepracer["preprocessing"].update(crop_top=20, crop_bottom=10)
+    deepracer["tflite"]["input_shape"] = [1, *INPUT_HW, 1]
+    save(body(len(ACTIONS), "softmax", channels=1), "deepracer_discrete.tflite", deepracer)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""run_sim_evaluation: camera + model in the loop, callbacks, and DeepRacer-format outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from drive_agent.evaluation import EvaluationStopped, run_sim_evaluation
+from drive_agent.loop import DriveLoop
+from tests.drive_agent.helpers import load_tiny
+
+
+def short_rules(seconds: float = 4.0):
+    from simulator.rules import EVALUATION_RULES
+
+    return replace(EVALUATION_RULES, time_limit_s=seconds)
+
+
+def test_trials_trace_progress_and_files(tiny_models: Path, tmp_path: Path) -> None:
+    progress: list[float] = []
+    result = run_sim_evaluation(load_tiny(tiny_models, "regression_float")[0],
+                                "pitlane_loop_road", n_trials=2, rules=short_rules(),
+                                on_progress=lambda pct, msg: progress.append(pct), out_dir=tmp_path)
+    assert len(result.trials) == 2 and all(t.status.value == "time_up" for t in result.trials)
+    assert result.lap_times == [None, None] and result.best_lap_time is None
+    cols = result.trace_arrays()
+    assert len(cols["x"]) == len(result.trace) == sum(t.steps for t in result.trials)
+    assert cols["speed"].max() > 0  # the PI controller drove the car forward
+    assert progress == sorted(progress) and progress[-1] == 100.0
+    assert result.latency["frames"] == len(result.trace)
+    assert set(result.latency["stages"]) == {"render", "preprocess", "inference"}
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert [m["trial"] for m in metrics] == [1, 2]
+    assert {"completion_percentage", "off_track_count", "reset_count", "episode_status"} <= set(metrics[0])
+    rows = list(csv.reader((tmp_path / "evaluation-simtrace" / "0-iteration.csv").open()))
+    assert rows[0][:4] == ["episode", "steps", "X", "Y"] and len(rows) == len(result.trace) + 1
+    assert json.loads((tmp_path / "summary.json").read_text())["steps"] == len(result.trace)
+
+
+def test_discrete_model_drives_deepracer_track_with_action_indices(tiny_models: Path) -> None:
+    model, _ = load_tiny(tiny_models, "deepracer_discrete")
+    result = run_sim_evaluation(model, "pitlane_loop", n_trials=1, rules=short_rules(2.0))
+    assert {s.action for s in result.trace} <= set(range(5))
+    assert result.trace[-1].speed in {0.5, 1.0, 2.0}   # DeepRacer commands the action's speed
+
+
+def test_should_stop_abandons_the_evaluation(drive_loop: DriveLoop) -> None:
+    calls = iter(range(1000))
+    with pytest.raises(EvaluationStopped, match="trial 1 of 3"):
+        run_sim_evaluation(drive_loop, "pitlane_loop_road", n_trials=3, rules=short_rules(),
+                           should_stop=lambda: next(calls) >= 10)

@@ -39,14 +39,14 @@ class TrackStyle:
 
 DEEPRACER_STYLE = TrackStyle(
     name="deepracer",
-    metres_per_texel=0.02,
+    metres_per_texel=0.01,
     margin_m=3.0,
     border_width_m=0.05,
     shoulder_width_m=0.0,
     centre_width_m=0.05,
     dash_m=0.25,
     gap_m=0.25,
-    blotch_m=0.6,
+    blotch_m=0.4,
     colours=((58, 118, 52), (38, 38, 42), (235, 235, 230), (236, 170, 30), (58, 118, 52)),
     shade_amplitude=(0.25, 0.12, 0.05, 0.05, 0.25),
 )
@@ -57,7 +57,7 @@ UDACITY_STYLE = TrackStyle(
     margin_m=40.0,
     border_width_m=0.35,
     shoulder_width_m=1.6,
-    centre_width_m=0.2,
+    centre_width_m=0.3,
     dash_m=3.0,
     gap_m=6.0,
     blotch_m=8.0,
@@ -101,8 +101,9 @@ def _closed(points: np.ndarray) -> np.ndarray:
     return np.vstack([points, points[:1]])
 
 
-def _dash_polylines(center: np.ndarray, dash_m: float, gap_m: float) -> list[np.ndarray]:
-    """Pieces of the closed centre line, `dash_m` long every `dash_m + gap_m` metres."""
+def _dash_polygons(center: np.ndarray, dash_m: float, gap_m: float, width_m: float) -> list[np.ndarray]:
+    """Outlines of the centre-line dashes: `dash_m` long every `dash_m + gap_m` metres,
+    `width_m` wide. Drawn as polygons (not thick polylines) so their edges stay straight."""
     loop = _closed(center)
     seg = np.hypot(*np.diff(loop, axis=0).T)
     cum = np.concatenate([[0.0], np.cumsum(seg)])
@@ -112,7 +113,11 @@ def _dash_polylines(center: np.ndarray, dash_m: float, gap_m: float) -> list[np.
         stops = np.linspace(start, min(start + dash_m, total), 6)
         xs = np.interp(stops, cum, loop[:, 0])
         ys = np.interp(stops, cum, loop[:, 1])
-        pieces.append(np.column_stack([xs, ys]))
+        tangent = np.gradient(np.column_stack([xs, ys]), axis=0)
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-12)
+        normal = np.column_stack([-tangent[:, 1], tangent[:, 0]]) * (width_m / 2)
+        middle = np.column_stack([xs, ys])
+        pieces.append(np.vstack([middle + normal, (middle - normal)[::-1]]))
     return pieces
 
 
@@ -155,8 +160,8 @@ def build_texture(track: Any, style: TrackStyle | None = None, seed: int = 0) ->
         draw.polygon(px(np.array([inner[i], inner[j], outer[j], outer[i]])), fill=SURFACE, outline=SURFACE)
     for border in (inner, outer):
         draw.line(px(_closed(border)), fill=BORDER, width=width_px(style.border_width_m), joint="curve")
-    for dash in _dash_polylines(center, style.dash_m, style.gap_m):
-        draw.line(px(dash), fill=CENTRE, width=width_px(style.centre_width_m))
+    for dash in _dash_polygons(center, style.dash_m, style.gap_m, max(style.centre_width_m, 1.5 * res)):
+        draw.polygon(px(dash), fill=CENTRE, outline=CENTRE)
 
     classes = np.asarray(canvas, dtype=np.uint8)
     rng = np.random.default_rng(seed)

@@ -59,6 +59,7 @@ class Autopilot:
         self.config = config or AutopilotConfig()
         default_speed = 20.0 * MPH if profile.min_speed == 0 else 1.5
         self.target_speed = self.config.target_speed or default_speed
+        self.commanded_speed = self.target_speed  # the speed goal of the last `act` (DeepRacer actions)
         self.min_lookahead = self.config.min_lookahead_m or 2.0 * profile.wheelbase
         self.weave_period = self.config.weave_period_m or 60.0 * profile.wheelbase
         self._rng = random.Random(seed)

@@ -90,13 +90,13 @@ def cmd_limit(args: argparse.Namespace) -> int:
 
 
 def cmd_udacity(args: argparse.Namespace) -> int:
-    from simulator.udacity_client import UdacityClient
+    from simulator.udacity_client import ClientStats, UdacityClient
 
     client = UdacityClient(load_track(args.track), args.host, args.port, randomisation=_randomisation(args),
                            realtime=args.realtime)
     print(f"driving {args.track} against {client.url}", file=sys.stderr)
 
-    def progress(stats) -> None:  # type: ignore[no-untyped-def]
+    def progress(stats: ClientStats) -> None:
         if stats.frames % 50 == 0:
             print(f"\r{stats.frames} frames, {stats.laps:.2f} laps, {stats.off_tracks} off-track",
                   end="", file=sys.stderr, flush=True)

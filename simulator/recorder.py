@@ -109,7 +109,7 @@ def drive_session(track: Any, profile: CarProfile = UDACITY, config: SessionConf
         applied = wanted._replace(steering=keys.steer(wanted.steering)) if keys else wanted
         yield DriveFrame(step, state, applied, phase, phase is not Phase.DRIFT, pilot.offset, pilot.half_width,
                          travelled / track.length, off_tracks)
-        car.step(applied.to_command(profile, getattr(pilot, "commanded_speed", None)))
+        car.step(applied.to_command(profile, pilot.commanded_speed))
 
 
 @dataclass

@@ -11,6 +11,7 @@ import json
 import re
 import socket
 import threading
+import time
 from urllib.parse import unquote
 
 import pytest
@@ -128,6 +129,25 @@ def test_manual_mode_sends_empty_telemetry(road):
         peer.close()
         thread.join(timeout=10)
     assert result["stats"].frames == 2
+
+
+def test_realtime_mode_moves_the_car_by_wall_time(road):
+    peer = ScriptedPeer()
+    client = UdacityClient(road, port=peer.port, realtime=True)
+    thread, result = run_in_thread(client, max_frames=4, idle_timeout_s=5.0)
+    ws, _ = peer.accept()
+    try:
+        ws.send(OPEN)
+        ws.receive(timeout=5)
+        for pause in (0.0, 0.0, 0.4):  # a slow answer: the car drives on meanwhile
+            time.sleep(pause)
+            ws.send('42["steer",{"steering_angle":"0","throttle":"0.5"}]')
+            ws.receive(timeout=5)
+    finally:
+        ws.close()
+        peer.close()
+        thread.join(timeout=10)
+    assert result["stats"].steers == 3 and result["stats"].steps >= 2 + 5
 
 
 def socketio_server(connect_namespace_on_open: bool):

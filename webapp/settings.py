@@ -131,6 +131,10 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 UPLOAD_ROOT = Path(os.environ.get("PITLANE_UPLOAD_ROOT", VAR_DIR / "uploads"))
 WORK_ROOT = Path(os.environ.get("PITLANE_WORK_ROOT", VAR_DIR / "work"))
 
+# In development, serve static files from the source folders; production serves the collected copy.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

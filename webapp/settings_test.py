@@ -23,3 +23,7 @@ ROOT_URLCONF = "tests.support.urls"
 # Subprocesses started by tests (Celery worker, Daphne) are pointed at the test database by name.
 if os.environ.get("PITLANE_TEST_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["PITLANE_TEST_DB_NAME"]  # noqa: F405
+
+# Serve static files straight from the app folders (no collectstatic before tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

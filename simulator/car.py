@@ -135,8 +135,11 @@ class Command(NamedTuple):
 
     @classmethod
     def udacity(cls, steering: float, throttle: float, brake: float = 0.0) -> "Command":
-        """From the Udacity wire convention: steering normalised -1..1 (x 25 degrees)."""
-        return cls(steering_deg=steering * UDACITY.max_steering_deg, throttle=throttle, brake=brake)
+        """From the Udacity wire convention: steering normalised -1..1 (x 25 degrees), positive = right.
+
+        Our physics turns left for positive angles (as DeepRacer does), so the sign flips here.
+        """
+        return cls(steering_deg=-steering * UDACITY.max_steering_deg, throttle=throttle, brake=brake)
 
 
 def _wrap(angle: float) -> float:

@@ -38,7 +38,7 @@ def test_udacity_top_speed_and_braking():
     states = drive(car, [Command.udacity(0.0, 1.0)] * (15 * 60))
     assert states[-1].speed <= 30 * MPH + 1e-9
     assert states[-1].speed > 28 * MPH
-    assert Command.udacity(-1.0, 0.0).steering_deg == -25.0
+    assert Command.udacity(-1.0, 0.0).steering_deg == 25.0  # Udacity's left is negative
     braking = drive(car, [Command.udacity(0.0, 0.0, brake=1.0)] * 15)
     assert braking[-1].speed < states[-1].speed - 6.0
     stopped = drive(car, [Command.udacity(0.0, 0.0, brake=1.0)] * 60)

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         virtual, created = Event.objects.get_or_create(
             league=league, name="Virtual Time Trial",
             defaults={
-                "kind": Event.Kind.VIRTUAL, "track": "reinvent_base", "status": Event.Status.OPEN,
+                "kind": Event.Kind.VIRTUAL, "track": "pitlane_loop", "status": Event.Status.OPEN,
                 "starts": now, "ends": now + timedelta(days=30),
                 "ranking_rule": Event.RankingRule.BEST_LAP,
             },

@@ -1,0 +1,258 @@
+"""Drive-agent latency: one Udacity telemetry frame end to end through the agent vs Keras predict.
+
+Builds a PilotNet (NVIDIA: normalise, conv 24/36/48 5x5 stride 2, 64/64 3x3, dense 100/50/10/1,
+66x200x3 input, 252,219 parameters) with Keras, converts it to TFLite, and on ONE core with one
+thread measures per frame:
+  p99_ms_frame         base64 decode + JPEG decode + preprocess + TFLite inference + `steer` reply,
+                       through `UdacityDriver.answer` (the code the server runs per telemetry)
+  p99_ms_keras_predict the same frame with the same decode/preprocess, then `model.predict`
+  agent_rss_mb         resident memory of a process that imports only drive_agent, model loaded
+  sim_eval_steps_per_s run_sim_evaluation steps per second (camera render + model + physics)
+Timings are noisy on a shared machine: each figure is the best of RUNS runs on each allowed core
+(every run pinned to a single core), so a core busy with someone else's job does not decide it.
+TensorFlow is used here only to build the model and for the baseline; the agent never imports it.
+Prints one final line: RESULT {json}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RUNS = 3
+AGENT_FRAMES = 400
+KERAS_FRAMES = 60
+WARMUP = 20
+TARGET_P99_MS = 5.0
+TARGET_RSS_MB = 250.0
+
+CARD = {
+    "schema": "pitlane.model_card/1",
+    "kind": "regression_steering",
+    "input": {"camera": "udacity_center", "width": 320, "height": 160, "channels": 3},
+    "preprocessing": {"crop_top": 60, "crop_bottom": 25, "resize": [66, 200], "color_space": "yuv",
+                      "scale": "none"},
+    "output": {"name": "steering", "units": "normalised -1..1 (x 25 degrees)"},
+    "action_space": None,
+    "tflite": {"file": "model.tflite", "sha256": "", "quantization": "float32", "input_dtype": "float32",
+               "input_shape": [1, 66, 200, 3]},
+    "training": {"datasets": [], "config": {}, "frames": 0},
+    "metrics": {},
+}
+
+# Runs in a fresh interpreter that imports only drive_agent: the memory a racer's laptop or an
+# evaluation worker needs, and evaluation throughput with the camera and model in the loop.
+AGENT_PROBE = r"""
+import json, sys, time
+from pathlib import Path
+folder = Path(sys.argv[1])
+from drive_agent.model_card import load_model_card
+from drive_agent.runtime import TFLiteModel
+from drive_agent.loop import DriveLoop
+from drive_agent.targets.udacity import UdacityDriver
+card = load_model_card(folder / "model_card.json")
+loop = DriveLoop(TFLiteModel(folder / "model.tflite", card, num_threads=1))
+driver = UdacityDriver(loop)
+telemetry = json.loads((folder / "telemetry.json").read_text())
+for _ in range(50):
+    driver.answer(telemetry)
+rss_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "django", "keras"))
+steps_per_s = None
+try:
+    from dataclasses import replace
+    from simulator.rules import EVALUATION_RULES
+    from drive_agent.evaluation import run_sim_evaluation
+    best = 0.0
+    for _ in range(int(sys.argv[2])):
+        start = time.perf_counter()
+        result = run_sim_evaluation(loop, "pitlane_loop_road", n_trials=1,
+                                    rules=replace(EVALUATION_RULES, time_limit_s=20.0))
+        best = max(best, len(result.trace) / (time.perf_counter() - start))
+    steps_per_s = best
+except ImportError as exc:
+    print(f"simulator not available: {exc}", file=sys.stderr)
+print(json.dumps({"rss_mb": rss_kb / 1024, "heavy_modules": heavy, "sim_eval_steps_per_s": steps_per_s}))
+"""
+
+
+def best_over_cores(cores: set[int], measure) -> tuple[float, int]:
+    """min over cores of measure() (each returning the best of its RUNS runs), pinned per core."""
+    best, best_core = float("inf"), -1
+    for core in sorted(cores):
+        os.sched_setaffinity(0, {core})
+        value = measure()
+        if value < best:
+            best, best_core = value, core
+    return best, best_core
+
+
+def build_pilotnet():
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.keras.utils.set_random_seed(0)
+    layers = tf.keras.layers
+    model = tf.keras.Sequential([
+        tf.keras.Input((66, 200, 3)),
+        layers.Rescaling(1 / 127.5, offset=-1.0),
+        layers.Conv2D(24, 5, strides=2, activation="elu"),
+        layers.Conv2D(36, 5, strides=2, activation="elu"),
+        layers.Conv2D(48, 5, strides=2, activation="elu"),
+        layers.Conv2D(64, 3, activation="elu"),
+        layers.Conv2D(64, 3, activation="elu"),
+        layers.Flatten(),
+        layers.Dense(100, activation="elu"),
+        layers.Dense(50, activation="elu"),
+        layers.Dense(10, activation="elu"),
+        layers.Dense(1),
+    ])
+    assert model.count_params() == 252_219, model.count_params()
+    return model
+
+
+def export(model, folder: Path) -> None:
+    import hashlib
+
+    import tensorflow as tf
+
+    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    (folder / "model.tflite").write_bytes(data)
+    card = json.loads(json.dumps(CARD))
+    card["tflite"]["sha256"] = hashlib.sha256(data).hexdigest()
+    (folder / "model_card.json").write_text(json.dumps(card))
+
+
+def telemetry_frame() -> dict[str, str]:
+    """A realistic 320x160 centre-camera JPEG: rendered by our simulator when present."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    try:
+        from simulator.camera import UDACITY_CENTER, UdacityCameras
+        from simulator.track import load_track
+
+        track = load_track("pitlane_loop_road")
+        x, y, yaw = track.pose_at(50.0)
+        frame = UdacityCameras(track, specs=(UDACITY_CENTER,)).render(x, y, yaw)["center"]
+    except ImportError:
+        frame = np.random.default_rng(0).integers(0, 256, (160, 320, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=75)
+    return {"steering_angle": "-1.2500", "throttle": "0.2000", "speed": "9.0312",
+            "image": base64.b64encode(buf.getvalue()).decode("ascii")}
+
+
+def percentile_ms(samples: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.array(samples) * 1000.0, q))
+
+
+def time_agent(folder: Path, telemetry: dict) -> tuple[float, float]:
+    """(best p99, best p50) in ms over RUNS runs of AGENT_FRAMES frames."""
+    from drive_agent.loop import DriveLoop
+    from drive_agent.model_card import load_model_card
+    from drive_agent.runtime import TFLiteModel
+    from drive_agent.targets.udacity import UdacityDriver
+
+    card = load_model_card(folder / "model_card.json")
+    driver = UdacityDriver(DriveLoop(TFLiteModel(folder / "model.tflite", card, num_threads=1)))
+    best_p99, best_p50 = float("inf"), float("inf")
+    for _ in range(RUNS):
+        for _ in range(WARMUP):
+            driver.answer(telemetry)
+        samples = []
+        for _ in range(AGENT_FRAMES):
+            start = time.perf_counter()
+            event, payload = driver.answer(telemetry)
+            samples.append(time.perf_counter() - start)
+        assert event == "steer" and set(payload) == {"steering_angle", "throttle"}
+        best_p99 = min(best_p99, percentile_ms(samples, 99))
+        best_p50 = min(best_p50, percentile_ms(samples, 50))
+    return best_p99, best_p50
+
+
+def time_keras(model, card_path: Path, telemetry: dict, p50s: dict[int, float]) -> float:
+    """Best p99 in ms over RUNS runs; the matching best p50 goes into p50s[core]."""
+    from drive_agent.model_card import load_model_card
+    from drive_agent.preprocessing import preprocess
+    from drive_agent.targets.udacity import decode_image
+
+    card = load_model_card(card_path)
+    best, best_p50 = float("inf"), float("inf")
+    for _ in range(RUNS):
+        for _ in range(3):
+            model.predict(preprocess(decode_image(telemetry["image"]), card)[None], verbose=0)
+        samples = []
+        for _ in range(KERAS_FRAMES):
+            start = time.perf_counter()
+            x = preprocess(decode_image(telemetry["image"]), card)
+            float(model.predict(x[None], verbose=0)[0, 0])
+            samples.append(time.perf_counter() - start)
+        best = min(best, percentile_ms(samples, 99))
+        best_p50 = min(best_p50, percentile_ms(samples, 50))
+    p50s[os.sched_getaffinity(0).pop()] = best_p50
+    return best
+
+
+def main() -> None:
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # one core before TensorFlow starts its thread pools
+    with tempfile.TemporaryDirectory(prefix="pitlane-bench-") as tmp:
+        folder = Path(tmp)
+        model = build_pilotnet()
+        export(model, folder)
+        telemetry = telemetry_frame()
+        (folder / "telemetry.json").write_text(json.dumps(telemetry))
+        p50s: dict[int, float] = {}
+
+        def agent_p99() -> float:
+            p99, p50 = time_agent(folder, telemetry)
+            p50s[os.sched_getaffinity(0).pop()] = p50
+            return p99
+
+        p99_agent, core = best_over_cores(cores, agent_p99)
+        p50_agent = p50s[core]
+        keras_p50s: dict[int, float] = {}
+        p99_keras, keras_core = best_over_cores(
+            cores, lambda: time_keras(model, folder / "model_card.json", telemetry, keras_p50s))
+        os.sched_setaffinity(0, {core})
+        probe = subprocess.run([sys.executable, "-c", AGENT_PROBE, str(folder), str(RUNS)], cwd=ROOT,
+                               capture_output=True, text=True, timeout=600,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if probe.returncode != 0:
+            sys.exit(f"agent probe failed:\n{probe.stderr[-3000:]}")
+        agent = json.loads(probe.stdout.strip().splitlines()[-1])
+    result = {
+        "p99_ms_frame": round(p99_agent, 3),
+        "p50_ms_frame": round(p50_agent, 3),
+        "p99_ms_keras_predict": round(p99_keras, 3),
+        "p50_ms_keras_predict": round(keras_p50s[keras_core], 3),
+        "keras_over_agent_p99": round(p99_keras / p99_agent, 1),
+        "agent_rss_mb": round(agent["rss_mb"], 1),
+        "agent_imports_tf_or_django": agent["heavy_modules"],
+        "sim_eval_steps_per_s": None if agent["sim_eval_steps_per_s"] is None else round(agent["sim_eval_steps_per_s"], 1),
+        "targets": {"p99_ms_frame": TARGET_P99_MS, "agent_rss_mb": TARGET_RSS_MB},
+        "meets_targets": p99_agent <= TARGET_P99_MS and agent["rss_mb"] <= TARGET_RSS_MB,
+        "method": f"pinned to one core, 1 thread, best of {RUNS} runs on each of cores {sorted(cores)} "
+                  f"(agent best on cpu {core}, keras on cpu {keras_core}); agent {AGENT_FRAMES} frames/run, "
+                  f"keras {KERAS_FRAMES} frames/run; sim eval: pitlane_loop_road 20 s sim per run",
+    }
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

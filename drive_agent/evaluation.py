@@ -123,7 +123,6 @@ class SimDriver:
         """Render the camera at the car's pose, run the loop, and turn its command into a
         simulator command (+ the action index for the sim-trace)."""
         from simulator.car import Command as CarCommand
-        from simulator.driving_log import from_udacity_steering
 
         timer = self.loop.stats.frame()
         frame = self.render(state)
@@ -136,10 +135,9 @@ class SimDriver:
             car_command = CarCommand(steering_deg=pred.steering_deg, speed=pred.speed * self.loop.throttle_scale)
             index = -1 if pred.action_index is None else pred.action_index
         else:
-            # Steering models speak Udacity: normalised steering, + = right.
-            steer_deg = from_udacity_steering(command.steering) * self.profile.max_steering_deg
-            car_command = CarCommand(steering_deg=steer_deg, throttle=max(command.throttle, 0.0),
-                                     brake=max(-command.throttle, 0.0))
+            # Steering models speak Udacity: normalised steering (x 25 degrees), + = right.
+            car_command = CarCommand.udacity(command.steering, throttle=max(command.throttle, 0.0),
+                                             brake=max(-command.throttle, 0.0))
             index = -1
         return frame, command, car_command, index
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,19 @@ from drive_agent.loop import DriveLoop
 from tests.drive_agent.helpers import load_tiny
 
 
-def short_rules(seconds: float = 4.0):
+def rules():
     from simulator.rules import EVALUATION_RULES
 
-    return replace(EVALUATION_RULES, time_limit_s=seconds)
+    return EVALUATION_RULES
 
 
 def test_trials_trace_progress_and_files(tiny_models: Path, tmp_path: Path) -> None:
     progress: list[float] = []
     result = run_sim_evaluation(load_tiny(tiny_models, "regression_float")[0],
-                                "pitlane_loop_road", n_trials=2, rules=short_rules(),
+                                "pitlane_loop_road", n_trials=2, rules=rules(), max_time_s=4.0,
                                 on_progress=lambda pct, msg: progress.append(pct), out_dir=tmp_path)
     assert len(result.trials) == 2 and all(t.status.value == "time_up" for t in result.trials)
+    assert all(t.elapsed_s >= 3.9 for t in result.trials)  # each trial had its own 4 s
     assert result.lap_times == [None, None] and result.best_lap_time is None
     cols = result.trace_arrays()
     assert len(cols["x"]) == len(result.trace) == sum(t.steps for t in result.trials)
@@ -43,7 +43,7 @@ def test_trials_trace_progress_and_files(tiny_models: Path, tmp_path: Path) -> N
 
 def test_discrete_model_drives_deepracer_track_with_action_indices(tiny_models: Path) -> None:
     model, _ = load_tiny(tiny_models, "deepracer_discrete")
-    result = run_sim_evaluation(model, "pitlane_loop", n_trials=1, rules=short_rules(2.0))
+    result = run_sim_evaluation(model, "pitlane_loop", n_trials=1, rules=rules(), max_time_s=2.0)
     assert {s.action for s in result.trace} <= set(range(5))
     assert result.trace[-1].speed in {0.5, 1.0, 2.0}   # DeepRacer commands the action's speed
 
@@ -51,5 +51,5 @@ def test_discrete_model_drives_deepracer_track_with_action_indices(tiny_models: 
 def test_should_stop_abandons_the_evaluation(drive_loop: DriveLoop) -> None:
     calls = iter(range(1000))
     with pytest.raises(EvaluationStopped, match="trial 1 of 3"):
-        run_sim_evaluation(drive_loop, "pitlane_loop_road", n_trials=3, rules=short_rules(),
+        run_sim_evaluation(drive_loop, "pitlane_loop_road", n_trials=3, rules=rules(), max_time_s=4.0,
                            should_stop=lambda: next(calls) >= 10)

@@ -14,7 +14,7 @@ def test_simulator_client_drives_against_the_agent(drive_loop: DriveLoop) -> Non
     driver = UdacityDriver(drive_loop)
     port = driver.serve("127.0.0.1", 0)
     try:
-        client = UdacityClient(load_track("pitlane_loop_road"), port=port, ping_interval_s=0.05)
+        client = UdacityClient(load_track("pitlane_loop_road"), port=port, ping_interval_s=0.002)
         stats = client.run(max_frames=30, timeout_s=20, idle_timeout_s=5)
     finally:
         driver.shutdown()

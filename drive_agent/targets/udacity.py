@@ -72,12 +72,17 @@ def format_steer(steering: float, throttle: float) -> dict[str, str]:
 
 def decode_image(b64: str) -> np.ndarray:
     """Base64 JPEG (or PNG) -> uint8 RGB array. Raises ValueError on anything unreadable."""
+    return _decode(b64)[0]
+
+
+def _decode(b64: str) -> tuple[np.ndarray, bytes]:
+    """(RGB frame, the image bytes as sent) from base64; ValueError on anything unreadable."""
     try:
         raw = base64.b64decode(b64)
         with Image.open(io.BytesIO(raw)) as img:
             if img.mode != "RGB":
                 img = img.convert("RGB")
-            return np.asarray(img)
+            return np.asarray(img), raw
     except (binascii.Error, UnidentifiedImageError, OSError, TypeError, SyntaxError) as exc:
         raise ValueError(f"unreadable image: {exc}") from exc
 
@@ -107,7 +112,7 @@ class UdacityDriver:
             if not isinstance(data, dict):
                 raise ValueError(f"telemetry is a {type(data).__name__}, not an object")
             speed = float(data["speed"])
-            frame = decode_image(data["image"])
+            frame, jpeg = _decode(data["image"])
         except KeyError as exc:
             return self._fallback("missing_field", f"telemetry without {exc.args[0]!r}")
         except (ValueError, TypeError) as exc:
@@ -115,7 +120,7 @@ class UdacityDriver:
         if timer is not None:
             timer.lap("decode")
         try:
-            command = self.loop.step(frame, speed, timer)
+            command = self.loop.step(frame, speed, timer, raw_image=jpeg)
         except ValueError as exc:
             return self._fallback("bad_frame", str(exc))
         self._last_steering = command.steering

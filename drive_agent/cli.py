@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             _run_sim(loop, args)
     finally:
-        print(loop.close(), flush=True)
+        report = loop.close()
+        if loop.stats.frames:
+            print(report, flush=True)
     return 0
 
 

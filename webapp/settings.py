@@ -6,6 +6,7 @@ production values come from environment variables (see README.md, "Configuration
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "webapp.jobs",
     "webapp.api",
     "webapp.garage",
+    "webapp.datasets",
 ]
 
 MIDDLEWARE = [
@@ -123,7 +125,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # plotly.js from the installed Python package (no CDN is reachable): static/vendor/plotly/plotly.min.js
+    ("vendor/plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
@@ -198,7 +204,24 @@ JOB_STALE_AFTER_S = float(os.environ.get("JOB_STALE_AFTER_S", "60"))
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 
 # Job kinds: kind -> handler ("module:function") and queue. Apps add theirs here.
-PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {}
+PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
+    "datasets.ingest": {"handler": "webapp.datasets.jobs:ingest_dataset", "queue": "evaluation",
+                        "label": "Dataset ingestion"},
+    "garage.train_bc": {"handler": "webapp.garage.jobs:train_model", "queue": "training",
+                        "label": "Behavioural-cloning training"},
+}
+
+# Datasets (webapp.datasets): extracted recordings live on local disk, where training reads them.
+PITLANE_DATASET_ROOT = Path(os.environ.get("PITLANE_DATASET_ROOT", VAR_DIR / "datasets"))
+PITLANE_DATASET_MAX_UPLOAD_BYTES = int(os.environ.get("PITLANE_DATASET_MAX_UPLOAD_BYTES", str(8 * 1024**3)))
+PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES = int(
+    os.environ.get("PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES", str(20 * 1024**3)))
+PITLANE_DATASET_MAX_COMPRESSION_RATIO = float(os.environ.get("PITLANE_DATASET_MAX_COMPRESSION_RATIO", "200"))
+PITLANE_DATASET_MAX_MEMBERS = int(os.environ.get("PITLANE_DATASET_MAX_MEMBERS", "500000"))
+# Models (webapp.garage): ImageNet Inception v3 weights (.h5) on the workers' disk, if any; teams
+# may also upload their own. Grid searches are capped at this many jobs.
+PITLANE_INCEPTION_WEIGHTS = os.environ.get("PITLANE_INCEPTION_WEIGHTS") or None
+PITLANE_MAX_GRID_JOBS = int(os.environ.get("PITLANE_MAX_GRID_JOBS", "32"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -11,6 +11,8 @@ urlpatterns = [
     path("leagues/", include("webapp.leagues.urls")),
     path("teams/<slug:team_slug>/jobs/", include("webapp.jobs.urls")),
     path("teams/<slug:team_slug>/tokens/", include("webapp.api.token_urls")),
+    path("teams/<slug:team_slug>/datasets/", include("webapp.datasets.urls")),
+    path("teams/<slug:team_slug>/models/", include("webapp.garage.urls")),
     path("api/v1/", include("webapp.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -43,6 +43,11 @@ class TrainedModel(models.Model):
     artifacts_dir = models.CharField(max_length=300, blank=True)
     tflite = models.FileField(upload_to=artifact_path, blank=True)
     tflite_sha256 = models.CharField(max_length=64, blank=True)
+    # What it was trained on, and the web-side options around TrainConfig (Inception weights
+    # source, recovery-segment handling); `artifacts` names the published files under artifacts_dir.
+    datasets = models.ManyToManyField("datasets.Dataset", blank=True, related_name="trained_models")
+    options = models.JSONField(default=dict, blank=True)
+    artifacts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -57,3 +62,35 @@ class TrainedModel(models.Model):
     @property
     def is_ready(self) -> bool:
         return self.status == self.Status.READY and bool(self.tflite)
+
+    @property
+    def val_loss(self) -> float | None:
+        return self.metrics.get("val_loss")
+
+    def artifact_name(self, relative: str) -> str:
+        """Storage name of a published artifact (relative to the run's folder)."""
+        return f"{self.artifacts_dir}/{relative}"
+
+
+def weights_path(instance: "InceptionWeights", filename: str) -> str:
+    return f"teams/{instance.team_id}/weights/{filename}"
+
+
+class InceptionWeights(models.Model):
+    """An Inception v3 weights file a team uploaded for transfer learning (Keras ImageNet
+    "notop" .h5 or a .weights.h5 saved from keras.applications.InceptionV3)."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="inception_weights")
+    name = models.CharField(max_length=120)
+    file = models.FileField(upload_to=weights_path)
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name_plural = "Inception weights"
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,26 @@
+"""The ingest job: the handler the runner calls for kind "datasets.ingest"."""
+
+from __future__ import annotations
+
+from webapp.jobs.progress import JobCancelled
+
+from . import services
+from .models import Dataset
+
+
+def ingest_dataset(job, reporter) -> dict:
+    dataset = Dataset.objects.select_related("team").get(pk=job.params["dataset_id"], team=job.team)
+
+    def progress(percent: float, message: str) -> None:
+        reporter.progress(percent, message)
+
+    try:
+        dataset = services.ingest(dataset, progress, reporter.cancel_requested)
+    except InterruptedError:
+        raise JobCancelled("Cancelled by request") from None
+    for note in dataset.report.get("notes", []):
+        reporter.log(note)
+    reporter.log(f"{dataset.frames} frames kept, {dataset.rows_skipped} rows skipped")
+    reporter.progress(100, f"{dataset.frames:,} frames ready, {dataset.rows_skipped:,} rows skipped",
+                      frames=dataset.frames, skipped=dataset.rows_skipped, force=True)
+    return {"dataset_id": dataset.pk, "frames": dataset.frames, "rows_skipped": dataset.rows_skipped}

@@ -1,0 +1,76 @@
+"""A streaming upload handler: every byte goes straight to a file under the upload folder (never
+to memory), and an upload over the size limit is stopped as soon as it crosses it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+
+
+class StreamedUpload(UploadedFile):
+    """An uploaded file that already lies at its final place on disk."""
+
+    def __init__(self, path: Path, name: str, content_type: str, size: int, charset):
+        super().__init__(open(path, "rb"), name, content_type, size, charset)
+        self.path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self.path)
+
+
+class LimitedDiskUploadHandler(FileUploadHandler):
+    """Writes each file to `UPLOAD_ROOT/incoming/`, refusing more than `max_bytes`.
+
+    When the limit is crossed the handler stops the upload and sets `too_large`; the view turns
+    that into a message. The partial file is removed.
+    """
+
+    def __init__(self, request=None, max_bytes: int | None = None):
+        super().__init__(request)
+        self.max_bytes = max_bytes or settings.PITLANE_DATASET_MAX_UPLOAD_BYTES
+        self.too_large = False
+        self._path: Path | None = None
+        self._fh = None
+        self._size = 0
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length and content_length > self.max_bytes + 64 * 1024:
+            self.too_large = True  # the body is still drained by Django, then the view says why
+        return None
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        if self.too_large:
+            raise StopUpload(connection_reset=False)
+        folder = Path(settings.UPLOAD_ROOT) / "incoming"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._path = folder / f"{uuid.uuid4().hex}.part"
+        self._fh = open(self._path, "wb")
+        self._size = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self._size += len(raw_data)
+        if self._size > self.max_bytes:
+            self.too_large = True
+            self.discard()
+            raise StopUpload(connection_reset=False)
+        self._fh.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        self._fh.close()
+        return StreamedUpload(self._path, self.file_name, self.content_type, file_size, self.charset)
+
+    def upload_interrupted(self):
+        self.discard()
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        if self._path is not None and self._path.exists():
+            os.unlink(self._path)

@@ -1,0 +1,78 @@
+"""The training job: the handler for kind "garage.train_bc", a thin wrapper around
+workers.bc.train.train (which also runs outside Celery, from the command line)."""
+
+from __future__ import annotations
+
+from webapp.datasets.services import training_directories
+from webapp.jobs.progress import JobCancelled
+
+from . import services
+from .models import TrainedModel
+
+#: Share of the bar the training loop fills; exporting and publishing take the rest.
+TRAIN_SHARE = 94.0
+
+
+def _eta(seconds) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(seconds)
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def progress_callback(reporter):
+    """on_progress for train(): epoch, batch, loss, val_loss and ETA become the job's live metrics."""
+
+    def on_progress(event: dict) -> None:
+        if event.get("phase") == "done":
+            reporter.progress(TRAIN_SHARE + 3, "Exported; publishing artifacts", eta="0s", force=True)
+            return
+        metrics = {
+            "epoch": f"{event['epoch']} / {event['epochs']}",
+            "batch": f"{event['batch']} / {event['batches']}",
+            "loss": round(event["loss"], 5) if event.get("loss") is not None else "…",
+            "val_loss": round(event["val_loss"], 5) if event.get("val_loss") is not None else "…",
+            "eta": _eta(event.get("eta_s")),
+        }
+        message = f"Epoch {event['epoch']} of {event['epochs']}, batch {event['batch']} of {event['batches']}"
+        if event.get("percent", 0) >= 100:
+            message = "Training done; exporting TFLite, plots and heat maps"
+        reporter.progress(TRAIN_SHARE * event.get("percent", 0) / 100.0, message,
+                          force=event.get("phase") == "epoch_end", **metrics)
+
+    return on_progress
+
+
+def train_model(job, reporter) -> dict:
+    from workers.bc.config import TrainConfig
+    from workers.bc.train import train
+
+    model = TrainedModel.objects.select_related("team").get(pk=job.params["model_id"], team=job.team)
+    try:
+        out_dir = services.run_dir(model)
+        config = TrainConfig.from_dict({**model.config, "inception_weights": services.resolve_weights(model)})
+        directories = training_directories(
+            list(model.datasets.all()), out_dir / "training_set",
+            model.options.get("recovery_mode", "include"), int(model.options.get("recovery_weight", 1)))
+        if (out_dir / "checkpoint").is_dir():
+            reporter.log("Resuming from the last epoch checkpoint")
+        reporter.progress(0.5, "Indexing frames and building the model", force=True)
+        result = train(directories, config, out_dir, on_progress=progress_callback(reporter),
+                       should_stop=reporter.cancel_requested, cache_dir=services.bottleneck_cache_dir(model))
+        if result.status == "cancelled":
+            _set_status(model, TrainedModel.Status.CANCELLED)
+            raise JobCancelled("Cancelled by request")
+        reporter.log(f"{result.epochs_completed} epochs (resumed from {result.resumed_from_epoch}); "
+                     f"val_loss {result.metrics['val_loss']:.5f}")
+        services.publish(model, result)
+    except JobCancelled:
+        raise
+    except Exception:
+        _set_status(model, TrainedModel.Status.FAILED)
+        raise
+    reporter.progress(100, f"Ready: val_loss {model.metrics['val_loss']:.4f}", force=True)
+    return {"model_id": model.pk, "metrics": model.metrics}
+
+
+def _set_status(model: TrainedModel, status: str) -> None:
+    TrainedModel.objects.filter(pk=model.pk).update(status=status)

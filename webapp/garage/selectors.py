@@ -1,0 +1,80 @@
+"""Read-side queries about trained models; every lookup is scoped to a team."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.files.storage import default_storage
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from .models import InceptionWeights, TrainedModel
+
+DOWNLOADS = {
+    "tflite": ("tflite", "application/octet-stream"),
+    "keras": ("model_keras", "application/octet-stream"),
+    "card": ("model_card", "application/json"),
+}
+
+
+def models_of_team(team):
+    return TrainedModel.objects.filter(team=team).select_related("job", "created_by")
+
+
+def model_of_team_or_404(team, model_id: int) -> TrainedModel:
+    return get_object_or_404(TrainedModel.objects.select_related("team", "job", "cloned_from"),
+                             team=team, pk=model_id)
+
+
+def group_of_team(team, group_key: str) -> list[TrainedModel]:
+    """The runs of one grid search, best validation loss first (unfinished runs last)."""
+    runs = list(models_of_team(team).filter(group_key=group_key).order_by("created"))
+    if not group_key or not runs:
+        raise Http404
+    return sorted(runs, key=lambda m: (m.val_loss is None, m.val_loss if m.val_loss is not None else 0))
+
+
+def weights_of_team(team):
+    return InceptionWeights.objects.filter(team=team).select_related("created_by")
+
+
+def weights_of_team_or_404(team, weights_id: int) -> InceptionWeights:
+    return get_object_or_404(InceptionWeights, team=team, pk=weights_id)
+
+
+def figure(model: TrainedModel, name: str) -> dict:
+    relative = model.artifacts.get("plots", {}).get(name)
+    if not relative:
+        raise Http404
+    with default_storage.open(model.artifact_name(relative)) as fh:
+        return json.load(fh)
+
+
+def heatmap_name(model: TrainedModel, index: int | None) -> str:
+    """Storage name of a saliency PNG (by index) or of the GIF (index None)."""
+    heatmaps = model.artifacts.get("heatmaps", {})
+    if index is None:
+        relative = heatmaps.get("gif")
+    else:
+        pngs = heatmaps.get("png", [])
+        relative = pngs[index] if 0 <= index < len(pngs) else None
+    if not relative:
+        raise Http404
+    return model.artifact_name(relative)
+
+
+def download(model: TrainedModel, artifact: str) -> tuple[str, str, str]:
+    """(storage name, content type, download file name) of a model file."""
+    if artifact not in DOWNLOADS or model.status != TrainedModel.Status.READY:
+        raise Http404
+    key, content_type = DOWNLOADS[artifact]
+    if key == "tflite":
+        if not model.tflite:
+            raise Http404
+        return model.tflite.name, content_type, f"model_{model.pk}.tflite"
+    relative = model.artifacts.get(key)
+    if not relative:
+        raise Http404
+    return model.artifact_name(relative), content_type, f"model_{model.pk}_{relative}"
+
+

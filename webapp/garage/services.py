@@ -1,0 +1,171 @@
+"""Model workflows: start training runs (one, or a grid of them), publish a finished run's
+artifacts to the default storage, and keep teams' Inception weights files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from webapp.jobs.services import new_group_key, start_job
+
+from .models import InceptionWeights, TrainedModel
+
+TRAIN_KIND = "garage.train_bc"
+
+
+def _varying(grid: dict[str, Any]) -> list[str]:
+    """Grid keys that hold several values (resize only when it is a list of lists)."""
+    names = []
+    for key, value in grid.items():
+        if isinstance(value, (list, tuple)) and len(value) > 1 and (
+                key != "resize" or all(isinstance(v, (list, tuple)) for v in value)):
+            names.append(key)
+    return names
+
+
+def run_name(base: str, config: dict, varying: list[str]) -> str:
+    if not varying:
+        return base[:120]
+    parts = []
+    for key in varying:
+        value = config[key]
+        parts.append(f"{key}={'x'.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")
+    return f"{base} [{', '.join(parts)}]"[:120]
+
+
+def start_training(*, team, user, name: str, datasets, configs, grid: dict | None = None,
+                   weights: str = "none", recovery_mode: str = "include", recovery_weight: int = 1,
+                   cloned_from: TrainedModel | None = None) -> list[TrainedModel]:
+    """One TrainedModel and one training job per configuration; a grid shares a group key."""
+    datasets = list(datasets)
+    if not datasets:
+        raise ValidationError("Choose at least one dataset.")
+    if any(d.team_id != team.pk or not d.is_ready for d in datasets):
+        raise ValidationError("Every dataset must be one of the team's ready datasets.")
+    if weights.startswith("team:") and not InceptionWeights.objects.filter(
+            team=team, pk=int(weights.split(":", 1)[1])).exists():
+        raise ValidationError("Those Inception weights are not the team's.")
+    group_key = new_group_key() if len(configs) > 1 else ""
+    varying = _varying(grid or {})
+    options = {"weights": weights, "recovery_mode": recovery_mode, "recovery_weight": int(recovery_weight)}
+    created = []
+    with transaction.atomic():
+        for config in configs:
+            data = {**config.to_dict(), "inception_weights": None}
+            model = TrainedModel.objects.create(
+                team=team, created_by=user, name=run_name(name, data, varying), config=data,
+                options=options, group_key=group_key, cloned_from=cloned_from,
+            )
+            model.datasets.set(datasets)
+            model.artifacts_dir = f"teams/{team.pk}/models/{model.pk}"
+            model.job = start_job(team=team, user=user, kind=TRAIN_KIND, params={"model_id": model.pk},
+                                  title=f"Train {model.name}", group_key=group_key)
+            model.save(update_fields=["artifacts_dir", "job"])
+            created.append(model)
+    return created
+
+
+def run_dir(model: TrainedModel) -> Path:
+    """The run's local working folder, derived from the model id: a re-run resumes from its checkpoint."""
+    return Path(settings.WORK_ROOT) / "models" / f"model_{model.pk}"
+
+
+def bottleneck_cache_dir(model: TrainedModel) -> Path:
+    return Path(settings.WORK_ROOT) / "bottleneck_cache" / f"team_{model.team_id}"
+
+
+def resolve_weights(model: TrainedModel) -> str | None:
+    """A local path of the Inception weights the run asked for (None: random initialisation)."""
+    if model.config.get("architecture") != "inception_transfer":
+        return None
+    choice = model.options.get("weights", "none")
+    if choice == "none":
+        return None
+    if choice == "settings":
+        if not settings.PITLANE_INCEPTION_WEIGHTS:
+            raise ValueError("PITLANE_INCEPTION_WEIGHTS is not set on this worker.")
+        return str(settings.PITLANE_INCEPTION_WEIGHTS)
+    weights = InceptionWeights.objects.get(team=model.team, pk=int(choice.split(":", 1)[1]))
+    try:
+        return default_storage.path(weights.file.name)
+    except NotImplementedError:  # remote storage: keep a local copy, keyed by content
+        local = Path(settings.WORK_ROOT) / "weights" / f"{weights.sha256}.h5"
+        if not local.is_file():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with default_storage.open(weights.file.name) as src, open(local, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        return str(local)
+
+
+def _put(name: str, path: Path) -> str:
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    with open(path, "rb") as fh:
+        return default_storage.save(name, File(fh))
+
+
+def publish(model: TrainedModel, result) -> TrainedModel:
+    """Copy a completed run's artifacts to the default storage and record card, metrics, history."""
+    out = Path(result.out_dir)
+    artifacts = result.artifacts
+    files = [artifacts["model_keras"], artifacts["model_card"], artifacts["history"], artifacts["config"],
+             *artifacts["plots"].values(), *artifacts["heatmaps"]["png"]]
+    if artifacts["heatmaps"].get("gif"):
+        files.append(artifacts["heatmaps"]["gif"])
+    for relative in files:
+        _put(model.artifact_name(relative), out / relative)
+    tflite_name = f"{model.artifacts_dir}/{artifacts['tflite']}"
+    if default_storage.exists(tflite_name):
+        default_storage.delete(tflite_name)
+    with open(out / artifacts["tflite"], "rb") as fh:
+        model.tflite.save(artifacts["tflite"], File(fh), save=False)
+    model.card = result.model_card
+    model.tflite_sha256 = result.model_card["tflite"]["sha256"]
+    model.metrics = {**result.metrics, "epochs_completed": result.epochs_completed,
+                     "stopped_early": result.stopped_early}
+    history = json.loads((out / artifacts["history"]).read_text())
+    model.history = history
+    model.artifacts = {k: v for k, v in artifacts.items() if k != "validation"}
+    model.status = TrainedModel.Status.READY
+    model.save()
+    return model
+
+
+def upload_weights(*, team, user, uploaded, name: str = "") -> InceptionWeights:
+    if not (uploaded.name or "").lower().endswith(".h5"):
+        raise ValidationError("Upload an Inception v3 weights file (.h5).")
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    uploaded.seek(0)
+    weights = InceptionWeights(team=team, created_by=user, name=(name or uploaded.name)[:120],
+                               size=uploaded.size, sha256=digest.hexdigest())
+    weights.file.save(Path(uploaded.name).name, uploaded, save=False)
+    weights.save()
+    return weights
+
+
+def delete_weights(*, weights: InceptionWeights) -> None:
+    weights.file.delete(save=False)
+    weights.delete()
+
+
+def clone_initial(model: TrainedModel) -> dict:
+    """Form initial values that reproduce a model's run (a "clone configuration" form)."""
+    return {
+        "name": f"{model.name} (clone)"[:120],
+        "datasets": [d.pk for d in model.datasets.all()],
+        "weights": model.options.get("weights", "none"),
+        "recovery_mode": model.options.get("recovery_mode", "include"),
+        "recovery_weight": model.options.get("recovery_weight", 1),
+    }
+

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "webapp.api",
     "webapp.garage",
     "webapp.datasets",
+    "webapp.evaluations",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +210,7 @@ PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
                         "label": "Dataset ingestion"},
     "garage.train_bc": {"handler": "webapp.garage.jobs:train_model", "queue": "training",
                         "label": "Behavioural-cloning training"},
+    "evaluation": {"handler": "webapp.evaluations.jobs:evaluate", "queue": "evaluation", "label": "Evaluation"},
 }
 
 # Datasets (webapp.datasets): extracted recordings live on local disk, where training reads them.

@@ -13,6 +13,8 @@ urlpatterns = [
     path("teams/<slug:team_slug>/tokens/", include("webapp.api.token_urls")),
     path("teams/<slug:team_slug>/datasets/", include("webapp.datasets.urls")),
     path("teams/<slug:team_slug>/models/", include("webapp.garage.urls")),
+    path("teams/<slug:team_slug>/evaluations/", include("webapp.evaluations.urls")),
+    path("teams/<slug:team_slug>/agent/", include("webapp.agent.urls")),
     path("api/v1/", include("webapp.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,40 @@
+"""Fixtures for tests that need a team's trained model in the database with a real TFLite file
+(the tiny driving model of tests.support.tiny_model). Import them into a conftest or test module."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_steering_model(request) -> tuple[Path, Path]:
+    from tests.support.tiny_model import cached_steering_model
+
+    return cached_steering_model(request.config.cache.mkdir("pitlane_tiny_models"))
+
+
+@pytest.fixture
+def make_ready_model(tiny_steering_model):
+    """make(team, name=..., status="ready") -> a TrainedModel; non-ready models get no file."""
+    from django.core.files.base import ContentFile
+
+    from webapp.garage.models import TrainedModel
+
+    model_path, card_path = tiny_steering_model
+
+    def make(team, name: str = "Tiny steering", status: str = TrainedModel.Status.READY):
+        card = json.loads(card_path.read_text())
+        model = TrainedModel.objects.create(team=team, name=name, status=status, card=card,
+                                            config={"builder": "tiny"})
+        if status == TrainedModel.Status.READY:
+            data = model_path.read_bytes()
+            model.tflite.save("model.tflite", ContentFile(data), save=False)
+            model.tflite_sha256 = hashlib.sha256(data).hexdigest()
+            model.save(update_fields=["tflite", "tflite_sha256"])
+        return model
+
+    return make

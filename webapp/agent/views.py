@@ -1,0 +1,35 @@
+"""The Drive agent page: install the agent and copy the exact commands for the team's models."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import render
+
+from webapp.accounts.selectors import membership_or_404
+from webapp.garage.models import TrainedModel
+
+from . import wheel
+
+
+@login_required
+def agent_page(request, team_slug: str):
+    team = membership_or_404(request.user, team_slug).team
+    server = request.build_absolute_uri("/").rstrip("/")
+    models = TrainedModel.objects.filter(team=team).order_by("-created")[:50]
+    context = {"team": team, "server": server, "models": models, "site_url": settings.SITE_URL,
+               "dist_name": wheel.DIST_NAME}
+    return render(request, "agent/agent.html", context)
+
+
+@login_required
+def agent_wheel(request, team_slug: str):
+    membership_or_404(request.user, team_slug)
+    try:
+        path = wheel.agent_wheel()
+    except wheel.WheelBuildError as exc:
+        return HttpResponse(f"The drive-agent wheel could not be built: {exc}", status=503,
+                            content_type="text/plain")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name,
+                        content_type="application/zip")

@@ -1,0 +1,121 @@
+"""The body of an evaluation job: drive the model through the drive agent's loop in our
+simulator (`drive_agent.evaluation.run_sim_evaluation`), store the DeepRacer-format files and the
+results, then make sure the track's lap-time limit is cached for the evaluation page."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from django.conf import settings
+from django.core.files import File
+
+from .limits import ensure_limit
+from .models import Evaluation
+
+ProgressFn = Callable[..., None]
+
+
+class ModelNotReady(RuntimeError):
+    """The model has no exported TFLite file (still training, failed, or deleted)."""
+
+
+def _rules(evaluation: Evaluation):
+    from simulator.rules import EVALUATION_RULES
+
+    penalty = evaluation.off_track_penalty_s
+    # One penalty for every reset, as the console's evaluation does; the per-trial time limit is
+    # passed to run_sim_evaluation as max_time_s (RaceRules.time_limit_s counts from the first
+    # trial's start, so later trials would time out early).
+    return replace(EVALUATION_RULES, off_track_penalty_s=penalty, reversed_penalty_s=penalty,
+                   immobilized_penalty_s=penalty, time_limit_s=None)
+
+
+def _materialise_model(evaluation: Evaluation, work: Path):
+    from drive_agent.model_card import parse_model_card
+    from drive_agent.runtime import TFLiteModel
+
+    model = evaluation.model
+    if not model.is_ready:
+        raise ModelNotReady(f"model {model.pk} is {model.get_status_display().lower()} and has no TFLite file")
+    path = work / "model.tflite"
+    with model.tflite.open("rb") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return TFLiteModel(path, parse_model_card(model.card))
+
+
+def summarise(result, penalty_s: float) -> dict:
+    """Per-trial rows for the lap table and league laps; `raw_lap_time` leaves penalties out."""
+    trials = []
+    for t in result.trials:
+        lap_time = t.lap_time
+        trials.append({
+            "trial": t.trial, "status": t.status.value, "lap_time": lap_time,
+            "raw_lap_time": None if lap_time is None else max(lap_time - t.reset_count * penalty_s, 1e-3),
+            "completion_pct": round(t.completion_pct, 2), "off_track_count": t.off_track_count,
+            "reset_count": t.reset_count, "elapsed_s": round(t.elapsed_s, 3), "steps": t.steps,
+        })
+    laps = [t["lap_time"] for t in trials if t["lap_time"] is not None]
+    return {
+        "trials": trials,
+        "completed_laps": len(laps),
+        "best_lap_time": min(laps) if laps else None,
+        "mean_lap_time": sum(laps) / len(laps) if laps else None,
+        "completion_pct": round(result.completion_pct, 2),
+        "off_track_count": result.off_track_count,
+        "reset_count": result.reset_count,
+        "steps": len(result.trace),
+        "latency_ms": {k: v for k, v in result.latency.items() if k != "stages"},
+    }
+
+
+def _trace_document(result) -> dict:
+    cols = result.trace_arrays()
+    return {
+        "trial": (cols["trial"] + 1).tolist(),
+        "t": [round(v, 3) for v in cols["time"].tolist()],
+        "x": [round(v, 4) for v in cols["x"].tolist()],
+        "y": [round(v, 4) for v in cols["y"].tolist()],
+        "speed": [round(v, 3) for v in cols["speed"].tolist()],
+        "steering_deg": [round(v, 2) for v in cols["steering_deg"].tolist()],
+    }
+
+
+def _store(field, name: str, path: Path) -> None:
+    with path.open("rb") as fh:
+        field.save(name, File(fh), save=False)
+
+
+def run_evaluation(evaluation: Evaluation, on_progress: ProgressFn, should_stop: Callable[[], bool]) -> dict:
+    """Evaluate, store files and results on `evaluation`, cache the limit; returns the summary.
+
+    `on_progress(pct, message)` goes 0-100; `should_stop()` abandons the run
+    (`drive_agent.evaluation.EvaluationStopped` propagates to the caller)."""
+    from drive_agent.evaluation import run_sim_evaluation
+    from simulator.track import load_track
+
+    work = Path(settings.WORK_ROOT) / f"evaluation-{evaluation.pk}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        model = _materialise_model(evaluation, work)
+        track = load_track(evaluation.track, reverse=evaluation.is_clockwise)
+        result = run_sim_evaluation(
+            model, track, n_trials=evaluation.trials, rules=_rules(evaluation),
+            on_progress=lambda pct, msg: on_progress(0.9 * pct, msg), should_stop=should_stop,
+            out_dir=work, max_time_s=evaluation.time_limit_s,
+        )
+        evaluation.summary = summarise(result, evaluation.off_track_penalty_s)
+        (work / "trace.json").write_text(json.dumps(_trace_document(result), separators=(",", ":")))
+        _store(evaluation.simtrace, "evaluation-simtrace-0-iteration.csv", result.simtrace_path)
+        _store(evaluation.metrics_file, "metrics.json", result.metrics_path)
+        _store(evaluation.trace_file, "trace.json", work / "trace.json")
+        evaluation.save(update_fields=["summary", "simtrace", "metrics_file", "trace_file"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    on_progress(92.0, "Lap-time limit of the track")
+    ensure_limit(evaluation.track, evaluation.direction, evaluation.profile)
+    return evaluation.summary

@@ -1,0 +1,74 @@
+"""Evaluation workflows: start one as a job, publish one to a virtual league event."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from webapp.jobs.services import start_job
+from webapp.leagues.models import Event, LapResult
+
+from .models import Evaluation, Submission
+from .selectors import submittable_events
+from .tracks import profile_for_card, tracks_for_profile
+
+
+@transaction.atomic
+def start_evaluation(*, team, user, model, track: str, direction: str, trials: int,
+                     off_track_penalty_s: float, time_limit_s: float) -> Evaluation:
+    if model.team_id != team.pk:
+        raise ValidationError("This model belongs to another team.")
+    if not model.is_ready:
+        raise ValidationError(f"“{model.name}” is not ready to drive (status: {model.get_status_display()}).")
+    profile = profile_for_card(model.card)
+    if track not in tracks_for_profile(profile):
+        raise ValidationError(f"{track} is not a {profile}-scale track.")
+    evaluation = Evaluation(team=team, model=model, created_by=user, track=track, direction=direction,
+                            trials=trials, off_track_penalty_s=off_track_penalty_s, time_limit_s=time_limit_s,
+                            profile=profile)
+    evaluation.full_clean(exclude=["job"])
+    job = start_job(team=team, user=user, kind="evaluation", params={"model_id": model.pk},
+                    title=f"Evaluate {model.name} on {track}")
+    evaluation.job = job
+    evaluation.save()
+    return evaluation
+
+
+def _next_lap_number(event: Event, team) -> int:
+    return (LapResult.objects.filter(event=event, team=team).aggregate(n=Max("lap_number"))["n"] or 0) + 1
+
+
+@transaction.atomic
+def submit_to_event(*, evaluation: Evaluation, event: Event, user) -> Submission:
+    """Publish the evaluation's trials as the team's laps in the event.
+
+    A completed trial is a lap of its raw time (the leaderboard adds the event's penalty per
+    reset); an unfinished trial is an invalid lap, so it breaks a run of consecutive laps."""
+    if not evaluation.is_done:
+        raise ValidationError("Only a finished evaluation can be submitted.")
+    if not submittable_events(evaluation).filter(pk=event.pk).exists():
+        raise ValidationError("This event does not take this evaluation: it must be an open virtual race your "
+                              "team is registered for, on the same track and direction.")
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(evaluation=evaluation, event=event, submitted_by=user)
+    except IntegrityError:
+        raise ValidationError("This evaluation was already submitted to this event.") from None
+    number = _next_lap_number(event, evaluation.team)
+    laps = []
+    for offset, trial in enumerate(evaluation.summary["trials"]):
+        done = trial["lap_time"] is not None
+        lap = LapResult(
+            event=event, team=evaluation.team, lap_number=number + offset,
+            lap_time_s=trial["raw_lap_time"] if done else max(trial["elapsed_s"], 1e-3),
+            resets=trial["reset_count"], valid=done, source=LapResult.Source.EVALUATION, recorded_by=user,
+            note=(f"Evaluation {evaluation.pk}, trial {trial['trial']}" if done else
+                  f"Evaluation {evaluation.pk}, trial {trial['trial']}: not completed "
+                  f"({trial['completion_pct']:.0f} %)")[:200],
+        )
+        lap.save()
+        laps.append(lap)
+    submission.lap_count = len(laps)
+    submission.save(update_fields=["lap_count"])
+    return submission

@@ -1,0 +1,116 @@
+"""Evaluation pages of a team: start from a model, follow live, read the results, download the
+DeepRacer files, publish to a league event. Every lookup is scoped to the URL's team (404 else)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from webapp.accounts.selectors import membership_or_404
+
+from . import selectors, services
+from .forms import EvaluationForm, SubmitForm
+from .limits import cached_limit
+from .plots import load_trace, track_figure
+
+DOWNLOADS = {
+    "simtrace": ("simtrace", "evaluation-simtrace-0-iteration.csv", "text/csv"),
+    "metrics": ("metrics_file", "metrics.json", "application/json"),
+    "trace": ("trace_file", "trace.json", "application/json"),
+}
+
+
+@login_required
+def evaluation_list(request, team_slug: str):
+    team = membership_or_404(request.user, team_slug).team
+    context = {"team": team, "evaluations": selectors.evaluations_of_team(team),
+               "models": selectors.ready_models_of_team(team)}
+    return render(request, "evaluations/evaluation_list.html", context)
+
+
+@login_required
+def model_evaluations(request, team_slug: str, model_id: int):
+    team = membership_or_404(request.user, team_slug).team
+    model = selectors.model_of_team_or_404(team, model_id)
+    return render(request, "evaluations/model_evaluations.html", {"team": team, "model": model})
+
+
+@login_required
+@require_POST
+def evaluation_start(request, team_slug: str, model_id: int):
+    team = membership_or_404(request.user, team_slug).team
+    model = selectors.model_of_team_or_404(team, model_id)
+    form = EvaluationForm(request.POST, model=model)
+    if form.is_valid():
+        try:
+            evaluation = services.start_evaluation(team=team, user=request.user, model=model, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Evaluation of “{model.name}” queued.")
+            return redirect(evaluation)
+    else:
+        messages.error(request, "Check the evaluation settings: " + "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("model_evaluations", team_slug=team.slug, model_id=model.pk)
+
+
+@login_required
+def evaluation_detail(request, team_slug: str, evaluation_id: int):
+    team = membership_or_404(request.user, team_slug).team
+    evaluation = selectors.evaluation_of_team_or_404(team, evaluation_id)
+    trace = load_trace(evaluation) if evaluation.is_done else None
+    events = selectors.submittable_events(evaluation) if evaluation.is_done else None
+    limit = cached_limit(evaluation.track, evaluation.direction, evaluation.profile)
+    best = evaluation.best_lap_s
+    context = {
+        "team": team, "evaluation": evaluation, "job": evaluation.job,
+        "figure": track_figure(evaluation, trace) if trace else None,
+        "limit": limit,
+        "limit_pct": 100.0 * best / limit.lap_time_s if best and limit and limit.lap_time_s else None,
+        "limit_gap": best - limit.lap_time_s if best and limit and limit.lap_time_s else None,
+        "submit_form": SubmitForm(events=events) if events is not None and events.exists() else None,
+        "submissions": evaluation.submissions.select_related("event", "event__league"),
+    }
+    return render(request, "evaluations/evaluation_detail.html", context)
+
+
+@login_required
+def evaluation_file(request, team_slug: str, evaluation_id: int, kind: str):
+    team = membership_or_404(request.user, team_slug).team
+    evaluation = selectors.evaluation_of_team_or_404(team, evaluation_id)
+    if kind not in DOWNLOADS:
+        raise Http404
+    attr, filename, content_type = DOWNLOADS[kind]
+    field = getattr(evaluation, attr)
+    if not field:
+        raise Http404("This evaluation has no such file (yet).")
+    return FileResponse(field.open("rb"), as_attachment=True, content_type=content_type,
+                        filename=f"evaluation-{evaluation.pk}-{filename}")
+
+
+@login_required
+@require_POST
+def evaluation_submit(request, team_slug: str, evaluation_id: int):
+    team = membership_or_404(request.user, team_slug).team
+    evaluation = selectors.evaluation_of_team_or_404(team, evaluation_id)
+    form = SubmitForm(request.POST, events=selectors.submittable_events(evaluation))
+    if not form.is_valid():
+        messages.error(request, "Choose an open virtual event your team is registered for.")
+        return redirect(evaluation)
+    event = form.cleaned_data["event"]
+    try:
+        submission = services.submit_to_event(evaluation=evaluation, event=event, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(evaluation)
+    messages.success(request, f"{submission.lap_count} laps published to {event.name}.")
+    return redirect(event)

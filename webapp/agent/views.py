@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
@@ -18,8 +17,7 @@ def agent_page(request, team_slug: str):
     team = membership_or_404(request.user, team_slug).team
     server = request.build_absolute_uri("/").rstrip("/")
     models = TrainedModel.objects.filter(team=team).order_by("-created")[:50]
-    context = {"team": team, "server": server, "models": models, "site_url": settings.SITE_URL,
-               "dist_name": wheel.DIST_NAME}
+    context = {"team": team, "server": server, "models": models, "wheel_name": wheel.wheel_name()}
     return render(request, "agent/agent.html", context)
 
 

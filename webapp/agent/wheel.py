@@ -54,6 +54,11 @@ def _pyproject() -> str:
     )
 
 
+def wheel_name() -> str:
+    """The file name pip gives the wheel (what the install command names)."""
+    return f"{DIST_NAME.replace('-', '_')}-{drive_agent.__version__}-py3-none-any.whl"
+
+
 def source_key() -> str:
     digest = hashlib.sha256(_pyproject().encode())
     base = Path(settings.BASE_DIR)

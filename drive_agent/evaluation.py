@@ -171,58 +171,48 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
     Each trial is limited to `rules.time_limit_s`, else `max_time_s`, else 20x the time a lap at
     the car's top speed takes. `on_step(step_result, frame, command)` sees every step.
     """
-    from simulator.episode import Session, TrialResult
-    from simulator.rules import EVALUATION_RULES, EpisodeStatus
-    from simulator.simtrace import evaluation_metrics, write_metrics, write_simtrace_csv
+    from simulator.episode import run_trials
+    from simulator.rules import EVALUATION_RULES
     from simulator.track import load_track
 
     loop = make_loop(model, throttle_scale, set_speed)
     track = load_track(track) if isinstance(track, (str, Path)) else track
     rules = rules or EVALUATION_RULES
     driver = SimDriver(loop, track)
-    profile = driver.profile
-    limit = rules.time_limit_s or max_time_s or 20.0 * rules.laps * track.length / profile.max_speed
-    session = Session(track, profile, rules, seed=seed)
-    trials: list[TrialResult] = []
-    trace: list[Any] = []
-    clock = 0.0
-    last_reported = -1.0
-    for trial in range(n_trials):
-        session.reset(start_distance, episode=trial, sim_time=clock)
+    last: dict[str, Any] = {}
+    reported = {"pct": -1.0}
+
+    def policy(state: Any) -> tuple[Any, int]:
+        if should_stop is not None and should_stop():
+            raise EvaluationStopped(f"stopped in trial {last.get('trial', 0) + 1} of {n_trials}")
+        last["frame"], last["command"], car_command, index = driver.decide(state)
+        return car_command, index
+
+    def on_reset(trial: int) -> None:
+        last["trial"] = trial
         loop.reset()
-        start = clock
-        while True:
-            if should_stop is not None and should_stop():
-                raise EvaluationStopped(f"stopped in trial {trial + 1} of {n_trials}")
-            frame, command, car_command, index = driver.decide(session.state)
-            result = session.step(car_command, index)
-            trace.append(result)
-            if not result.done and result.sim_time - start >= limit:
-                result.status, result.done = EpisodeStatus.TIME_UP, True
-            if on_step is not None:
-                on_step(result, frame, command)
-            if on_progress is not None:
-                # Monotonic for the job's progress bar: lap progress within a trial (it can drop
-                # after an off-track reset), and the whole trial's share once it is over.
-                done_share = 1.0 if result.done else min(result.progress, 100.0) / 100.0
-                pct = 100.0 * (trial + done_share) / n_trials
-                if pct - last_reported >= 1.0 or (result.done and pct > last_reported):
-                    last_reported = pct
-                    on_progress(pct, f"trial {trial + 1}/{n_trials}: {result.progress:.0f} % of the lap")
-            if result.done:
-                break
-        referee = session.referee
-        trials.append(TrialResult(
-            trial=trial + 1, status=result.status, lap_times=list(referee.lap_times),
-            elapsed_s=result.sim_time - start, start_time_s=start,
-            completion_pct=100.0 if result.status is EpisodeStatus.LAP_COMPLETE else result.progress,
-            off_track_count=referee.off_track_count, reset_count=referee.reset_count,
-            reversed_count=referee.reversed_count, immobilized_count=referee.immobilized_count,
-            crash_count=referee.crash_count, steps=result.step, total_reward=session.total_reward))
-        clock = result.sim_time + profile.dt
+
+    def after_step(result: Any, trial: int) -> None:
+        if on_step is not None:
+            on_step(result, last["frame"], last["command"])
+        if on_progress is not None:
+            # Monotonic for the job's progress bar: lap progress within a trial (it can drop
+            # after an off-track reset), and the whole trial's share once it is over.
+            done_share = 1.0 if result.done else min(result.progress, 100.0) / 100.0
+            pct = 100.0 * (trial + done_share) / n_trials
+            if pct - reported["pct"] >= 1.0 or (result.done and pct > reported["pct"]):
+                reported["pct"] = pct
+                on_progress(pct, f"trial {trial + 1}/{n_trials}: {result.progress:.0f} % of the lap")
+
+    base = run_trials(policy, track, n_trials, rules, profile=driver.profile, seed=seed,
+                      start_distance=start_distance, max_time_s=max_time_s, on_reset=on_reset,
+                      on_step=after_step)
+    trials, trace = base.trials, base.trace
     evaluation = EvaluationResult(model_kind=loop.card.kind, track=track.name, trials=trials, trace=trace,
                                   latency=loop.stats.summary())
     if out_dir is not None:
+        from simulator.simtrace import evaluation_metrics, write_metrics, write_simtrace_csv
+
         out = Path(out_dir)
         evaluation.simtrace_path = write_simtrace_csv(out / "evaluation-simtrace" / "0-iteration.csv",
                                                       trace, track.length)

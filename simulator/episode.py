@@ -157,7 +157,8 @@ class Session:
                 lap_time = referee.lap_times[-1]
         else:
             status, done, progress = fixed, False, referee.follow(proj)
-        if self.rules.time_limit_s is not None and not done and self.sim_time >= self.rules.time_limit_s:
+        if (self.rules.time_limit_s is not None and not done
+                and self.sim_time - self.episode_start_time >= self.rules.time_limit_s):
             status, done = EpisodeStatus.TIME_UP, True
         commanded_speed = command.speed if command.speed is not None else state.speed
         params = build_params(
@@ -263,6 +264,8 @@ class EvaluationResult:
 def _to_command(action: Any, action_space: Any) -> tuple[Command, int]:
     if isinstance(action, Command):
         return action, -1
+    if isinstance(action, tuple) and len(action) == 2 and isinstance(action[0], Command):
+        return action[0], int(action[1])  # a command with the action index it came from
     if action_space is None:
         raise TypeError("policy returned a non-Command action but no action_space was given")
     index = int(action) if action_space.kind == "discrete" else -1
@@ -284,6 +287,8 @@ def run_trials(
     max_time_s: float | None = None,
     simtrace_path: str | None = None,
     metrics_path: str | None = None,
+    on_reset: Callable[[int], None] | None = None,
+    on_step: Callable[[StepResult, int], None] | None = None,
 ) -> EvaluationResult:
     """Evaluate a policy: `n_trials` episodes from the start line, as the DeepRacer console does.
 
@@ -292,6 +297,9 @@ def run_trials(
     (a camera) or are the `CarState`. Trials share one simulation clock, as AWS's metrics do.
     Without a time limit in `rules`, each trial gets `max_time_s` (default: 20x the time a lap
     at top speed takes). Optionally writes the evaluation simtrace CSV and metrics JSON.
+
+    Hooks let a caller own the loop body without copying this bookkeeping: `on_reset(trial)`
+    before each trial (0-based), `on_step(result, trial)` after every step (it may raise to stop).
     """
     from simulator.rules import EVALUATION_RULES
     from simulator.simtrace import evaluation_metrics, write_metrics, write_simtrace_csv
@@ -304,6 +312,8 @@ def run_trials(
     clock = 0.0
     for trial in range(n_trials):
         obs = session.reset(start_distance, episode=trial, sim_time=clock)
+        if on_reset is not None:
+            on_reset(trial)
         start = clock
         while True:
             command, index = _to_command(policy_fn(obs), action_space)
@@ -311,6 +321,8 @@ def run_trials(
             trace.append(result)
             if not result.done and result.sim_time - start >= limit:
                 result.status, result.done = EpisodeStatus.TIME_UP, True
+            if on_step is not None:
+                on_step(result, trial)
             if result.done:
                 break
             obs = session.observe()

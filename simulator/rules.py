@@ -120,6 +120,7 @@ class RaceReferee:
         self._best = 0.0
         self.lap_start_travelled = 0.0
         self.lap_start_time = sim_time
+        self.episode_start_time = sim_time
         self.laps_done = 0
         self.lap_times: list[float] = []
         self.off_track_count = 0
@@ -184,7 +185,8 @@ class RaceReferee:
         elif sim_time - self._anchor_time > rules.immobilized_s:
             self.immobilized_count += 1
             return self._fault(EpisodeStatus.IMMOBILIZED, proj, sim_time, rules.immobilized_penalty_s)
-        if rules.time_limit_s is not None and sim_time >= rules.time_limit_s:
+        # The limit is per episode: trials share one clock, as AWS's metrics do.
+        if rules.time_limit_s is not None and sim_time - self.episode_start_time >= rules.time_limit_s:
             return Verdict(EpisodeStatus.TIME_UP, True, self.progress())
         return Verdict(EpisodeStatus.IN_PROGRESS, False, self.progress())
 

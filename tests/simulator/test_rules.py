@@ -123,6 +123,20 @@ def test_time_up(track):
     assert steps[-1].sim_time == pytest.approx(3.0, abs=1 / 15 + 1e-9)
 
 
+def test_time_limit_is_per_trial_when_trials_share_a_clock(track):
+    from simulator.episode import run_trials
+
+    rules = replace(EVALUATION_RULES, time_limit_s=3.0)
+    seen = []
+    result = run_trials(lambda state: Command(0.0, 0.5), track, n_trials=3, rules=rules,
+                        on_reset=seen.append)
+    assert seen == [0, 1, 2]
+    assert [t.status for t in result.trials] == [EpisodeStatus.TIME_UP] * 3
+    for trial in result.trials:
+        assert trial.elapsed_s == pytest.approx(3.0, abs=2 / 15)
+    assert result.trials[2].start_time_s > 6.0  # one clock across trials, as AWS logs it
+
+
 def test_statuses_are_deepracer_names():
     assert [s.value for s in EpisodeStatus] == [
         "prepare", "in_progress", "off_track", "lap_complete", "crashed", "pause",

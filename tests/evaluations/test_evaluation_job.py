@@ -24,7 +24,7 @@ def test_evaluation_job_records_laps_files_and_limit(client, celery_worker_proce
     model = make_ready_model(team_a)
     client.force_login(team_a.captain)
     response = client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", {
-        "track": "pitlane_loop", "direction": "clockwise", "trials": 2, "off_track_penalty_s": 2,
+        "track": "pitlane_loop", "direction": "counterclockwise", "trials": 2, "off_track_penalty_s": 2,
         "time_limit_s": 60,
     })
     evaluation = Evaluation.objects.get(model=model)
@@ -58,8 +58,8 @@ def test_evaluation_job_records_laps_files_and_limit(client, celery_worker_proce
         trace = json.load(fh)
     assert len(trace["x"]) == summary["steps"] and max(trace["speed"]) > 0.5
 
-    limit = TrackLimit.objects.get(track="pitlane_loop", direction="clockwise", profile="deepracer")
-    assert (limit.lap_time_s and 0 < limit.lap_time_s < summary["best_lap_time"]) or limit.error
+    limit = TrackLimit.objects.get(track="pitlane_loop", direction="counterclockwise", profile="deepracer")
+    assert 0 < limit.lap_time_s < summary["best_lap_time"] and not limit.error
 
 
 def test_cancel_stops_a_running_evaluation(celery_worker_process, team_a, make_ready_model):

@@ -49,11 +49,10 @@ def test_evaluation_page_shows_track_plot_lap_table_and_limit(client, team_a, ru
 def test_model_page_lists_evaluations_and_offers_tracks_at_the_cars_scale(client, team_a, run_evaluation_now):
     evaluation = run_evaluation_now(team_a)
     client.force_login(team_a.captain)
-    for url in (evaluation.model.get_absolute_url(), f"/teams/{team_a.slug}/evaluations/model/{evaluation.model_id}/"):
-        html = client.get(url).content.decode()
-        assert 'id="evaluations"' in html and evaluation.get_absolute_url() in html
-        options = re.findall(r'<option value="(pitlane_[a-z0-9_]+)"', html)
-        assert "pitlane_loop" in options and not any(name.endswith("_road") for name in options)
+    html = client.get(evaluation.model.get_absolute_url()).content.decode()
+    assert 'id="evaluations"' in html and evaluation.get_absolute_url() in html
+    options = re.findall(r'<option value="(pitlane_[a-z0-9_]+)"', html)
+    assert "pitlane_loop" in options and not any(name.endswith("_road") for name in options)
 
 
 def test_start_form_rejects_wrong_scale_and_models_that_are_not_ready(client, team_a, make_ready_model):
@@ -109,14 +108,12 @@ def test_every_evaluation_url_is_404_for_another_team(client, team_a, team_b, ru
     client.force_login(team_b.captain)
     gets = [
         f"/teams/{team_a.slug}/evaluations/",
-        f"/teams/{team_a.slug}/evaluations/model/{model.pk}/",
         f"/teams/{team_a.slug}/evaluations/{evaluation.pk}/",
         f"/teams/{team_a.slug}/evaluations/{evaluation.pk}/files/simtrace/",
         f"/teams/{team_a.slug}/evaluations/{evaluation.pk}/files/metrics/",
         f"/teams/{team_a.slug}/agent/",
         f"/teams/{team_a.slug}/agent/wheel/",
         # Team B's own URLs with team A's objects in them.
-        f"/teams/{team_b.slug}/evaluations/model/{model.pk}/",
         f"/teams/{team_b.slug}/evaluations/{evaluation.pk}/",
         f"/teams/{team_b.slug}/evaluations/{evaluation.pk}/files/simtrace/",
     ]

@@ -49,11 +49,13 @@ def _materialise_model(evaluation: Evaluation, work: Path):
 
 def summarise(result, penalty_s: float) -> dict:
     """Per-trial rows for the lap table and league laps; `raw_lap_time` leaves penalties out."""
+    from simulator.rules import METRICS_STATUS
+
     trials = []
     for t in result.trials:
         lap_time = t.lap_time
         trials.append({
-            "trial": t.trial, "status": t.status.value, "lap_time": lap_time,
+            "trial": t.trial, "status": t.status.value, "result": METRICS_STATUS[t.status], "lap_time": lap_time,
             "raw_lap_time": None if lap_time is None else max(lap_time - t.reset_count * penalty_s, 1e-3),
             "completion_pct": round(t.completion_pct, 2), "off_track_count": t.off_track_count,
             "reset_count": t.reset_count, "elapsed_s": round(t.elapsed_s, 3), "steps": t.steps,

@@ -4,7 +4,6 @@ from . import views
 
 urlpatterns = [
     path("", views.evaluation_list, name="evaluation_list"),
-    path("model/<int:model_id>/", views.model_evaluations, name="model_evaluations"),
     path("model/<int:model_id>/start/", views.evaluation_start, name="evaluation_start"),
     path("<int:evaluation_id>/", views.evaluation_detail, name="evaluation_detail"),
     path("<int:evaluation_id>/files/<slug:kind>/", views.evaluation_file, name="evaluation_file"),

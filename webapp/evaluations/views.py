@@ -1,4 +1,4 @@
-"""Evaluation pages of a team: start from a model, follow live, read the results, download the
+"""Evaluation pages of a team: start from the model page's Evaluations section, follow live, read the results, download the
 DeepRacer files, publish to a league event. Every lookup is scoped to the URL's team (404 else)."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from webapp.accounts.selectors import membership_or_404
@@ -34,13 +33,6 @@ def evaluation_list(request, team_slug: str):
 
 
 @login_required
-def model_evaluations(request, team_slug: str, model_id: int):
-    team = membership_or_404(request.user, team_slug).team
-    model = selectors.model_of_team_or_404(team, model_id)
-    return render(request, "evaluations/model_evaluations.html", {"team": team, "model": model})
-
-
-@login_required
 @require_POST
 def evaluation_start(request, team_slug: str, model_id: int):
     team = membership_or_404(request.user, team_slug).team
@@ -57,10 +49,7 @@ def evaluation_start(request, team_slug: str, model_id: int):
     else:
         messages.error(request, "Check the evaluation settings: " + "; ".join(
             f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        return redirect(back)
-    return redirect("model_evaluations", team_slug=team.slug, model_id=model.pk)
+    return redirect(f"{model.get_absolute_url()}#evaluations")
 
 
 @login_required

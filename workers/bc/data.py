@@ -1,9 +1,11 @@
 """Training and validation input pipelines: JPEG files streamed from disk into model batches.
 
 Only file paths and labels are held in memory. Each element is read and decoded by TensorFlow
-(in parallel, only the rows the crop keeps), augmented in camera pixels (`augment`), and the
-batch is then preprocessed by `drive_agent.preprocessing.preprocess` -- the very function the car
-runs -- inside `tf.numpy_function`, so training and driving cannot drift apart.
+(in parallel, only the rows the crop keeps); each batch is resized by drive_agent's own Pillow
+resize (`drive_agent.preprocessing.resize`, inside `tf.numpy_function`), then augmented
+(training only) and colour-converted by `tf_color` -- the TF twin of drive_agent's colour
+conversion, tested equal within 1 grey level -- fused by XLA into one cheap pass. On 2 cores
+this keeps the pipeline's CPU well below the model's, so the model is not starved.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from drive_agent.model_card import PreprocessingSpec
-from drive_agent.preprocessing import preprocess
-from workers.bc import augment
+from drive_agent import preprocessing as dap
+from workers.bc import augment, tf_color
 from workers.bc.config import SOURCE_HEIGHT, TrainConfig
 from workers.bc.dataset_index import (FrameIndex, camera_samples, concat, index_dataset,
                                       index_datasets, split_index)
@@ -27,7 +29,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 __all__ = [
     "FrameIndex", "SplitData", "index_dataset", "index_datasets", "concat", "split_index",
     "camera_samples", "smooth_steering", "block_split", "prepare", "preprocessing_spec",
-    "decode_cropped", "preprocess_batch", "training_dataset", "validation_dataset",
+    "decode_cropped", "resize_batch", "training_dataset", "validation_dataset",
     "image_dataset",
 ]
 
@@ -80,22 +82,35 @@ def decode_cropped(path: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
     return tf.ensure_shape(frame, [kept, None, 3])
 
 
-def preprocess_batch(frames: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
-    """drive_agent preprocessing of a uint8 batch (N, H, W, 3) -> float32 (N, h, w, c)."""
-    return np.stack([preprocess(frame, spec, dtype=np.float32) for frame in frames])
+def resize_batch(frames: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
+    """drive_agent's crop and Pillow resize of a uint8 RGB batch (N, H, W, 3) -> (N, h, w, 3)."""
+    height = frames.shape[1]
+    cropped = frames[:, spec.crop_top:height - spec.crop_bottom]
+    if spec.resize is None or cropped.shape[1:3] == tuple(spec.resize):
+        return np.ascontiguousarray(cropped)
+    if len(cropped) == 0:
+        return np.zeros((0, *spec.resize, 3), np.uint8)
+    return np.stack([dap.resize(frame, spec.resize) for frame in cropped])
 
 
-def _preprocess_batch_op(frames: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
+def _resize_op(frames: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
     spec = preprocessing_spec(cfg)
-    out = tf.numpy_function(lambda f: preprocess_batch(f, spec), [frames], tf.float32,
-                            stateful=False)
-    return tf.ensure_shape(out, [None, *cfg.input_shape])
+    out = tf.numpy_function(lambda f: resize_batch(f, spec), [frames], tf.uint8, stateful=False)
+    return tf.ensure_shape(out, [None, cfg.resize[0], cfg.resize[1], 3])
 
 
-def _batched(ds: tf.data.Dataset, cfg: TrainConfig, drop_remainder: bool) -> tf.data.Dataset:
-    ds = ds.batch(cfg.batch_size, drop_remainder=drop_remainder,
-                  num_parallel_calls=AUTOTUNE)
-    ds = ds.map(lambda x, y: (_preprocess_batch_op(x, cfg), y), num_parallel_calls=AUTOTUNE)
+def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False) -> tf.data.Dataset:
+    """Ordered, unaugmented model inputs (optionally mirrored) -- for features and predictions."""
+
+    @tf.function(jit_compile=True)
+    def to_input(rgb: tf.Tensor) -> tf.Tensor:
+        rgb = tf.reverse(rgb, axis=[2]) if mirror else rgb
+        return tf_color.convert_color(rgb, cfg.color_space)
+
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str))
+    ds = ds.map(lambda path: decode_cropped(path, cfg), num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(cfg.batch_size).map(lambda x: to_input(_resize_op(x, cfg)),
+                                      num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 
@@ -108,32 +123,27 @@ def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
     samples = samples.shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True)
     if repeat:
         samples = samples.repeat()
+    samples = samples.map(lambda path, angle: (decode_cropped(path, cfg), tf.reshape(angle, [1])),
+                          num_parallel_calls=AUTOTUNE, deterministic=False)
+    batches = samples.batch(cfg.batch_size, num_parallel_calls=AUTOTUNE)
+    batches = batches.map(lambda x, y: (_resize_op(x, cfg), y), num_parallel_calls=AUTOTUNE,
+                          deterministic=False)
     seeds = tf.data.Dataset.random(seed=cfg.seed).batch(2)
-    shift_gain = float(cfg.shift_angle_per_px)
+    per_px = augment.angle_per_model_px(cfg)
 
-    def load(item: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
-        path, angle = item
-        frame = decode_cropped(path, cfg)
-        params = augment.draw_params(cfg, seed)
-        frame, angle = augment.apply(frame, angle, params, shift_gain)
-        return frame, tf.reshape(angle, [1])
+    @tf.function(jit_compile=True)
+    def augment_batch(rgb: tf.Tensor, labels: tf.Tensor, params: augment.AugmentParams):
+        rgb, labels = augment.apply(rgb, labels, params, per_px)
+        return tf_color.convert_color(rgb, cfg.color_space), labels
 
-    ds = tf.data.Dataset.zip((samples, seeds)).map(load, num_parallel_calls=AUTOTUNE,
-                                                    deterministic=False)
-    return _batched(ds, cfg, drop_remainder=False)
+    def draw_and_augment(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
+        # Random draws stay outside XLA: compiled stateless RNG costs more than all the rest.
+        params = augment.draw_params(cfg, seed, tf.shape(batch[0])[0])
+        return augment_batch(batch[0], batch[1], params)
 
-
-def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False) -> tf.data.Dataset:
-    """Ordered, unaugmented preprocessed images (optionally mirrored) -- for features/predictions."""
-
-    def load(path: tf.Tensor) -> tf.Tensor:
-        frame = decode_cropped(path, cfg)
-        return tf.reverse(frame, axis=[1]) if mirror else frame
-
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str))
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE).batch(cfg.batch_size)
-    ds = ds.map(lambda x: _preprocess_batch_op(x, cfg), num_parallel_calls=AUTOTUNE)
-    return ds.prefetch(AUTOTUNE)
+    batches = tf.data.Dataset.zip((batches, seeds)).map(draw_and_augment,
+                                                         num_parallel_calls=AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
 
 
 def validation_dataset(paths: np.ndarray, angles: np.ndarray,

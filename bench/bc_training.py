@@ -1,0 +1,163 @@
+"""Benchmark of behavioural-cloning training on this machine (2 shared cores are the target).
+
+Measures, each as the best of several runs (the cores are shared, so timings are noisy):
+- model_images_per_s: PilotNet 66x200 training steps on in-memory tensors (the ceiling);
+- pipeline_images_per_s: the same training fed by the real input pipeline (JPEG files on disk,
+  decode, augmentation, drive_agent preprocessing); pipeline_ratio = pipeline / model (>= 0.8);
+- train_peak_rss_mb: peak RSS of a `python -m workers.bc train` process on a 30,000-frame log
+  (hard links to the real sample's JPEGs; a few hundred steps), target <= 3000;
+- bottleneck_speedup: Inception-transfer epoch time without / with cached bottleneck features.
+
+Ends with one line `RESULT {json}`. `--quick` uses fewer steps and a 6,000-frame log.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+REAL_SAMPLE = ROOT / ".." / "shared" / "data" / "udacity" / "real_sample"
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from workers.bc import data, models  # noqa: E402
+from workers.bc.config import TrainConfig  # noqa: E402
+
+
+def _fit_rate(model, dataset, steps: int, repeats: int) -> float:
+    """Best images/s over `repeats` fits of `steps` batches (after one warm-up fit)."""
+    model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        history = model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        elapsed = time.perf_counter() - start
+        assert np.isfinite(history.history["loss"][-1])
+        best = max(best, steps * BATCH / elapsed)
+    return best
+
+
+BATCH = 64
+
+
+def model_and_pipeline_rates(steps: int, repeats: int) -> tuple[float, float]:
+    cfg = TrainConfig(batch_size=BATCH, side_cameras=True, shift_px=40, mirror=True,
+                      brightness=0.3, shadow_probability=0.5)
+    split = data.prepare([REAL_SAMPLE], cfg)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, size=(BATCH, *cfg.input_shape)).astype(np.float32)
+    labels = rng.uniform(-1, 1, size=(BATCH, 1)).astype(np.float32)
+    in_memory = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    pipeline = data.training_dataset(split.train_paths, split.train_angles, cfg)
+    model_rate = pipe_rate = 0.0
+    for _ in range(repeats):  # interleave the two so background load hits both alike
+        keras_model = models.compile_model(models.build_pilotnet(cfg), cfg)
+        model_rate = max(model_rate, _fit_rate(keras_model, in_memory, steps, 1))
+        keras_model = models.compile_model(models.build_pilotnet(cfg), cfg)
+        pipe_rate = max(pipe_rate, _fit_rate(keras_model, pipeline, steps, 1))
+    return model_rate, pipe_rate
+
+
+def make_big_log(target: Path, frames: int) -> Path:
+    """A `frames`-row driving_log.csv of hard links (unique names) to the real sample's JPEGs."""
+    source_rows = (REAL_SAMPLE / "driving_log.csv").read_text().splitlines()
+    img = target / "IMG"
+    img.mkdir(parents=True)
+    lines = []
+    for i in range(frames):
+        cells = [c.strip() for c in source_rows[i % len(source_rows)].split(",")]
+        for k, camera in enumerate(("center", "left", "right")):
+            name = cells[k].replace("\\", "/").rsplit("/", 1)[-1]
+            new_name = f"{camera}_{i:06d}.jpg"
+            os.link(REAL_SAMPLE / "IMG" / name, img / new_name)
+            cells[k] = f"C:\\rec\\IMG\\{new_name}"
+        lines.append(", ".join(cells))
+    (target / "driving_log.csv").write_text("\n".join(lines) + "\n")
+    return target
+
+
+def train_peak_rss_mb(frames: int, steps: int, workdir: Path) -> tuple[float, float]:
+    """Peak RSS (MB) and wall time of a CLI training process on a `frames`-row log."""
+    dataset = make_big_log(workdir / "big", frames)
+    cfg = workdir / "cfg.json"
+    cfg.write_text(json.dumps({"epochs": 1, "max_steps_per_epoch": steps, "batch_size": BATCH,
+                               "side_cameras": True, "shift_px": 40, "saliency_samples": 2,
+                               "saliency_gif_frames": 8}))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "workers.bc", "train", "--dataset",
+                           str(dataset), "--config", str(cfg), "--out", str(workdir / "out")],
+                          cwd=ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"training subprocess failed:\n{proc.stderr[-3000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak_kb / 1024.0, elapsed
+
+
+def bottleneck_speedup(workdir: Path, epochs: int) -> dict[str, float]:
+    """Epoch time of Inception transfer learning with and without cached bottleneck features."""
+    from workers.bc.train import train
+
+    base = dict(architecture="inception_transfer", color_space="rgb", resize=[80, 200],
+                inception_cut="mixed0", epochs=epochs, batch_size=32, mirror=True, patience=0,
+                val_block_frames=20, saliency_samples=0, saliency_gif_frames=0, shift_px=0,
+                brightness=0.0, shadow_probability=0.0)
+    times = {}
+    for cached in (True, False):
+        cfg = TrainConfig.from_dict({**base, "use_bottleneck_cache": cached})
+        start = time.perf_counter()
+        result = train([REAL_SAMPLE], cfg, workdir / f"incep_{cached}",
+                       cache_dir=workdir / "cache")
+        total = time.perf_counter() - start
+        epoch_times = json.loads((result.out_dir / "history.json").read_text())["epoch_time_s"]
+        times[cached] = (min(epoch_times), total)
+    return {"bottleneck_speedup": times[False][0] / times[True][0],
+            "epoch_s_cached": times[True][0], "epoch_s_uncached": times[False][0],
+            "run_s_cached_incl_feature_cache": times[True][1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps, 6,000-frame log")
+    args = parser.parse_args()
+    steps, repeats = (25, 2) if args.quick else (60, 3)
+    frames, rss_steps = (6000, 30) if args.quick else (30000, 100)
+
+    model_rate, pipe_rate = model_and_pipeline_rates(steps, repeats)
+    print(f"model {model_rate:.0f} img/s, pipeline {pipe_rate:.0f} img/s", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="bc_bench_") as tmp:
+        workdir = Path(tmp)
+        peak_mb, rss_wall = train_peak_rss_mb(frames, rss_steps, workdir)
+        print(f"peak RSS {peak_mb:.0f} MB on {frames} frames ({rss_wall:.0f} s)", file=sys.stderr)
+        bottleneck = bottleneck_speedup(workdir, epochs=2 if args.quick else 3)
+    result = {
+        "model_images_per_s": round(model_rate, 1),
+        "pipeline_images_per_s": round(pipe_rate, 1),
+        "pipeline_ratio": round(pipe_rate / model_rate, 3),
+        "train_peak_rss_mb": round(peak_mb, 1),
+        "train_log_frames": frames,
+        "train_job_wall_s": round(rss_wall, 1),
+        "bottleneck_speedup": round(bottleneck["bottleneck_speedup"], 2),
+        "bottleneck_epoch_s_cached": round(bottleneck["epoch_s_cached"], 2),
+        "bottleneck_epoch_s_uncached": round(bottleneck["epoch_s_uncached"], 2),
+        "quick": args.quick,
+        "timing": f"best of {repeats} runs on {os.cpu_count()} shared cores",
+    }
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -155,10 +155,12 @@ def _export(fit: _Fit, split: data.SplitData, cfg: TrainConfig, out_dir: Path,
     for name, figure in figures.items():
         export.write_json(plot_dir / f"{name}.json", figure)
 
-    wanted = max(cfg.saliency_gif_frames, cfg.saliency_samples)
-    inputs, display = _display_and_inputs(split.val_paths[:wanted], cfg)
-    heatmaps = saliency.write_heatmaps(export_model, inputs, display, out_dir / "heatmaps",
-                                       cfg.saliency_samples, cfg.saliency_gif_frames)
+    wanted = min(max(cfg.saliency_gif_frames, cfg.saliency_samples), len(split.val_paths))
+    heatmaps: dict[str, Any] = {"png": [], "gif": ""}
+    if wanted > 0:
+        inputs, display = _display_and_inputs(split.val_paths[:wanted], cfg)
+        heatmaps = saliency.write_heatmaps(export_model, inputs, display, out_dir / "heatmaps",
+                                           cfg.saliency_samples, cfg.saliency_gif_frames)
     artifacts = {"model_keras": "model.keras", "tflite": "model.tflite",
                  "model_card": "model_card.json", "history": "history.json",
                  "validation": "validation.npz", "config": "config.json",

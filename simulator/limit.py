@@ -63,7 +63,11 @@ def racing_line(track: Track, margin: float) -> tuple[np.ndarray, np.ndarray]:
 
 def smooth_loop(points: np.ndarray, spacing: float) -> np.ndarray:
     """Resample a closed line every `spacing` metres through a periodic smoothing spline, so the
-    curvature the speed profile sees is that of a drivable line, not of waypoint kinks."""
+    curvature the speed profile sees is that of a drivable line, not of waypoint kinks.
+
+    The periodic spline's seam is put at the straightest point: a seam inside a tight bend
+    leaves a curvature spike there, which made the answer depend on the driving direction."""
+    points = np.roll(points, -int(np.argmin(curvature(points))), axis=0)
     closed = np.vstack([points, points[:1]])
     ds = np.hypot(*np.diff(closed, axis=0).T)
     u = np.concatenate([[0.0], np.cumsum(ds)])
@@ -89,10 +93,12 @@ def speed_profile(points: np.ndarray, profile: CarProfile) -> tuple[np.ndarray, 
     """Fastest speeds along a closed line and the segment lengths between consecutive points."""
     ds = np.hypot(*(np.roll(points, -1, axis=0) - points).T)
     kappa = curvature(points)
-    # Grip and the steering lock both bound the cornering speed.
+    # Grip bounds the cornering speed. Where the smoothed line bends tighter than the steering
+    # lock allows, the car takes the bend at full lock, a few millimetres wide of the line: the
+    # bend is then as slow as the lock's radius makes it, not impassable.
     min_radius = profile.wheelbase / math.tan(math.radians(profile.max_steering_deg))
+    kappa = np.minimum(kappa, 1.0 / min_radius)
     vmax = np.minimum(profile.max_speed, np.sqrt(profile.grip / np.maximum(kappa, 1e-9)))
-    vmax = np.where(kappa > 1.0 / min_radius, 0.0, vmax)
     throttle_driven = profile.min_speed == 0.0  # Udacity-style: thrust fades towards top speed
 
     def accel(v: float) -> float:

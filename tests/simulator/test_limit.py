@@ -1,5 +1,6 @@
 """Minimum lap time: plausible on reinvent_base and consistent with simple bounds."""
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,3 +48,12 @@ def test_limit_responds_to_the_car(base, result):
     grippier = minimum_lap_time(base, replace(DEEPRACER, grip=20.0))
     assert grippier.lap_time_s < result.lap_time_s
     assert minimum_lap_time("pitlane_loop", "deepracer").lap_time_s > 0
+
+
+@pytest.mark.parametrize("name", ["pitlane_loop", "pitlane_figure8", "pitlane_hairpin"])
+def test_both_directions_have_a_limit_and_agree(name):
+    """The line is the same either way round; only the speed profile may differ a little."""
+    forward = minimum_lap_time(load_track(name), DEEPRACER).lap_time_s
+    backward = minimum_lap_time(load_track(name, reverse=True), DEEPRACER).lap_time_s
+    assert math.isfinite(forward) and math.isfinite(backward)
+    assert abs(forward - backward) / forward < 0.05

@@ -15,7 +15,7 @@ def test_killed_training_worker_resumes_from_checkpoint(client, team_a, real_sam
     dataset = ready_dataset(client, team_a, real_sample, tmp_path)
     doomed = make_worker(name="bc-doomed")
     client.post(f"/teams/{team_a.slug}/models/train/",
-                train_form_data(dataset, epochs="40", max_steps_per_epoch="2", batch_size="8"))
+                train_form_data(dataset, epochs="24", max_steps_per_epoch="2", batch_size="8"))
     model = TrainedModel.objects.get()
 
     def epoch() -> int:
@@ -29,5 +29,5 @@ def test_killed_training_worker_resumes_from_checkpoint(client, team_a, real_sam
     assert job.status == Job.Status.SUCCEEDED, (job.error, job.log_tail)
     assert job.attempts == 2 and "Resuming from the last epoch checkpoint" in job.log_tail
     model.refresh_from_db()
-    assert model.is_ready and len(model.history["loss"]) == 40
+    assert model.is_ready and len(model.history["loss"]) == 24
     assert "(resumed from " in job.log_tail and "(resumed from 0)" not in job.log_tail

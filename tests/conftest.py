@@ -221,6 +221,18 @@ def daphne_server(transactional_db):
     log.close()
 
 
+def run_async(coroutine_function, *args):
+    """Run `coroutine_function(*args)` to completion on a fresh event loop in its own thread.
+
+    Playwright's sync API keeps an event loop running in the main thread while browser tests
+    are active, so `asyncio.run` there would refuse; a thread of its own never collides."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine_function(*args)).result()
+
+
 def wait_for(predicate, timeout_s: float = 20.0, interval_s: float = 0.1, message: str = "condition"):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -1,6 +1,6 @@
 """Headless Chromium through Playwright's sync API, for tests against `live_server` or Daphne.
 
-Reusable fixtures: `browser` (one Chromium per session) and `new_page` (a fresh, isolated browser
+Reusable fixtures: `browser` (one Chromium per test module, so Playwright's event loop never outlives it) and `new_page` (a fresh, isolated browser
 context per call: separate cookies, so two calls are two different people)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver():
     from playwright.sync_api import sync_playwright
 
@@ -29,7 +29,7 @@ def playwright_driver():
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver):
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (set PITLANE_CHROMIUM)")

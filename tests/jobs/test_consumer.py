@@ -1,13 +1,12 @@
 """The job websocket through the real ASGI stack: sessions, origin checks and team groups."""
 
-import asyncio
-
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
+from tests.conftest import run_async
 from webapp.asgi import application
 from webapp.jobs.models import Job
 from webapp.jobs.notify import notify_job
@@ -33,7 +32,7 @@ def test_anonymous_socket_is_refused():
         connected, code = await ws.connect()
         return connected, code
 
-    connected, code = asyncio.run(scenario())
+    connected, code = run_async(scenario)
     assert not connected
     assert code == 4401
 
@@ -46,7 +45,7 @@ def test_foreign_origin_is_refused(client, team_a):
         connected, _ = await ws.connect()
         return connected
 
-    assert asyncio.run(scenario()) is False
+    assert run_async(scenario) is False
 
 
 def test_snapshot_on_connect_and_only_own_team_updates(client, team_a, team_b):
@@ -66,7 +65,7 @@ def test_snapshot_on_connect_and_only_own_team_updates(client, team_a, team_b):
         await ws.disconnect()
         return snapshot, update, nothing_else
 
-    snapshot, update, nothing_else = asyncio.run(scenario())
+    snapshot, update, nothing_else = run_async(scenario)
     assert snapshot["type"] == "snapshot"
     assert [job["id"] for job in snapshot["jobs"]] == [own.pk]
     assert snapshot["jobs"][0]["progress"] == 40
@@ -88,5 +87,5 @@ def test_refresh_request_rereads_the_database(client, team_a):
         await ws.disconnect()
         return fresh
 
-    fresh = asyncio.run(scenario())
+    fresh = run_async(scenario)
     assert fresh["jobs"][0]["progress"] == 75

@@ -1,13 +1,11 @@
 """A real Celery worker process and a real Redis: queue from a web request, watch progress on a
 websocket, cancel, kill the worker mid-job, redeliver a finished job's message."""
 
-import asyncio
-
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from tests.conftest import wait_for
+from tests.conftest import run_async, wait_for
 from webapp.jobs.consumers import JobUpdatesConsumer
 from webapp.jobs.models import Job
 
@@ -46,7 +44,7 @@ def test_job_queued_from_web_request_runs_and_progress_reaches_websocket(celery_
         await communicator.disconnect()
         return job, seen
 
-    job, seen = asyncio.run(scenario())
+    job, seen = run_async(scenario)
     progresses = [event["progress"] for event in seen if event["status"] == "running"]
     assert progresses == sorted(progresses)
     moving = [p for p in progresses if 0 < p < 100]

@@ -5,24 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 
+from webapp.core.admin import SuperuserOnlyAdmin
+
 from .models import Invite, Membership, Team
-
-
-class SuperuserOnlyAdmin(admin.ModelAdmin):
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 class MembershipInline(admin.TabularInline):

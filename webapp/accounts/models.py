@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
+
+from webapp.core.slugs import unique_slug
 
 
 # Slugs that would collide with the fixed /teams/<word>/ pages.
@@ -34,11 +35,7 @@ class Team(models.Model):
 
     def save(self, *args, **kwargs):
         if not self.slug:
-            base = slugify(self.name)[:80] or "team"
-            slug, n = base, 2
-            while slug in RESERVED_TEAM_SLUGS or Team.objects.filter(slug=slug).exclude(pk=self.pk).exists():
-                slug, n = f"{base}-{n}", n + 1
-            self.slug = slug
+            self.slug = unique_slug(self, self.name, fallback="team", max_length=80, reserved=RESERVED_TEAM_SLUGS)
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:

@@ -8,7 +8,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
+
+from webapp.core.slugs import unique_slug
 
 
 class League(models.Model):
@@ -35,11 +36,7 @@ class League(models.Model):
 
     def save(self, *args, **kwargs):
         if not self.slug:
-            base = slugify(self.name)[:100] or "league"
-            slug, n = base, 2
-            while League.objects.filter(slug=slug).exclude(pk=self.pk).exists():
-                slug, n = f"{base}-{n}", n + 1
-            self.slug = slug
+            self.slug = unique_slug(self, self.name, fallback="league", max_length=100)
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:

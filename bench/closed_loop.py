@@ -1,0 +1,236 @@
+"""Closed-loop behavioural-cloning benchmark: record -> train PilotNet -> drive laps in our simulator.
+
+Stages (each cached in --work-dir; a re-run skips finished stages, --force redoes them):
+1. record: autopilot driving (Udacity car, three 320x160 cameras) on one road track, with
+   recoveries (seed 000's recipe: only the drive back from the edge is recorded), a gentle weave
+   and a little steering noise -> `work/log/driving_log.csv` + IMG/.
+2. train: PilotNet via `workers.bc.train.train` (crop, YUV, side cameras with a correction angle,
+   mirroring, brightness / shadow / shift augmentation, early stopping) -> `work/model/`.
+3. evaluate: `drive_agent.evaluation.run_sim_evaluation` (the real agent's control loop, PI speed
+   control to a set speed in mph) on the same track, one trial of 3 consecutive laps; the criterion
+   is 3 laps with no off-track at >= 15 mph. Lap times are compared with
+   `simulator.limit.minimum_lap_time(track, UDACITY)`.
+4. generalise: the same model on a road track it never saw (one lap).
+5. latency: p50 / p99 per frame of the loop (render excluded from "agent" = preprocess + inference).
+
+Ends with one line `RESULT {json}`. `--quick` records fewer frames, trains briefly and drives one
+lap (a smoke test of the whole chain, not the criterion).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simulator.autopilot import AutopilotConfig  # noqa: E402
+from simulator.car import MPH, UDACITY  # noqa: E402
+from simulator.limit import minimum_lap_time  # noqa: E402
+from simulator.recorder import SessionConfig, record  # noqa: E402
+from simulator.rules import RaceRules  # noqa: E402
+from simulator.track import load_track  # noqa: E402
+
+TRACK = "pitlane_loop_road"
+UNSEEN_TRACK = "pitlane_speedway_road"
+
+# Driving that produced the training log.
+SESSION = SessionConfig(
+    recoveries=True,
+    keyboard=False,
+    recovery_every_m=45.0,
+    drift_fraction=0.85,
+    autopilot=AutopilotConfig(weave_amplitude=0.2, steering_noise=0.02),
+)
+
+# PilotNet training configuration.
+TRAIN = dict(
+    architecture="pilotnet",
+    crop_top=60, crop_bottom=25, resize=(66, 200), color_space="yuv",
+    smoothing="none",  # autopilot steering is smooth (keyboard=False); keyboard logs want gaussian
+    side_cameras=True, side_correction=0.2,
+    mirror=True, brightness=0.25, shadow_probability=0.3, shift_px=30, shift_angle_per_px=0.002,
+    loss="mse", optimizer="adam", learning_rate=1e-3, batch_size=64,
+    epochs=12, patience=3, max_steps_per_epoch=350,
+    val_fraction=0.2, seed=0,
+    saliency_samples=0, saliency_gif_frames=0,
+)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _done(path: Path) -> dict | None:
+    marker = path / "stage.json"
+    return json.loads(marker.read_text()) if marker.exists() else None
+
+
+def _mark(path: Path, info: dict) -> dict:
+    (path / "stage.json").write_text(json.dumps(info, indent=1))
+    return info
+
+
+def stage_record(work: Path, frames: int, seed: int, force: bool) -> dict:
+    out = work / "log"
+    cached = None if force else _done(out)
+    if cached and cached.get("frames_wanted") == frames and cached.get("session") == repr(SESSION):
+        log(f"record: cached ({cached['frames']} frames in {out})")
+        return cached
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    track = load_track(TRACK)
+    log(f"record: {frames} frames on {TRACK} (recoveries, weave {SESSION.autopilot.weave_amplitude}, "
+        f"noise {SESSION.autopilot.steering_noise})")
+
+    def progress(stats) -> None:
+        if stats.frames % 2000 == 0:
+            log(f"record: {stats.frames}/{frames} frames, {stats.laps:.1f} laps, "
+                f"{stats.recoveries} recoveries, {stats.frames_per_s:.0f} frames/s")
+
+    stats = record(track, out, frames, seed=seed, config=SESSION, on_progress=progress)
+    info = {"frames_wanted": frames, "session": repr(SESSION), "frames": stats.frames,
+            "recovery_frames": stats.recovery_frames, "recoveries": stats.recoveries,
+            "laps": round(stats.laps, 2), "off_tracks": stats.off_tracks,
+            "seconds": round(stats.seconds, 1), "path": str(out)}
+    log(f"record: done {info}")
+    return _mark(out, info)
+
+
+def stage_train(work: Path, cfg_dict: dict, force: bool) -> dict:
+    from workers.bc.config import TrainConfig
+    from workers.bc.train import train
+
+    out = work / "model"
+    cfg = TrainConfig(**cfg_dict)
+    cached = None if force else _done(out)
+    if cached and cached.get("config") == cfg.to_dict() and (out / "model.tflite").exists():
+        log(f"train: cached ({out}, val_loss {cached['val_loss']})")
+        return cached
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    log(f"train: {cfg.to_json(indent=None)}")
+    began = time.perf_counter()
+
+    def progress(p: dict) -> None:
+        if p.get("phase") == "epoch_end":
+            log(f"train: epoch {p['epoch']}/{p['epochs']} loss {p['loss']:.4f} "
+                f"val_loss {p['val_loss']:.4f} ({time.perf_counter() - began:.0f} s)")
+
+    result = train([work / "log"], cfg, out, on_progress=progress)
+    wall = time.perf_counter() - began
+    if result.status != "completed":
+        raise SystemExit(f"training {result.status}")
+    card = json.loads((out / "model_card.json").read_text())
+    info = {"config": cfg.to_dict(), "epochs": result.epochs_completed, "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early,
+            "val_loss": round(float(card["metrics"]["val_loss"]), 5),
+            "val_mae": round(float(card["metrics"].get("val_mae", float("nan"))), 5),
+            "train_frames": card["training"].get("frames"), "wall_s": round(wall, 1)}
+    log(f"train: done in {wall:.0f} s: {info['epochs']} epochs, val_loss {info['val_loss']}")
+    return _mark(out, info)
+
+
+def evaluate(model_path: Path, track_name: str, laps: int, set_speed: float, label: str) -> dict:
+    from drive_agent.evaluation import run_sim_evaluation
+
+    track = load_track(track_name)
+    limit = minimum_lap_time(track, UDACITY).lap_time_s
+    rules = RaceRules(laps=laps, reset_on_off_track=True, off_track_penalty_s=2.0)
+    max_time = 2.5 * laps * track.length / (set_speed * MPH) + 30
+    log(f"{label}: {laps} lap(s) of {track_name} ({track.length:.0f} m) at {set_speed} mph, "
+        f"limit lap {limit:.1f} s")
+    began = time.perf_counter()
+    last = {"pct": -10.0}
+
+    def progress(pct: float, message: str) -> None:
+        if pct - last["pct"] >= 10:
+            last["pct"] = pct
+            log(f"{label}: {pct:.0f} % ({message})")
+
+    result = run_sim_evaluation(model_path, track, n_trials=1, rules=rules, on_progress=progress,
+                                set_speed=set_speed, max_time_s=max_time)
+    trial = result.trials[0]
+    times = [round(t, 2) for t in trial.lap_times]
+    splits = [round(b - a, 2) for a, b in zip([0.0] + times, times)]
+    lat = result.latency
+    agent = {s: lat["stages"][s] for s in ("preprocess", "inference") if s in lat["stages"]}
+    arrays = result.trace_arrays()
+    info = {
+        "track": track_name, "set_speed_mph": set_speed, "laps_wanted": laps,
+        "status": trial.status.value, "laps_completed": len(times),
+        "lap_times_s": splits, "cumulative_lap_times_s": times,
+        "off_track_count": trial.off_track_count, "reset_count": trial.reset_count,
+        "completion_pct": round(trial.completion_pct, 1),
+        "elapsed_s": round(trial.elapsed_s, 1),
+        "mean_speed_mph": round(float(arrays["speed"].mean() / MPH), 2) if len(arrays["speed"]) else None,
+        "limit_lap_s": round(limit, 2),
+        "lap_to_limit_ratio": [round(s / limit, 3) for s in splits],
+        "latency": {"frames": lat["frames"], "total_ms": lat["total"], "stages_ms": lat["stages"]},
+        "agent_ms": agent, "wall_s": round(time.perf_counter() - began, 1),
+    }
+    log(f"{label}: {info['status']}, laps {splits}, off-track {info['off_track_count']}, "
+        f"completion {info['completion_pct']} %, ratio to limit {info['lap_to_limit_ratio']}")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small log, short training, one lap")
+    parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "pitlane_closed_loop"))
+    parser.add_argument("--force", action="store_true", help="redo every stage")
+    parser.add_argument("--frames", type=int, default=None)
+    parser.add_argument("--set-speed", type=float, default=15.0, help="mph (criterion: >= 15)")
+    parser.add_argument("--unseen-track", default=UNSEEN_TRACK)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    work = Path(args.work_dir) / ("quick" if args.quick else "full")
+    work.mkdir(parents=True, exist_ok=True)
+    frames = args.frames or (1500 if args.quick else 12000)
+    cfg = dict(TRAIN)
+    if args.quick:
+        cfg.update(epochs=2, max_steps_per_epoch=30)
+    laps = 1 if args.quick else 3
+    began = time.perf_counter()
+
+    rec = stage_record(work, frames, args.seed, args.force)
+    trained = stage_train(work, cfg, args.force)
+    model_path = work / "model" / "model.tflite"
+    same = evaluate(model_path, TRACK, laps, args.set_speed, "eval")
+    unseen = evaluate(model_path, args.unseen_track, 1, args.set_speed, "unseen")
+    lat = same["latency"]
+    log(f"latency: frame total p50 {lat['total_ms']['p50_ms']:.2f} ms, p99 {lat['total_ms']['p99_ms']:.2f} ms; "
+        + ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms" for k, v in lat["stages_ms"].items()))
+
+    passed = (same["laps_completed"] >= 3 and same["off_track_count"] == 0 and args.set_speed >= 15.0)
+    result = {
+        "quick": args.quick, "track": TRACK, "set_speed_mph": args.set_speed,
+        "criterion_3_clean_laps_at_15mph": passed,
+        "record": {k: rec[k] for k in ("frames", "recoveries", "recovery_frames", "laps", "seconds")},
+        "train": {k: trained[k] for k in ("epochs", "best_epoch", "stopped_early", "val_loss", "val_mae",
+                                          "train_frames", "wall_s")},
+        "train_config": {k: trained["config"][k] for k in TRAIN},
+        "eval": {k: v for k, v in same.items() if k != "latency"},
+        "unseen": {k: v for k, v in unseen.items() if k != "latency"},
+        "latency_ms": {"frame_p50": lat["total_ms"]["p50_ms"], "frame_p99": lat["total_ms"]["p99_ms"],
+                       **{f"{k}_p50": v["p50_ms"] for k, v in lat["stages_ms"].items()},
+                       **{f"{k}_p99": v["p99_ms"] for k, v in lat["stages_ms"].items()}},
+        "wall_s": round(time.perf_counter() - began, 1),
+    }
+    print("RESULT " + json.dumps(result, separators=(",", ":")), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ from workers.bc import data
 
 
 def _reference(paths, cfg):
-    spec = data.preprocessing_spec(cfg, already_cropped=False)
+    spec = data.preprocessing_spec(cfg)
     return np.stack([preprocess(np.asarray(Image.open(p).convert("RGB")), spec) for p in paths])
 
 

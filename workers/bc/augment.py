@@ -1,13 +1,14 @@
-"""Batched augmentations of cropped and resized RGB frames, as TensorFlow ops.
+"""Batched augmentations as TensorFlow ops, split in two so XLA fuses them with preprocessing.
 
-They run on whole (B, h, w, 3) batches after drive_agent's crop and resize and before the colour
-conversion, fused by XLA into about one pass per batch: per-frame TF ops on full camera frames
-cost more CPU than PilotNet can spare on 2 cores. Each equals the same change to the camera frame:
-- mirror: flip left-right and negate steering (the resize commutes with flipping);
-- shift: move the picture by whole model pixels; steering changes by `shift_angle_per_px` per
-  *camera* pixel (about 0.002 of a 320-px frame), i.e. scaled by 320 / model width;
-- brightness and shadow: a gain on the RGB values.
-Random draws (`draw_params`) are separate from their deterministic application (`apply`).
+`move` mirrors and shifts the cropped *camera* frames (before the resize), `light` applies
+brightness and a shadow to the resized RGB values (before the colour conversion); with the
+resize and colour twins they compile into about one pass per batch. Per-frame TF ops instead
+would cost more CPU than PilotNet can spare on 2 cores. Semantics:
+- mirror: flip left-right and negate steering;
+- shift: move the picture by whole camera pixels; steering changes by `shift_angle_per_px` per
+  pixel (about 0.002 of a 320-px frame);
+- brightness and shadow: a gain on the RGB values (steering unchanged).
+Random draws (`draw_params`) are separate from their deterministic application.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from workers.bc.config import SOURCE_WIDTH, TrainConfig
+from workers.bc.config import TrainConfig
 
 
 class AugmentParams(NamedTuple):
@@ -42,10 +43,9 @@ def draw_params(cfg: TrainConfig, seed: tf.Tensor, batch: tf.Tensor | int) -> Au
     """Random parameters for `batch` samples from a stateless (2,) int seed."""
     seeds = tf.random.experimental.stateless_split(seed, num=7)
     u = lambda i, *tail: tf.random.stateless_uniform(tf.stack([batch, *tail]), seeds[i])  # noqa: E731
-    max_shift = round(cfg.shift_px * cfg.resize[1] / SOURCE_WIDTH)
     return AugmentParams(
         mirror=tf.logical_and(cfg.mirror, u(0) < 0.5),
-        shift=tf.round((u(1) * 2.0 - 1.0) * float(max_shift)),
+        shift=tf.round((u(1) * 2.0 - 1.0) * float(cfg.shift_px)),
         brightness=1.0 + (u(2) * 2.0 - 1.0) * float(cfg.brightness),
         shadow=u(3) < float(cfg.shadow_probability),
         shadow_x=u(4, 2),
@@ -54,31 +54,28 @@ def draw_params(cfg: TrainConfig, seed: tf.Tensor, batch: tf.Tensor | int) -> Au
     )
 
 
-def angle_per_model_px(cfg: TrainConfig) -> float:
-    """Steering change per model-input pixel of shift."""
-    return cfg.shift_angle_per_px * SOURCE_WIDTH / cfg.resize[1]
+def move(frames: tf.Tensor, angles: tf.Tensor, params: AugmentParams,
+         angle_per_px: float) -> tuple[tf.Tensor, tf.Tensor]:
+    """Mirror, then shift, (B, H, W, C) camera frames; returns frames and (B, 1) angles.
 
-
-def apply(images: tf.Tensor, angles: tf.Tensor, params: AugmentParams,
-          angle_per_px: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """Apply `params` to RGB (B, H, W, 3) frames (uint8 or float 0..255) and their (B, 1)
-    steering angles; returns float32 frames (not rounded) and (B, 1) angles.
-
-    Written as one gather (mirror + shift) and one gain product so XLA fuses it cheaply.
+    One gather does both. Shift: the picture moves right by `shift` px (edge columns repeated);
+    the road now lies further right, so the car sits left of where it was and must steer
+    right (+).
     """
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    width = frames.shape[2] if frames.shape[2] is not None else tf.shape(frames)[2]
     angles = tf.reshape(tf.cast(angles, tf.float32), [-1])
-    angles = tf.where(params.mirror, -angles, angles)
-
-    # Shift: the picture moves right by `shift` px (edge columns repeated); the road now lies
-    # further right, so the car sits left of where it was and must steer right (+). The shift
-    # applies to the already mirrored picture.
+    angles = tf.where(params.mirror, -angles, angles) + params.shift * angle_per_px
     shift = tf.cast(params.shift, tf.int32)
     columns = tf.clip_by_value(tf.range(width)[None, :] - shift[:, None], 0, width - 1)
     columns = tf.where(params.mirror[:, None], width - 1 - columns, columns)
-    images = tf.gather(images, columns, axis=2, batch_dims=1)
-    angles = angles + params.shift * angle_per_px
+    frames = tf.gather(frames, columns, axis=2, batch_dims=1)
+    return frames, tf.clip_by_value(angles, -1.0, 1.0)[:, None]
 
+
+def light(rgb: tf.Tensor, params: AugmentParams) -> tf.Tensor:
+    """Brightness gain and a random straight-edged shadow on RGB (B, H, W, 3) values 0..255;
+    returns float32, clipped, not rounded."""
+    height, width = tf.shape(rgb)[1], tf.shape(rgb)[2]
     xs = tf.cast(tf.range(width), tf.float32)[None, None, :] / tf.cast(width, tf.float32)
     ys = tf.cast(tf.range(height), tf.float32)[None, :, None] / tf.maximum(
         tf.cast(height - 1, tf.float32), 1.0)
@@ -88,5 +85,4 @@ def apply(images: tf.Tensor, angles: tf.Tensor, params: AugmentParams,
     in_shadow = tf.logical_and(params.shadow[:, None, None], in_shadow)
     gain = tf.where(in_shadow, params.shadow_gain[:, None, None], 1.0)
     gain = (gain * params.brightness[:, None, None])[..., None]
-    images = tf.clip_by_value(tf.cast(images, tf.float32) * gain, 0.0, 255.0)
-    return images, tf.clip_by_value(angles, -1.0, 1.0)[:, None]
+    return tf.clip_by_value(tf.cast(rgb, tf.float32) * gain, 0.0, 255.0)

@@ -1,11 +1,12 @@
 """Training and validation input pipelines: JPEG files streamed from disk into model batches.
 
 Only file paths and labels are held in memory. Each element is read and decoded by TensorFlow
-(in parallel, only the rows the crop keeps); each batch is resized by drive_agent's own Pillow
-resize (`drive_agent.preprocessing.resize`, inside `tf.numpy_function`), then augmented
-(training only) and colour-converted by `tf_color` -- the TF twin of drive_agent's colour
-conversion, tested equal within 1 grey level -- fused by XLA into one cheap pass. On 2 cores
-this keeps the pipeline's CPU well below the model's, so the model is not starved.
+(in parallel, only the rows the crop keeps); each batch is then resized, augmented (training
+only) and colour-converted in one XLA-compiled function. Resize and colour conversion are TF
+twins of `drive_agent.preprocessing` (the one implementation the car runs): `tf_resize` is
+Pillow's bilinear algorithm bit for bit, `tf_color` the same BT.601 formulas; tests check the
+pipeline against drive_agent on every real sample frame (within 1 grey level). Calling Pillow
+through `tf.numpy_function` instead costs a third of the CPU PilotNet needs on 2 cores.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from drive_agent.model_card import PreprocessingSpec
-from drive_agent import preprocessing as dap
-from workers.bc import augment, tf_color
-from workers.bc.config import SOURCE_HEIGHT, TrainConfig
+from workers.bc import augment, tf_color, tf_resize
+from workers.bc.config import SOURCE_HEIGHT, SOURCE_WIDTH, TrainConfig
 from workers.bc.dataset_index import (FrameIndex, camera_samples, concat, index_dataset,
                                       index_datasets, split_index)
 from workers.bc.smoothing import smooth_steering
@@ -29,7 +29,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 __all__ = [
     "FrameIndex", "SplitData", "index_dataset", "index_datasets", "concat", "split_index",
     "camera_samples", "smooth_steering", "block_split", "prepare", "preprocessing_spec",
-    "decode_cropped", "resize_batch", "training_dataset", "validation_dataset",
+    "decode_cropped", "to_model_input", "training_dataset", "validation_dataset",
     "image_dataset",
 ]
 
@@ -63,12 +63,11 @@ def prepare(dataset_dirs: list, cfg: TrainConfig) -> SplitData:
     return SplitData(index, train, val, paths, angles)
 
 
-def preprocessing_spec(cfg: TrainConfig, already_cropped: bool = True) -> PreprocessingSpec:
-    """The drive agent's spec; crop rows are zero when TF already decoded only the kept rows."""
-    return PreprocessingSpec(
-        crop_top=0 if already_cropped else cfg.crop_top,
-        crop_bottom=0 if already_cropped else cfg.crop_bottom,
-        resize=tuple(cfg.resize), color_space=cfg.color_space, scale="none")
+def preprocessing_spec(cfg: TrainConfig) -> PreprocessingSpec:
+    """drive_agent's spec of this configuration (what the model card will say)."""
+    return PreprocessingSpec(crop_top=cfg.crop_top, crop_bottom=cfg.crop_bottom,
+                             resize=tuple(cfg.resize), color_space=cfg.color_space,
+                             scale="none")
 
 
 def decode_cropped(path: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
@@ -79,38 +78,28 @@ def decode_cropped(path: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
     window = tf.stack([cfg.crop_top, 0, kept, shape[1]])
     frame = tf.image.decode_and_crop_jpeg(data, window, channels=3,
                                           dct_method="INTEGER_ACCURATE")
-    return tf.ensure_shape(frame, [kept, None, 3])
+    # The model card promises 320x160 camera frames; a static shape lets XLA fuse the resize.
+    return tf.ensure_shape(frame, [kept, SOURCE_WIDTH, 3])
 
 
-def resize_batch(frames: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
-    """drive_agent's crop and Pillow resize of a uint8 RGB batch (N, H, W, 3) -> (N, h, w, 3)."""
-    height = frames.shape[1]
-    cropped = frames[:, spec.crop_top:height - spec.crop_bottom]
-    if spec.resize is None or cropped.shape[1:3] == tuple(spec.resize):
-        return np.ascontiguousarray(cropped)
-    if len(cropped) == 0:
-        return np.zeros((0, *spec.resize, 3), np.uint8)
-    return np.stack([dap.resize(frame, spec.resize) for frame in cropped])
-
-
-def _resize_op(frames: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
-    spec = preprocessing_spec(cfg)
-    out = tf.numpy_function(lambda f: resize_batch(f, spec), [frames], tf.uint8, stateful=False)
-    return tf.ensure_shape(out, [None, cfg.resize[0], cfg.resize[1], 3])
+def to_model_input(frames: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
+    """Cropped uint8 RGB frames (B, kept rows, 320, 3) -> float32 model inputs: the TF twin of
+    drive_agent's resize and colour conversion (call inside an XLA-compiled function)."""
+    rgb = tf_resize.resize_like_pillow(frames, tuple(cfg.resize))
+    return tf_color.convert_color(rgb, cfg.color_space)
 
 
 def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False) -> tf.data.Dataset:
     """Ordered, unaugmented model inputs (optionally mirrored) -- for features and predictions."""
 
     @tf.function(jit_compile=True)
-    def to_input(rgb: tf.Tensor) -> tf.Tensor:
-        rgb = tf.reverse(rgb, axis=[2]) if mirror else rgb
-        return tf_color.convert_color(rgb, cfg.color_space)
+    def preprocess(frames: tf.Tensor) -> tf.Tensor:
+        inputs = to_model_input(frames, cfg)
+        return tf.reverse(inputs, axis=[2]) if mirror else inputs
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str))
     ds = ds.map(lambda path: decode_cropped(path, cfg), num_parallel_calls=AUTOTUNE)
-    ds = ds.batch(cfg.batch_size).map(lambda x: to_input(_resize_op(x, cfg)),
-                                      num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(cfg.batch_size).map(preprocess, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 
@@ -126,22 +115,21 @@ def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
     samples = samples.map(lambda path, angle: (decode_cropped(path, cfg), tf.reshape(angle, [1])),
                           num_parallel_calls=AUTOTUNE, deterministic=False)
     batches = samples.batch(cfg.batch_size, num_parallel_calls=AUTOTUNE)
-    batches = batches.map(lambda x, y: (_resize_op(x, cfg), y), num_parallel_calls=AUTOTUNE,
-                          deterministic=False)
     seeds = tf.data.Dataset.random(seed=cfg.seed).batch(2)
-    per_px = augment.angle_per_model_px(cfg)
 
     @tf.function(jit_compile=True)
-    def augment_batch(rgb: tf.Tensor, labels: tf.Tensor, params: augment.AugmentParams):
-        rgb, labels = augment.apply(rgb, labels, params, per_px)
+    def preprocess_and_augment(frames: tf.Tensor, labels: tf.Tensor,
+                               params: augment.AugmentParams):
+        frames, labels = augment.move(frames, labels, params, cfg.shift_angle_per_px)
+        rgb = augment.light(tf_resize.resize_like_pillow(frames, tuple(cfg.resize)), params)
         return tf_color.convert_color(rgb, cfg.color_space), labels
 
-    def draw_and_augment(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
+    def draw_and_apply(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
         # Random draws stay outside XLA: compiled stateless RNG costs more than all the rest.
         params = augment.draw_params(cfg, seed, tf.shape(batch[0])[0])
-        return augment_batch(batch[0], batch[1], params)
+        return preprocess_and_augment(batch[0], batch[1], params)
 
-    batches = tf.data.Dataset.zip((batches, seeds)).map(draw_and_augment,
+    batches = tf.data.Dataset.zip((batches, seeds)).map(draw_and_apply,
                                                          num_parallel_calls=AUTOTUNE)
     return batches.prefetch(AUTOTUNE)
 

@@ -97,8 +97,8 @@ def _bottleneck_fit(split: data.SplitData, cfg: TrainConfig, cache_dir: Path) ->
 
 def _display_and_inputs(paths: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs and RGB display frames (same crop/resize) of a few validation frames."""
-    spec = data.preprocessing_spec(cfg, already_cropped=False)
-    rgb_spec = data.preprocessing_spec(cfg.replace(color_space="rgb"), already_cropped=False)
+    spec = data.preprocessing_spec(cfg)
+    rgb_spec = data.preprocessing_spec(cfg.replace(color_space="rgb"))
     inputs, display = [], []
     for path in paths:
         with Image.open(path) as img:

@@ -26,7 +26,12 @@ def _run(cmd: list[str], env: dict) -> None:
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 
 
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # `kill` or a closing terminal stops everything as Ctrl-C does
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "webapp.settings")}
     env.setdefault("DEBUG", "1")
     (ROOT / "var").mkdir(exist_ok=True)

@@ -11,6 +11,7 @@ through `tf.numpy_function` instead costs a third of the CPU PilotNet needs on 2
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,14 +90,35 @@ def to_model_input(frames: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
     return tf_color.convert_color(rgb, cfg.color_space)
 
 
-def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False) -> tf.data.Dataset:
-    """Ordered, unaugmented model inputs (optionally mirrored) -- for features and predictions."""
+@functools.lru_cache(maxsize=32)
+def _inference_fn(resize: tuple[int, int], color_space: str, mirror: bool):
+    """Compiled cropped frames -> model inputs; cached so each shape compiles once per process."""
 
     @tf.function(jit_compile=True)
     def preprocess(frames: tf.Tensor) -> tf.Tensor:
-        inputs = to_model_input(frames, cfg)
+        inputs = tf_color.convert_color(tf_resize.resize_like_pillow(frames, resize), color_space)
         return tf.reverse(inputs, axis=[2]) if mirror else inputs
 
+    return preprocess
+
+
+@functools.lru_cache(maxsize=32)
+def _training_fn(resize: tuple[int, int], color_space: str, angle_per_px: float):
+    """Compiled move -> resize -> light -> colour of a training batch (cached like above)."""
+
+    @tf.function(jit_compile=True)
+    def preprocess_and_augment(frames: tf.Tensor, labels: tf.Tensor,
+                               params: augment.AugmentParams):
+        frames, labels = augment.move(frames, labels, params, angle_per_px)
+        rgb = augment.light(tf_resize.resize_like_pillow(frames, resize), params)
+        return tf_color.convert_color(rgb, color_space), labels
+
+    return preprocess_and_augment
+
+
+def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False) -> tf.data.Dataset:
+    """Ordered, unaugmented model inputs (optionally mirrored) -- for features and predictions."""
+    preprocess = _inference_fn(tuple(cfg.resize), cfg.color_space, mirror)
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str))
     ds = ds.map(lambda path: decode_cropped(path, cfg), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(cfg.batch_size).map(preprocess, num_parallel_calls=AUTOTUNE)
@@ -116,13 +138,8 @@ def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
                           num_parallel_calls=AUTOTUNE, deterministic=False)
     batches = samples.batch(cfg.batch_size, num_parallel_calls=AUTOTUNE)
     seeds = tf.data.Dataset.random(seed=cfg.seed).batch(2)
-
-    @tf.function(jit_compile=True)
-    def preprocess_and_augment(frames: tf.Tensor, labels: tf.Tensor,
-                               params: augment.AugmentParams):
-        frames, labels = augment.move(frames, labels, params, cfg.shift_angle_per_px)
-        rgb = augment.light(tf_resize.resize_like_pillow(frames, tuple(cfg.resize)), params)
-        return tf_color.convert_color(rgb, cfg.color_space), labels
+    preprocess_and_augment = _training_fn(tuple(cfg.resize), cfg.color_space,
+                                          float(cfg.shift_angle_per_px))
 
     def draw_and_apply(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
         # Random draws stay outside XLA: compiled stateless RNG costs more than all the rest.

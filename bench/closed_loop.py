@@ -14,6 +14,11 @@ Stages (each cached in --work-dir; a re-run skips finished stages, --force redoe
    to the limit the clone gets.
 4. generalise: the same model, one lap at the criterion speed, on each road track it never saw.
 5. latency: p50 / p99 per frame of the loop (render excluded from "agent" = preprocess + inference).
+   The simulator waits for the agent (lock-step), so its latency never reaches the car; to see
+   seed 000's lesson the 3-lap test is also run with the answers delivered 2, 5 and 10 frames
+   late (133, 333 and 667 ms at 15 Hz).
+6. --ablation: the same recipe without recoveries, weave, noise, side cameras or shifts (plain
+   centre-line driving, centre camera only), trained and driven the same way, in work/plain/.
 
 Ends with one line `RESULT {json}`. `--quick` records fewer frames, trains briefly and drives one
 lap (a smoke test of the whole chain, not the criterion).
@@ -72,6 +77,11 @@ TRAIN = dict(
 )
 
 
+# Ablation: what the recipe is without its recovery data.
+SESSION_PLAIN = SessionConfig(recoveries=False, keyboard=False, autopilot=AutopilotConfig())
+TRAIN_PLAIN = dict(TRAIN, side_cameras=False, shift_px=0)
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -86,25 +96,25 @@ def _mark(path: Path, info: dict) -> dict:
     return info
 
 
-def stage_record(work: Path, frames: int, seed: int, force: bool) -> dict:
+def stage_record(work: Path, frames: int, seed: int, force: bool, session: SessionConfig = SESSION) -> dict:
     out = work / "log"
     cached = None if force else _done(out)
-    if cached and cached.get("frames_wanted") == frames and cached.get("session") == repr(SESSION):
+    if cached and cached.get("frames_wanted") == frames and cached.get("session") == repr(session):
         log(f"record: cached ({cached['frames']} frames in {out})")
         return cached
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     track = load_track(TRACK)
-    log(f"record: {frames} frames on {TRACK} (recoveries, weave {SESSION.autopilot.weave_amplitude}, "
-        f"noise {SESSION.autopilot.steering_noise})")
+    log(f"record: {frames} frames on {TRACK} (recoveries {session.recoveries}, weave {session.autopilot.weave_amplitude}, "
+        f"noise {session.autopilot.steering_noise})")
 
     def progress(stats) -> None:
         if stats.frames % 2000 == 0:
             log(f"record: {stats.frames}/{frames} frames, {stats.laps:.1f} laps, "
                 f"{stats.recoveries} recoveries, {stats.frames_per_s:.0f} frames/s")
 
-    stats = record(track, out, frames, seed=seed, config=SESSION, on_progress=progress)
-    info = {"frames_wanted": frames, "session": repr(SESSION), "frames": stats.frames,
+    stats = record(track, out, frames, seed=seed, config=session, on_progress=progress)
+    info = {"frames_wanted": frames, "session": repr(session), "frames": stats.frames,
             "recovery_frames": stats.recovery_frames, "recoveries": stats.recoveries,
             "laps": round(stats.laps, 2), "off_tracks": stats.off_tracks,
             "seconds": round(stats.seconds, 1), "path": str(out)}
@@ -146,7 +156,23 @@ def stage_train(work: Path, cfg_dict: dict, force: bool) -> dict:
     return _mark(out, info)
 
 
-def evaluate(model_path: Path, track_name: str, laps: int, set_speed: float, label: str) -> dict:
+class DelayedModel:
+    """A TFLiteModel whose answers arrive `frames` control steps late (seed 000's latency lesson:
+    the in-process evaluation is lock-step, so agent latency never reaches the car unless added)."""
+
+    def __init__(self, model, frames: int) -> None:
+        from collections import deque
+
+        self.model, self.card, self.frames = model, model.card, frames
+        self._queue = deque()
+
+    def predict(self, x):
+        self._queue.append(self.model.predict(x))
+        return self._queue[0] if len(self._queue) <= self.frames else self._queue.popleft()
+
+
+def evaluate(model_path: Path, track_name: str, laps: int, set_speed: float, label: str,
+             delay_frames: int = 0) -> dict:
     from drive_agent.evaluation import run_sim_evaluation
 
     track = load_track(track_name)
@@ -163,19 +189,25 @@ def evaluate(model_path: Path, track_name: str, laps: int, set_speed: float, lab
             last["pct"] = pct
             log(f"{label}: {pct:.0f} % ({message})")
 
-    result = run_sim_evaluation(model_path, track, n_trials=1, rules=rules, on_progress=progress,
+    model = model_path
+    if delay_frames:
+        from drive_agent.evaluation import make_loop
+        from drive_agent.loop import DriveLoop
+
+        loop = make_loop(model_path, set_speed=set_speed)
+        model = DriveLoop(DelayedModel(loop.model, delay_frames), loop.speed)
+    result = run_sim_evaluation(model, track, n_trials=1, rules=rules, on_progress=progress,
                                 set_speed=set_speed, max_time_s=max_time)
     trial = result.trials[0]
-    times = [round(t, 2) for t in trial.lap_times]
-    splits = [round(b - a, 2) for a, b in zip([0.0] + times, times)]
+    splits = [round(t, 2) for t in trial.lap_times]  # each lap's own time (penalties included)
     lat = result.latency
     agent = {s: lat["stages"][s] for s in ("preprocess", "inference") if s in lat["stages"]}
     arrays = result.trace_arrays()
     offsets = track.project(arrays["x"][::3], arrays["y"][::3])["offset"] if len(arrays["x"]) else np.zeros(1)
     info = {
-        "track": track_name, "set_speed_mph": set_speed, "laps_wanted": laps,
-        "status": trial.status.value, "laps_completed": len(times),
-        "lap_times_s": splits, "cumulative_lap_times_s": times,
+        "track": track_name, "set_speed_mph": set_speed, "laps_wanted": laps, "delay_frames": delay_frames,
+        "status": trial.status.value, "laps_completed": len(splits),
+        "lap_times_s": splits,
         "off_track_count": trial.off_track_count, "reset_count": trial.reset_count,
         "completion_pct": round(trial.completion_pct, 1),
         "elapsed_s": round(trial.elapsed_s, 1),
@@ -204,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="further set speeds (mph) for the 3-lap test on the training track")
     parser.add_argument("--unseen-tracks", default=",".join(UNSEEN_TRACKS))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ablation", action="store_true",
+                        help="also train and drive the plain recipe (no recoveries / side cameras)")
     args = parser.parse_args(argv)
 
     work = Path(args.work_dir) / ("quick" if args.quick else "full")
@@ -226,7 +260,31 @@ def main(argv: list[str] | None = None) -> int:
     unseen_names = [n for n in args.unseen_tracks.split(",") if n and n != TRACK]
     if args.quick:
         unseen_names = unseen_names[:1]
+    delays = {}
+    if not args.quick:
+        hz = UDACITY.action_hz
+        for frames_late in (2, 5, 10):
+            for speed in (args.set_speed, max(SPEEDS_MPH)):
+                delays[f"{frames_late * 1000 / hz:.0f}ms@{speed:g}mph"] = evaluate(
+                    model_path, TRACK, laps, speed, f"eval +{frames_late} frames late @{speed:g}mph",
+                    delay_frames=frames_late)
     unseen = {name: evaluate(model_path, name, 1, args.set_speed, f"unseen {name}") for name in unseen_names}
+    ablation = None
+    if args.ablation:
+        plain = work.parent / ("quick_plain" if args.quick else "plain")
+        plain.mkdir(parents=True, exist_ok=True)
+        plain_cfg = dict(TRAIN_PLAIN, **{k: cfg[k] for k in ("epochs", "max_steps_per_epoch")})
+        plain_rec = stage_record(plain, frames, args.seed, args.force, SESSION_PLAIN)
+        plain_trained = stage_train(plain, plain_cfg, args.force)
+        plain_model = plain / "model" / "model.tflite"
+        ablation = {"record": {k: plain_rec[k] for k in ("frames", "recoveries", "laps")},
+                    "train": {k: plain_trained[k] for k in ("epochs", "val_loss", "val_mae", "wall_s")},
+                    "eval": {}}
+        for speed in (args.set_speed, max(SPEEDS_MPH)):
+            info = evaluate(plain_model, TRACK, laps, speed, f"plain@{speed:g}mph")
+            ablation["eval"][f"{speed:g}"] = {k: info[k] for k in ("status", "laps_completed", "lap_times_s",
+                                                                   "off_track_count", "completion_pct",
+                                                                   "max_abs_offset_m")}
     lat = same["latency"]
     log(f"latency: frame total p50 {lat['total_ms']['p50_ms']:.2f} ms, p99 {lat['total_ms']['p99_ms']:.2f} ms; "
         + ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms" for k, v in lat["stages_ms"].items()))
@@ -250,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         "speed_sweep": {k: {kk: v[kk] for kk in keys} for k, v in sweep.items()},
         "fastest_clean": ({"set_speed_mph": fastest["set_speed_mph"], "lap_times_s": fastest["lap_times_s"],
                            "lap_to_limit_ratio": fastest["lap_to_limit_ratio"]} if fastest else None),
+        "added_latency": {k: {kk: v[kk] for kk in keys} for k, v in delays.items()},
         "unseen": {name: {kk: v[kk] for kk in keys + ("set_speed_mph", "limit_lap_s")} for name, v in unseen.items()},
+        "ablation_plain": ablation,
         "latency_ms": {"frame_p50": lat["total_ms"]["p50_ms"], "frame_p99": lat["total_ms"]["p99_ms"],
                        **{f"{k}_p50": v["p50_ms"] for k, v in lat["stages_ms"].items()},
                        **{f"{k}_p99": v["p99_ms"] for k, v in lat["stages_ms"].items()}},

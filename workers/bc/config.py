@@ -41,7 +41,7 @@ class TrainConfig:
     # Model
     architecture: str = "pilotnet"
     activation: str = "elu"
-    inception_cut: str | int = "mixed0"
+    inception_cut: str | int = "mixed0"     # layer name, or index into InceptionV3.layers
     inception_weights: str | None = None
     head_conv_filters: int = 64
     head_dense_units: int = 32
@@ -61,7 +61,7 @@ class TrainConfig:
     mirror: bool = True
     brightness: float = 0.2
     shadow_probability: float = 0.3
-    shift_px: int = 0
+    shift_px: int = 0                       # largest horizontal shift, camera pixels
     shift_angle_per_px: float = 0.002
     # Optimisation
     loss: str = "mae"
@@ -69,9 +69,9 @@ class TrainConfig:
     learning_rate: float = 1e-3
     batch_size: int = 64
     epochs: int = 10
-    patience: int = 3
+    patience: int = 3                       # epochs without a better val_loss; 0 = never stop
     l2: float = 0.0
-    max_steps_per_epoch: int | None = None
+    max_steps_per_epoch: int | None = None  # cap on batches per epoch (None: the whole set)
     # Validation split
     val_fraction: float = 0.2
     val_block_frames: int = 50

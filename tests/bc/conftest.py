@@ -17,7 +17,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-REAL_SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "udacity" / "real_sample"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+REAL_SAMPLE = SHARED / "data" / "udacity" / "real_sample"
 
 
 @pytest.fixture(scope="session")

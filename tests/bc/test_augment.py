@@ -89,7 +89,7 @@ def test_side_cameras_add_and_subtract_the_correction(real_sample):
     ix = index_datasets([real_sample], cfg)
     frames = np.arange(10)
     paths, angles, owners = camera_samples(ix, frames, True, 0.2)
-    assert len(paths) == 30
+    assert len(paths) == 30 and list(owners) == list(frames) * 3
     by_path = dict(zip(paths, angles))
     for i in frames:
         assert by_path[ix.center[i]] == pytest.approx(ix.steering[i])

@@ -42,7 +42,10 @@ def identity_params(batch: int) -> AugmentParams:
 def draw_params(cfg: TrainConfig, seed: tf.Tensor, batch: tf.Tensor | int) -> AugmentParams:
     """Random parameters for `batch` samples from a stateless (2,) int seed."""
     seeds = tf.random.experimental.stateless_split(seed, num=7)
-    u = lambda i, *tail: tf.random.stateless_uniform(tf.stack([batch, *tail]), seeds[i])  # noqa: E731
+
+    def u(i: int, *tail: int) -> tf.Tensor:
+        return tf.random.stateless_uniform(tf.stack([batch, *tail]), seeds[i])
+
     return AugmentParams(
         mirror=tf.logical_and(cfg.mirror, u(0) < 0.5),
         shift=tf.round((u(1) * 2.0 - 1.0) * float(cfg.shift_px)),

@@ -215,7 +215,8 @@ def validate(cfg: TrainConfig) -> None:
     if (not isinstance(cfg.resize, tuple) or len(cfg.resize) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                        for v in cfg.resize)):
-        raise ConfigError(f"resize must be [height, width] of positive integers; got {cfg.resize!r}")
+        raise ConfigError("resize must be [height, width] of positive integers; "
+                          f"got {cfg.resize!r}")
     for name in ("batch_size", "epochs", "head_conv_filters", "head_dense_units"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1; got {getattr(cfg, name)!r}")

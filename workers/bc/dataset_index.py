@@ -38,7 +38,7 @@ class FrameIndex:
         return int(self.center.shape[0])
 
     def fingerprint(self) -> str:
-        """Stable digest of what the frames are (paths, sizes, labels); a bottleneck-cache key part."""
+        """Digest of the frames (image paths and raw labels): part of the bottleneck-cache key."""
         digest = hashlib.sha256()
         for path in self.center:
             digest.update(path.encode())

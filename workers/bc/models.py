@@ -61,7 +61,8 @@ def build_inception_prefix(cfg: TrainConfig, weights_path: str | Path | None) ->
     cut = cfg.inception_cut
     if isinstance(cut, int):
         if cut >= len(base.layers):
-            raise ValueError(f"inception_cut {cut} is beyond InceptionV3's {len(base.layers)} layers")
+            raise ValueError(f"inception_cut {cut} is beyond InceptionV3's "
+                             f"{len(base.layers)} layers")
         cut_layer = base.layers[cut]
     else:
         try:

@@ -70,7 +70,7 @@ def grad_cam(feature_model: keras.Model, head: keras.Model, images: np.ndarray) 
 
 
 def saliency_maps(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """The heat maps fitting `model`: VisualBackProp for PilotNet, Grad-CAM for the transfer model."""
+    """Heat maps for `model`: VisualBackProp for PilotNet, Grad-CAM for the transfer model."""
     if model.name == "pilotnet":
         return visual_backprop(model, images)
     prefix = model.get_layer("inception_prefix")

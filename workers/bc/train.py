@@ -12,7 +12,6 @@ Artifacts in `out_dir`:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +50,7 @@ class TrainResult:
 
 @dataclass
 class _Fit:
-    """What `fit` trains on: a model (PilotNet, or the transfer head on cached features) and data."""
+    """What `fit` trains: PilotNet (or the transfer head on cached features) and its data."""
 
     model: keras.Model
     train_ds: Any

@@ -165,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, 6,000-frame log")
     args = parser.parse_args()
-    steps, repeats = (25, 2) if args.quick else (60, 3)
+    steps, repeats = (25, 2) if args.quick else (40, 5)
     frames, rss_steps = (6000, 30) if args.quick else (30000, 100)
 
     model_rate, pipe_rate = model_and_pipeline_rates(steps, repeats)

@@ -16,7 +16,8 @@ Stages (each cached in --work-dir; a re-run skips finished stages, --force redoe
 5. latency: p50 / p99 per frame of the loop (render excluded from "agent" = preprocess + inference).
    The simulator waits for the agent (lock-step), so its latency never reaches the car; to see
    seed 000's lesson the 3-lap test is also run with the answers delivered 2, 5 and 10 frames
-   late (133, 333 and 667 ms at 15 Hz).
+   late (133, 333 and 667 ms at 15 Hz), and with gusts (0.8 s of 10 degrees steering forced
+   every 10 s, toward a random side) that the model must recover from.
 6. --ablation: the same recipe without recoveries, weave, noise, side cameras or shifts (plain
    centre-line driving, centre camera only), trained and driven the same way, in work/plain/.
 
@@ -158,21 +159,43 @@ def stage_train(work: Path, cfg_dict: dict, force: bool) -> dict:
 
 class DelayedModel:
     """A TFLiteModel whose answers arrive `frames` control steps late (seed 000's latency lesson:
-    the in-process evaluation is lock-step, so agent latency never reaches the car unless added)."""
+    the in-process evaluation is lock-step, so agent latency never reaches the car unless added),
+    and, with `kick_every` > 0, whose steering is overridden by a gust: every `kick_every` frames,
+    `kick_frames` frames of +-`kick_steer` (side drawn at random) push the car toward an edge, so
+    the model must recover (what recovery data and side cameras are for)."""
 
-    def __init__(self, model, frames: int) -> None:
+    def __init__(self, model, frames: int = 0, kick_every: int = 0, kick_frames: int = 12,
+                 kick_steer: float = 0.4, seed: int = 0) -> None:
+        import random
         from collections import deque
 
         self.model, self.card, self.frames = model, model.card, frames
+        self.kick_every, self.kick_frames, self.kick_steer = kick_every, kick_frames, kick_steer
         self._queue = deque()
+        self._rng = random.Random(seed)
+        self._step = 0
+        self._side = 1.0
 
     def predict(self, x):
+        import dataclasses
+
         self._queue.append(self.model.predict(x))
-        return self._queue[0] if len(self._queue) <= self.frames else self._queue.popleft()
+        pred = self._queue[0] if len(self._queue) <= self.frames else self._queue.popleft()
+        self._step += 1
+        if self.kick_every:
+            phase = self._step % self.kick_every
+            if phase == 0:
+                self._side = self._rng.choice((-1.0, 1.0))
+            if phase < self.kick_frames and self._step > self.kick_frames:
+                pred = dataclasses.replace(pred, steering=self._side * self.kick_steer)
+        return pred
+
+
+KICK = dict(kick_every=150, kick_frames=12, kick_steer=0.4)  # 0.8 s of 10 degrees every 10 s
 
 
 def evaluate(model_path: Path, track_name: str, laps: int, set_speed: float, label: str,
-             delay_frames: int = 0) -> dict:
+             delay_frames: int = 0, kicks: bool = False) -> dict:
     from drive_agent.evaluation import run_sim_evaluation
 
     track = load_track(track_name)
@@ -190,12 +213,12 @@ def evaluate(model_path: Path, track_name: str, laps: int, set_speed: float, lab
             log(f"{label}: {pct:.0f} % ({message})")
 
     model = model_path
-    if delay_frames:
+    if delay_frames or kicks:
         from drive_agent.evaluation import make_loop
         from drive_agent.loop import DriveLoop
 
         loop = make_loop(model_path, set_speed=set_speed)
-        model = DriveLoop(DelayedModel(loop.model, delay_frames), loop.speed)
+        model = DriveLoop(DelayedModel(loop.model, delay_frames, **(KICK if kicks else {})), loop.speed)
     result = run_sim_evaluation(model, track, n_trials=1, rules=rules, on_progress=progress,
                                 set_speed=set_speed, max_time_s=max_time)
     trial = result.trials[0]
@@ -206,6 +229,7 @@ def evaluate(model_path: Path, track_name: str, laps: int, set_speed: float, lab
     offsets = track.project(arrays["x"][::3], arrays["y"][::3])["offset"] if len(arrays["x"]) else np.zeros(1)
     info = {
         "track": track_name, "set_speed_mph": set_speed, "laps_wanted": laps, "delay_frames": delay_frames,
+        "kicks": kicks,
         "status": trial.status.value, "laps_completed": len(splits),
         "lap_times_s": splits,
         "off_track_count": trial.off_track_count, "reset_count": trial.reset_count,
@@ -268,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
                 delays[f"{frames_late * 1000 / hz:.0f}ms@{speed:g}mph"] = evaluate(
                     model_path, TRACK, laps, speed, f"eval +{frames_late} frames late @{speed:g}mph",
                     delay_frames=frames_late)
+    gusts = {}
+    if not args.quick:
+        for speed in (args.set_speed, max(SPEEDS_MPH)):
+            gusts[f"{speed:g}"] = evaluate(model_path, TRACK, laps, speed, f"eval with gusts @{speed:g}mph",
+                                           kicks=True)
     unseen = {name: evaluate(model_path, name, 1, args.set_speed, f"unseen {name}") for name in unseen_names}
     ablation = None
     if args.ablation:
@@ -280,11 +309,17 @@ def main(argv: list[str] | None = None) -> int:
         ablation = {"record": {k: plain_rec[k] for k in ("frames", "recoveries", "laps")},
                     "train": {k: plain_trained[k] for k in ("epochs", "val_loss", "val_mae", "wall_s")},
                     "eval": {}}
+        short = ("status", "laps_completed", "lap_times_s", "off_track_count", "completion_pct",
+                 "max_abs_offset_m")
         for speed in (args.set_speed, max(SPEEDS_MPH)):
-            info = evaluate(plain_model, TRACK, laps, speed, f"plain@{speed:g}mph")
-            ablation["eval"][f"{speed:g}"] = {k: info[k] for k in ("status", "laps_completed", "lap_times_s",
-                                                                   "off_track_count", "completion_pct",
-                                                                   "max_abs_offset_m")}
+            for kicks in (False, True):
+                name = f"{speed:g}" + ("_gusts" if kicks else "")
+                info = evaluate(plain_model, TRACK, laps, speed, f"plain {name}", kicks=kicks)
+                ablation["eval"][name] = {k: info[k] for k in short}
+        ablation["unseen"] = {}
+        for name in unseen_names:
+            info = evaluate(plain_model, name, 1, args.set_speed, f"plain unseen {name}")
+            ablation["unseen"][name] = {k: info[k] for k in short}
     lat = same["latency"]
     log(f"latency: frame total p50 {lat['total_ms']['p50_ms']:.2f} ms, p99 {lat['total_ms']['p99_ms']:.2f} ms; "
         + ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms" for k, v in lat["stages_ms"].items()))
@@ -309,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         "fastest_clean": ({"set_speed_mph": fastest["set_speed_mph"], "lap_times_s": fastest["lap_times_s"],
                            "lap_to_limit_ratio": fastest["lap_to_limit_ratio"]} if fastest else None),
         "added_latency": {k: {kk: v[kk] for kk in keys} for k, v in delays.items()},
+        "gusts": {k: {kk: v[kk] for kk in keys} for k, v in gusts.items()},
         "unseen": {name: {kk: v[kk] for kk in keys + ("set_speed_mph", "limit_lap_s")} for name, v in unseen.items()},
         "ablation_plain": ablation,
         "latency_ms": {"frame_p50": lat["total_ms"]["p50_ms"], "frame_p99": lat["total_ms"]["p99_ms"],

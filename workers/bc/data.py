@@ -42,7 +42,7 @@ def _own_threads(ds: tf.data.Dataset) -> tf.data.Dataset:
 __all__ = [
     "FrameIndex", "SplitData", "index_dataset", "index_datasets", "concat", "split_index",
     "camera_samples", "smooth_steering", "block_split", "prepare", "preprocessing_spec",
-    "decode_cropped", "to_model_input", "training_dataset", "validation_dataset",
+    "decode_cropped", "training_dataset", "validation_dataset",
     "image_dataset",
 ]
 
@@ -93,13 +93,6 @@ def decode_cropped(path: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
                                           dct_method="INTEGER_ACCURATE")
     # The model card promises 320x160 camera frames; a static shape lets XLA fuse the resize.
     return tf.ensure_shape(frame, [kept, SOURCE_WIDTH, 3])
-
-
-def to_model_input(frames: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
-    """Cropped uint8 RGB frames (B, kept rows, 320, 3) -> float32 model inputs: the TF twin of
-    drive_agent's resize and colour conversion (call inside an XLA-compiled function)."""
-    rgb = tf_resize.resize_like_pillow(frames, tuple(cfg.resize))
-    return tf_color.convert_color(rgb, cfg.color_space)
 
 
 @functools.lru_cache(maxsize=32)

@@ -23,6 +23,9 @@ ProgressCallback = Callable[[float, str], None]
 StepCallback = Callable[[Any, np.ndarray, Command], None]
 
 UDACITY_SET_SPEED_MPH = 9.0
+
+#: Step statuses after which the car is reset and held still (DeepRacer's names).
+_HELD_STATUSES = frozenset({"off_track", "reversed", "immobilized", "pause"})
 DEEPRACER_SET_SPEED_MS = 1.5
 
 
@@ -193,6 +196,10 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
         loop.reset()
 
     def after_step(result: Any, trial: int) -> None:
+        if getattr(result.status, "value", result.status) in _HELD_STATUSES:
+            # The car was put back (off track, reversed, immobilised) and is held for the
+            # penalty: the speed controller must not wind up against a car that cannot move.
+            loop.reset()
         if on_step is not None:
             on_step(result, last["frame"], last["command"])
         if on_progress is not None:

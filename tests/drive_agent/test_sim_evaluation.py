@@ -53,3 +53,34 @@ def test_should_stop_abandons_the_evaluation(drive_loop: DriveLoop) -> None:
     with pytest.raises(EvaluationStopped, match="trial 1 of 3"):
         run_sim_evaluation(drive_loop, "pitlane_loop_road", n_trials=3, rules=rules(), max_time_s=4.0,
                            should_stop=lambda: next(calls) >= 10)
+
+
+def test_speed_controller_is_reset_while_the_car_is_held_after_an_off_track(tiny_models: Path) -> None:
+    """After an off-track reset the car is held for the penalty; a PI controller that kept
+    integrating the standstill error would launch the car far above the set speed afterwards."""
+    from drive_agent.runtime import Prediction
+    from drive_agent.speed import PISpeedControl
+
+    class FullLock:  # steers hard right until the car leaves the road
+        def __init__(self, model) -> None:
+            self.card = model.card
+
+        def predict(self, x) -> Prediction:
+            return Prediction(steering=1.0)
+
+    class Spy(PISpeedControl):
+        integrals: list[float]
+
+        def __call__(self, measured_speed, prediction):
+            self.integrals.append(self.integral)
+            return super().__call__(measured_speed, prediction)
+
+    speed = Spy(set_speed=15.0)
+    speed.integrals = []
+    loop = DriveLoop(FullLock(load_tiny(tiny_models, "regression_float")[0]), speed)
+    result = run_sim_evaluation(loop, "pitlane_loop_road", n_trials=1, rules=rules(), max_time_s=12.0)
+    statuses = [s.status.value for s in result.trace]
+    assert result.off_track_count >= 1 and "pause" in statuses
+    held = [i for i, s in enumerate(statuses[:-1]) if s in ("off_track", "pause")]
+    # The controller call before step i+1 follows step i: after every held step it starts afresh.
+    assert all(speed.integrals[i + 1] == 0.0 for i in held)

@@ -17,7 +17,7 @@ import numpy as np
 from drive_agent.loop import Command, DriveLoop
 from drive_agent.model_card import load_model_card
 from drive_agent.runtime import TFLiteModel
-from drive_agent.speed import PISpeedControl
+from drive_agent.speed import PISpeedControl, target_speed
 
 ProgressCallback = Callable[[float, str], None]
 StepCallback = Callable[[Any, np.ndarray, Command], None]
@@ -137,10 +137,19 @@ class SimDriver:
             # Action models speak DeepRacer: degrees (+ = left) and a commanded speed.
             car_command = CarCommand(steering_deg=pred.steering_deg, speed=pred.speed * self.loop.throttle_scale)
             index = -1 if pred.action_index is None else pred.action_index
-        else:
+        elif self.udacity:
             # Steering models speak Udacity: normalised steering (x 25 degrees), + = right.
             car_command = CarCommand.udacity(command.steering, throttle=max(command.throttle, 0.0),
                                              brake=max(-command.throttle, 0.0))
+            index = -1
+        else:
+            # A steering model on the DeepRacer car: that car's controller holds a commanded speed
+            # (as DeepRacer's does), so the speed policy's target is the command, not a throttle
+            # from PI gains tuned for a full-size car in mph.
+            policy = self.loop.speed
+            speed = target_speed(policy.set_speed, getattr(policy, "min_speed", None), pred)
+            car_command = CarCommand(steering_deg=-command.steering * self.profile.max_steering_deg,
+                                     speed=speed * self.loop.throttle_scale)
             index = -1
         return frame, command, car_command, index
 

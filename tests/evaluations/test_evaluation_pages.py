@@ -130,3 +130,30 @@ def test_every_evaluation_url_is_404_for_another_team(client, team_a, team_b, ru
     assert Evaluation.objects.count() == 1
     own = client.get(f"/teams/{team_b.slug}/evaluations/").content.decode()
     assert model.name not in own
+
+
+def test_set_speed_from_the_form_reaches_the_agents_speed_controller(client, team_a, make_ready_model,
+                                                                     run_evaluation_now, monkeypatch):
+    monkeypatch.setattr("webapp.jobs.services.enqueue", lambda job: None)
+    client.force_login(team_a.captain)
+    model = make_ready_model(team_a)
+    response = client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", {
+        "track": "pitlane_loop", "direction": "counterclockwise", "trials": 1, "off_track_penalty_s": 2,
+        "time_limit_s": 60, "set_speed": 1.0})
+    assert response.status_code == 302
+    assert Evaluation.objects.get(model=model).set_speed == 1.0
+
+    slow = run_evaluation_now(team_a, model=model, trials=1, set_speed=0.8)
+    fast = run_evaluation_now(team_a, model=model, trials=1, set_speed=1.6)
+    assert slow.summary["best_lap_time"] and fast.summary["best_lap_time"]
+    assert fast.summary["best_lap_time"] < 0.75 * slow.summary["best_lap_time"]
+
+
+def test_deepracer_set_speed_above_the_cars_top_speed_is_refused(client, team_a, make_ready_model, monkeypatch):
+    monkeypatch.setattr("webapp.jobs.services.enqueue", lambda job: None)
+    client.force_login(team_a.captain)
+    model = make_ready_model(team_a)
+    client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", {
+        "track": "pitlane_loop", "direction": "counterclockwise", "trials": 1, "off_track_penalty_s": 2,
+        "time_limit_s": 60, "set_speed": 12})
+    assert not Evaluation.objects.filter(model=model).exists()

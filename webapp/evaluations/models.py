@@ -37,6 +37,11 @@ class Evaluation(models.Model):
     time_limit_s = models.FloatField(default=180.0, validators=[MinValueValidator(5), MaxValueValidator(3600)],
                                      help_text="Simulated seconds per trial.")
     profile = models.CharField(max_length=12, help_text="The car: deepracer or udacity (from the model's camera).")
+    set_speed = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.1), MaxValueValidator(30)],
+        help_text="The speed controller's target: mph for the Udacity car (up to 30), m/s for DeepRacer "
+                  "(up to 4). Empty: the drive agent's default.",
+    )
 
     # Filled in when the job succeeds.
     summary = models.JSONField(default=dict, blank=True, help_text="Per-trial results (laps, off-tracks, resets...).")

@@ -27,11 +27,9 @@ def _rules(evaluation: Evaluation):
     from simulator.rules import EVALUATION_RULES
 
     penalty = evaluation.off_track_penalty_s
-    # One penalty for every reset, as the console's evaluation does; the per-trial time limit is
-    # passed to run_sim_evaluation as max_time_s (RaceRules.time_limit_s counts from the first
-    # trial's start, so later trials would time out early).
+    # One penalty for every reset, as the console's evaluation does; the time limit is per trial.
     return replace(EVALUATION_RULES, off_track_penalty_s=penalty, reversed_penalty_s=penalty,
-                   immobilized_penalty_s=penalty, time_limit_s=None)
+                   immobilized_penalty_s=penalty, time_limit_s=evaluation.time_limit_s)
 
 
 def _materialise_model(evaluation: Evaluation, work: Path):
@@ -108,7 +106,7 @@ def run_evaluation(evaluation: Evaluation, on_progress: ProgressFn, should_stop:
         result = run_sim_evaluation(
             model, track, n_trials=evaluation.trials, rules=_rules(evaluation),
             on_progress=lambda pct, msg: on_progress(0.9 * pct, msg), should_stop=should_stop,
-            out_dir=work, max_time_s=evaluation.time_limit_s,
+            out_dir=work, set_speed=evaluation.set_speed,
         )
         evaluation.summary = summarise(result, evaluation.off_track_penalty_s)
         (work / "trace.json").write_text(json.dumps(_trace_document(result), separators=(",", ":")))

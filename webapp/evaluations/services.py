@@ -16,7 +16,8 @@ from .tracks import profile_for_card, tracks_for_profile
 
 @transaction.atomic
 def start_evaluation(*, team, user, model, track: str, direction: str, trials: int,
-                     off_track_penalty_s: float, time_limit_s: float) -> Evaluation:
+                     off_track_penalty_s: float, time_limit_s: float,
+                     set_speed: float | None = None) -> Evaluation:
     if model.team_id != team.pk:
         raise ValidationError("This model belongs to another team.")
     if not model.is_ready:
@@ -26,7 +27,7 @@ def start_evaluation(*, team, user, model, track: str, direction: str, trials: i
         raise ValidationError(f"{track} is not a {profile}-scale track.")
     evaluation = Evaluation(team=team, model=model, created_by=user, track=track, direction=direction,
                             trials=trials, off_track_penalty_s=off_track_penalty_s, time_limit_s=time_limit_s,
-                            profile=profile)
+                            profile=profile, set_speed=set_speed)
     evaluation.full_clean(exclude=["job"])
     job = start_job(team=team, user=user, kind="evaluation", params={"model_id": model.pk},
                     title=f"Evaluate {model.name} on {track}")

@@ -18,6 +18,7 @@ from drive_agent.loop import Command, DriveLoop
 from drive_agent.model_card import load_model_card
 from drive_agent.runtime import TFLiteModel
 from drive_agent.speed import PISpeedControl, target_speed
+from simulator.episode import EvaluationResult as TrialsResult
 
 ProgressCallback = Callable[[float, str], None]
 StepCallback = Callable[[Any, np.ndarray, Command], None]
@@ -34,41 +35,16 @@ class EvaluationStopped(Exception):
 
 
 @dataclass
-class EvaluationResult:
-    """Per-trial results, the per-step trace and where the DeepRacer-format files went.
+class EvaluationResult(TrialsResult):
+    """The simulator's trial results (`trials`, `trace`, lap times, completion...) plus what the
+    agent adds: the model's kind, the track, the control loop's latency summary and where the
+    DeepRacer-format files went."""
 
-    `trials` are `simulator.episode.TrialResult`s and `trace` their `StepResult`s (state x, y,
-    speed, steering of every step); `latency` is the control loop's latency summary.
-    """
-
-    model_kind: str
-    track: str
-    trials: list[Any]
-    trace: list[Any] = field(repr=False)
+    model_kind: str = ""
+    track: str = ""
     latency: dict[str, Any] = field(default_factory=dict)
     simtrace_path: Path | None = None
     metrics_path: Path | None = None
-
-    @property
-    def lap_times(self) -> list[float | None]:
-        return [t.lap_time for t in self.trials]
-
-    @property
-    def best_lap_time(self) -> float | None:
-        times = [t for t in self.lap_times if t is not None]
-        return min(times) if times else None
-
-    @property
-    def completion_pct(self) -> float:
-        return sum(t.completion_pct for t in self.trials) / max(len(self.trials), 1)
-
-    @property
-    def off_track_count(self) -> int:
-        return sum(t.off_track_count for t in self.trials)
-
-    @property
-    def reset_count(self) -> int:
-        return sum(t.reset_count for t in self.trials)
 
     def trace_arrays(self) -> dict[str, np.ndarray]:
         """Per-step columns for plots: trial, time, x, y, speed (m/s), steering (deg, + = left)."""

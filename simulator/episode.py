@@ -260,6 +260,14 @@ class EvaluationResult:
     def completion_pct(self) -> float:
         return sum(t.completion_pct for t in self.trials) / max(len(self.trials), 1)
 
+    @property
+    def off_track_count(self) -> int:
+        return sum(t.off_track_count for t in self.trials)
+
+    @property
+    def reset_count(self) -> int:
+        return sum(t.reset_count for t in self.trials)
+
 
 def _to_command(action: Any, action_space: Any) -> tuple[Command, int]:
     if isinstance(action, Command):

@@ -1,5 +1,6 @@
-// Dataset upload with a progress bar: the form is sent by XHR so upload progress events can move
-// the bar; the server streams the file to disk and answers with the dataset page to go to.
+// Dataset upload with a progress bar. The zip goes up in chunks of a few MB (the server appends
+// them to a file on disk), so a multi-GB log never sits in a server's memory and a dropped chunk
+// is simply sent again. Without JavaScript the form still posts the file in one request.
 (function () {
   "use strict";
   const form = document.querySelector("[data-upload-form]");
@@ -9,6 +10,8 @@
   const status = form.querySelector("[data-upload-status]");
   const errorBox = form.querySelector("[data-upload-error]");
   const button = form.querySelector("[data-upload-button]");
+  const CHUNK = 8 * 1024 * 1024;
+  const RETRIES = 3;
 
   function mb(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
 
@@ -18,36 +21,76 @@
     button.disabled = false;
   }
 
-  form.addEventListener("submit", (event) => {
+  function show(loaded, total) {
+    const pct = (100 * loaded) / total;
+    bar.style.width = pct.toFixed(1) + "%";
+    bar.parentElement.setAttribute("aria-valuenow", String(Math.round(pct)));
+    status.textContent = `Uploading ${mb(loaded)} of ${mb(total)} (${pct.toFixed(0)}%)`;
+  }
+
+  function uploadId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // One chunk by XHR, so the bar also moves within a chunk.
+  function sendChunk(url, blob, offset, total, token) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("X-CSRFToken", token);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.upload.addEventListener("progress", (e) => show(offset + e.loaded, total));
+      xhr.addEventListener("load", () => {
+        let body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { /* an HTML error page */ }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+        else reject({ fatal: xhr.status === 400 || xhr.status === 404, message: body.error || `HTTP ${xhr.status}` });
+      });
+      xhr.addEventListener("error", () => reject({ fatal: false, message: "network error" }));
+      xhr.send(blob);
+    });
+  }
+
+  async function upload(file, name) {
+    const token = form.querySelector("[name=csrfmiddlewaretoken]").value;
+    const params = new URLSearchParams({ upload_id: uploadId(), total: file.size, filename: file.name, name });
+    let offset = 0;
+    while (offset < file.size) {
+      const blob = file.slice(offset, offset + CHUNK);
+      params.set("offset", offset);
+      let body;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          body = await sendChunk(`${form.dataset.chunkUrl}?${params}`, blob, offset, file.size, token);
+          break;
+        } catch (err) {
+          if (err.fatal || attempt >= RETRIES) throw err;
+          status.textContent = `Connection trouble (${err.message}); retrying…`;
+          await new Promise((r) => setTimeout(r, 1000 * attempt));
+        }
+      }
+      offset = body.received;
+      show(offset, file.size);
+      if (body.redirect) return body;
+    }
+    throw { message: "The server did not confirm the upload." };
+  }
+
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     errorBox.hidden = true;
-    const data = new FormData(form);
-    const file = data.get("file");
+    const file = form.querySelector("input[type=file]").files[0];
     if (!file || !file.size) { fail("Choose a .zip file first."); return; }
     button.disabled = true;
     box.hidden = false;
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
-    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
-    xhr.upload.addEventListener("progress", (e) => {
-      if (!e.lengthComputable) return;
-      const pct = (100 * e.loaded) / e.total;
-      bar.style.width = pct.toFixed(1) + "%";
-      bar.parentElement.setAttribute("aria-valuenow", String(Math.round(pct)));
-      status.textContent = `Uploading ${mb(e.loaded)} of ${mb(e.total)} (${pct.toFixed(0)}%)`;
-    });
-    xhr.upload.addEventListener("load", () => { status.textContent = "Upload complete; saving…"; });
-    xhr.addEventListener("load", () => {
-      let body = {};
-      try { body = JSON.parse(xhr.responseText); } catch (e) { /* an HTML error page */ }
-      if (xhr.status >= 200 && xhr.status < 300 && body.redirect) {
-        status.textContent = "Uploaded. Ingesting…";
-        window.location.assign(body.redirect);
-      } else {
-        fail(body.error || `The upload failed (HTTP ${xhr.status}).`);
-      }
-    });
-    xhr.addEventListener("error", () => fail("The upload was interrupted (network error)."));
-    xhr.send(data);
+    try {
+      const body = await upload(file, form.querySelector("[name=name]").value || "");
+      status.textContent = "Uploaded. Ingesting…";
+      window.location.assign(body.redirect);
+    } catch (err) {
+      fail(`The upload failed: ${err.message}`);
+    }
   });
 })();

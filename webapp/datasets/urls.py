@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.dataset_list, name="dataset_list"),
     path("upload/", views.dataset_upload, name="dataset_upload"),
+    path("upload/chunk/", views.dataset_upload_chunk, name="dataset_upload_chunk"),
     path("<int:dataset_id>/", views.dataset_detail, name="dataset_detail"),
     path("<int:dataset_id>/figures/<slug:name>.json", views.dataset_figure, name="dataset_figure"),
     path("<int:dataset_id>/samples/<int:index>.jpg", views.dataset_sample, name="dataset_sample"),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.accounts.selectors import membership_or_404
 
-from . import selectors, services
+from . import chunked, selectors, services
 from .forms import RecoveryForm, UploadForm
 from .upload import LimitedDiskUploadHandler
 
@@ -72,6 +72,28 @@ def _receive_upload(request, team, handler: LimitedDiskUploadHandler):
         return JsonResponse({"dataset_id": dataset.pk, "redirect": dataset.get_absolute_url()}, status=201)
     messages.success(request, f"Uploaded {dataset.source_name}; ingesting it now.")
     return redirect(dataset)
+
+
+@login_required
+@require_POST
+def dataset_upload_chunk(request, team_slug: str):
+    """One piece of a chunked upload (raw bytes; position and size in the query string)."""
+    team = membership_or_404(request.user, team_slug).team
+    query = request.GET
+    try:
+        offset, total = int(query.get("offset", "")), int(query.get("total", ""))
+        result = chunked.append_chunk(team=team, user=request.user, upload_id=query.get("upload_id", ""),
+                                      offset=offset, total=total, filename=query.get("filename", ""),
+                                      name=query.get("name", ""), stream=request)
+    except ValueError:
+        return JsonResponse({"error": "offset and total must be whole numbers of bytes."}, status=400)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    if result.dataset is None:
+        return JsonResponse({"received": result.received})
+    messages.success(request, f"Uploaded {result.dataset.source_name}; ingesting it now.")
+    return JsonResponse({"received": result.received, "dataset_id": result.dataset.pk,
+                         "redirect": result.dataset.get_absolute_url()}, status=201)
 
 
 @login_required

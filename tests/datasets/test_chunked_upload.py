@@ -1,0 +1,95 @@
+"""Chunked uploads: the browser's way to send multi-GB logs without any server holding them."""
+
+import uuid
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.datasets.helpers import zip_folder
+from webapp.datasets.chunked import part_path
+from webapp.datasets.models import Dataset
+from webapp.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+def send(client, team, upload_id, data: bytes, offset: int, total: int, filename="log.zip", name="Chunked"):
+    query = urlencode({"upload_id": upload_id, "offset": offset, "total": total, "filename": filename, "name": name})
+    return client.post(f"/teams/{team.slug}/datasets/upload/chunk/?{query}", data=data,
+                       content_type="application/octet-stream")
+
+
+@pytest.fixture
+def archive(real_sample, tmp_path):
+    return zip_folder(real_sample, tmp_path / "real_sample.zip", prefix="real_sample/").read_bytes()
+
+
+def test_chunks_assemble_into_a_dataset_and_queue_ingest(client, team_a, archive, pitlane_dirs):
+    client.force_login(team_a.captain)
+    upload_id, total, size = uuid.uuid4().hex, len(archive), len(archive) // 3 + 1
+    for offset in range(0, total, size):
+        response = send(client, team_a, upload_id, archive[offset:offset + size], offset, total)
+        assert response.status_code in (200, 201), response.content
+        assert response.json()["received"] == min(offset + size, total)
+    body = response.json()
+    dataset = Dataset.objects.get(pk=body["dataset_id"])
+    assert body["redirect"] == dataset.get_absolute_url()
+    assert dataset.name == "Chunked" and dataset.upload_bytes == total
+    assert dataset.job.kind == "datasets.ingest" and dataset.job.status == Job.Status.QUEUED
+    assert open(dataset.upload_path, "rb").read() == archive
+    assert not part_path(team_a, upload_id).exists()
+
+
+def test_a_resent_chunk_is_not_written_twice(client, team_a, archive):
+    client.force_login(team_a.captain)
+    upload_id, half = uuid.uuid4().hex, len(archive) // 2
+    assert send(client, team_a, upload_id, archive[:half], 0, len(archive)).status_code == 200
+    assert send(client, team_a, upload_id, archive[:half], 0, len(archive)).json()["received"] == half
+    response = send(client, team_a, upload_id, archive[half:], half, len(archive))
+    assert response.status_code == 201
+    assert open(Dataset.objects.get().upload_path, "rb").read() == archive
+
+
+def test_a_gap_is_refused_with_a_clear_message_and_loses_nothing(client, team_a, archive):
+    client.force_login(team_a.captain)
+    upload_id = uuid.uuid4().hex
+    send(client, team_a, upload_id, archive[:1000], 0, len(archive))
+    response = send(client, team_a, upload_id, archive[2000:3000], 2000, len(archive))
+    assert response.status_code == 400
+    assert response.json()["error"] == "Chunk at byte 2000 does not follow the 1000 bytes received so far."
+    assert part_path(team_a, upload_id).stat().st_size == 1000
+    assert send(client, team_a, upload_id, archive[1000:], 1000, len(archive)).status_code == 201
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"total": 10**13}, "larger than the upload limit"),
+    ({"filename": "log.tar"}, "Upload a .zip"),
+    ({"upload_id": "../../etc"}, "Malformed upload id"),
+])
+def test_bad_uploads_are_refused_up_front(client, team_a, query, message):
+    client.force_login(team_a.captain)
+    params = {"upload_id": uuid.uuid4().hex, "offset": 0, "total": 100, "filename": "log.zip", "name": "x", **query}
+    response = client.post(f"/teams/{team_a.slug}/datasets/upload/chunk/?{urlencode(params)}", data=b"x" * 100,
+                           content_type="application/octet-stream")
+    assert response.status_code == 400 and message in response.json()["error"]
+    assert not Dataset.objects.exists()
+
+
+def test_more_bytes_than_announced_discard_the_upload(client, team_a):
+    client.force_login(team_a.captain)
+    upload_id = uuid.uuid4().hex
+    response = send(client, team_a, upload_id, b"x" * 200, 0, 100)
+    assert response.status_code == 400 and "more bytes than it announced" in response.json()["error"]
+    assert not part_path(team_a, upload_id).exists()
+
+
+def test_another_team_cannot_add_to_or_finish_an_upload(client, team_a, team_b, archive):
+    client.force_login(team_a.captain)
+    upload_id, half = uuid.uuid4().hex, len(archive) // 2
+    send(client, team_a, upload_id, archive[:half], 0, len(archive))
+    client.force_login(team_b.captain)
+    assert send(client, team_a, upload_id, archive[half:], half, len(archive)).status_code == 404
+    # Under its own team the id names a different (empty) upload: the offset does not follow.
+    response = send(client, team_b, upload_id, archive[half:], half, len(archive))
+    assert response.status_code == 400
+    assert not Dataset.objects.exists()

@@ -1,0 +1,76 @@
+"""Uploads in pieces. Daphne reads a whole request body into memory before the application sees
+it, so one multi-GB POST would cost its size in RAM; the browser therefore sends the zip in
+chunks of a few MB that are appended to a file on disk, and the last one hands the file to
+`services.accept_upload`. A chunk that is sent again (a retry) is accepted without writing twice."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+
+from .models import Dataset
+from .services import accept_upload
+
+CHUNK_BYTES = 8 * 1024 * 1024  # what the browser sends per request
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    received: int
+    dataset: Dataset | None = None
+
+
+class _FileOnDisk(UploadedFile):
+    """The assembled zip, handed to accept_upload like a streamed upload."""
+
+    def __init__(self, path: Path, name: str):
+        super().__init__(open(path, "rb"), name, "application/zip", path.stat().st_size, None)
+        self.path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self.path)
+
+
+def part_path(team, upload_id: str) -> Path:
+    # One folder per team: an upload id of another team is simply not found here.
+    return Path(settings.UPLOAD_ROOT) / "incoming" / "chunked" / str(team.pk) / f"{upload_id}.part"
+
+
+def append_chunk(*, team, user, upload_id: str, offset: int, total: int, filename: str, name: str,
+                 stream) -> ChunkResult:
+    """Write the bytes of `stream` at `offset` of the upload; finish it when `total` is reached."""
+    if not UPLOAD_ID.match(upload_id or ""):
+        raise ValidationError("Malformed upload id.")
+    if not (filename or "").lower().endswith(".zip"):
+        raise ValidationError("Upload a .zip of the recording folder (driving_log.csv and IMG/).")
+    limit = settings.PITLANE_DATASET_MAX_UPLOAD_BYTES
+    if total <= 0 or total > limit:
+        raise ValidationError(f"The file is larger than the upload limit of {filesizeformat(limit)}."
+                              if total > 0 else "The file is empty.")
+    path = part_path(team, upload_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    received = path.stat().st_size if path.exists() else 0
+    if offset < received:
+        # A retry of a chunk that arrived: skip what we have, keep what is new.
+        stream.read(received - offset)
+    elif offset > received:
+        raise ValidationError(f"Chunk at byte {offset} does not follow the {received} bytes received so far.")
+    with path.open("ab") as out:
+        while piece := stream.read(1024 * 1024):
+            received += len(piece)
+            if received > total:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise ValidationError("The upload sent more bytes than it announced; start again.")
+            out.write(piece)
+    if received < total:
+        return ChunkResult(received)
+    dataset = accept_upload(team=team, user=user, uploaded=_FileOnDisk(path, filename), name=name)
+    return ChunkResult(received, dataset)

@@ -64,7 +64,7 @@ def index_dataset(dataset_dir: str | Path, dataset_id: int = 0) -> FrameIndex:
         throttle=np.array([f.throttle for f in frames], dtype=np.float32),
         speed=np.array([f.speed for f in frames], dtype=np.float32),
         dataset_id=np.full(n, dataset_id, dtype=np.int32),
-        row=np.array([f.row for f in frames], dtype=np.int32),
+        row=np.array([f.line for f in frames], dtype=np.int32),
         datasets=[str(dataset_dir)],
         skipped_rows=skipped,
     )

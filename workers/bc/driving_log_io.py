@@ -8,26 +8,15 @@ Rejected rows are reported, never silently trained on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
-from simulator.driving_log import LOG_NAME, read_driving_log
+from simulator.driving_log import LOG_NAME, LogRow, read_driving_log
 
 
-@dataclass(frozen=True)
-class LogFrame:
-    row: int        # line number in driving_log.csv
-    center: str     # local paths ("" for a missing side image)
-    left: str
-    right: str
-    steering: float
-    throttle: float
-    brake: float
-    speed: float
-
-
-def read_frames(dataset_dir: Path) -> tuple[list[LogFrame], list[str]]:
-    """(frames, skipped) where skipped holds one "<file> line N: reason" per rejected row."""
+def read_frames(dataset_dir: Path) -> tuple[list[LogRow], list[str]]:
+    """(frames, skipped): the log's rows with image paths made local ("" for a missing side
+    image), and one "<file> line N: reason" per rejected row."""
     if not (dataset_dir / LOG_NAME).is_file():
         raise FileNotFoundError(f"{dataset_dir}: no {LOG_NAME}")
     log = read_driving_log(dataset_dir / LOG_NAME, strict=False)
@@ -38,13 +27,12 @@ def read_frames(dataset_dir: Path) -> tuple[list[LogFrame], list[str]]:
         name = row.image_name(camera)
         return str(log.img_dir / name) if name in names else ""
 
-    frames: list[LogFrame] = []
+    frames: list[LogRow] = []
     for row in log.rows:
         center = local(row, "center")
         if not center:
             skipped.append(f"{LOG_NAME} line {row.line}: centre image "
                            f"{row.image_name('center')!r} not in IMG/")
             continue
-        frames.append(LogFrame(row.line, center, local(row, "left"), local(row, "right"),
-                               row.steering, row.throttle, row.brake, row.speed))
+        frames.append(replace(row, center=center, left=local(row, "left"), right=local(row, "right")))
     return frames, skipped

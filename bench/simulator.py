@@ -34,6 +34,7 @@ from PIL import Image  # noqa: E402
 from simulator.camera import DeepRacerCamera, UdacityCameras  # noqa: E402
 from simulator.car import DEEPRACER, UDACITY, Car, CarState  # noqa: E402
 from simulator.episode import Session  # noqa: E402
+from simulator.gym_env import follow_center_line  # noqa: E402
 from simulator.recorder import SessionConfig, drive_session  # noqa: E402
 from simulator.render_texture import texture_for  # noqa: E402
 from simulator.track import load_track  # noqa: E402
@@ -50,17 +51,6 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def centre_reward(params: dict) -> float:
-    """The console's 'follow the centre line' example."""
-    width = params["track_width"]
-    distance = params["distance_from_center"]
-    if distance <= 0.1 * width:
-        return 1.0
-    if distance <= 0.25 * width:
-        return 0.5
-    return 1e-3
-
-
 def autopilot_commands(track, profile, steps: int):  # type: ignore[no-untyped-def]
     """Commands an autopilot gives over `steps` control steps (replayed, so not timed)."""
     return [f.controls.to_command(profile, 1.5) for f in
@@ -73,7 +63,7 @@ def bench_deepracer(steps: int, repeats: int) -> float:
     commands = autopilot_commands(track, DEEPRACER, steps)
     best = 0.0
     for _ in range(repeats):
-        session = Session(track, DEEPRACER, reward_fn=centre_reward, seed=0)
+        session = Session(track, DEEPRACER, reward_fn=follow_center_line, seed=0)
         began = time.perf_counter()
         for command in commands:
             if session.done:

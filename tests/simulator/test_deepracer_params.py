@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.car import DEEPRACER, Command
+from simulator.car import Command
 from simulator.deepracer import (
     DEFAULT_ACTION_SPACE,
     MetadataError,

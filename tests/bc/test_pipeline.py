@@ -1,6 +1,11 @@
 """The tf.data pipeline: same pixels as drive_agent.preprocessing, streamed from disk."""
 
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 from PIL import Image
 
 from drive_agent.preprocessing import preprocess
@@ -55,3 +60,16 @@ def test_pipeline_streams_files_lazily(real_sample, tmp_path):
     assert np.all(first[:, :, 0] >= 254)  # luma of a white frame
     spec = pipeline.element_spec
     assert spec.shape.as_list() == [None, 66, 200, 3]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_training_pipeline_thread_yields_to_the_model(real_sample):
+    """The thread decoding training batches runs at PIPELINE_NICE (the model threads at 0)."""
+    cfg = tiny_config(batch_size=8)
+    split = data.prepare([real_sample], cfg)
+    batches = iter(data.training_dataset(split.train_paths, split.train_angles, cfg))
+    next(batches)
+    nices = [int(Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+             for tid in os.listdir("/proc/self/task")]
+    assert data.PIPELINE_NICE in nices
+    assert os.getpriority(os.PRIO_PROCESS, 0) == 0  # this (the model's) thread is untouched

@@ -1,6 +1,7 @@
 """Batched augmentations as TensorFlow ops, split in two so XLA fuses them with preprocessing.
 
-`move` mirrors and shifts the cropped *camera* frames (before the resize), `light` applies
+`move` mirrors and shifts the cropped *camera* frames (as a column table the resize gathers
+through), `light` applies
 brightness and a shadow to the resized RGB values (before the colour conversion); with the
 resize and colour twins they compile into about one pass per batch. Per-frame TF ops instead
 would cost more CPU than PilotNet can spare on 2 cores. Semantics:
@@ -57,22 +58,34 @@ def draw_params(cfg: TrainConfig, seed: tf.Tensor, batch: tf.Tensor | int) -> Au
     )
 
 
+def move_columns(params: AugmentParams, width: int) -> tf.Tensor:
+    """(B, width) int32: for each column of the moved frame, the camera column it shows.
+
+    Mirror first, then shift: the picture moves right by `shift` px (edge columns repeated).
+    Returned as an index table so the resize can gather through it (one pass, no moved copy).
+    """
+    shift = tf.cast(params.shift, tf.int32)
+    columns = tf.clip_by_value(tf.range(width)[None, :] - shift[:, None], 0, width - 1)
+    return tf.where(params.mirror[:, None], width - 1 - columns, columns)
+
+
+def move_angles(angles: tf.Tensor, params: AugmentParams, angle_per_px: float) -> tf.Tensor:
+    """(B, 1) steering of the moved frames. Shifted right, the road lies further right, so
+    the car sits left of where it was and must steer right (+)."""
+    angles = tf.reshape(tf.cast(angles, tf.float32), [-1])
+    angles = tf.where(params.mirror, -angles, angles) + params.shift * angle_per_px
+    return tf.clip_by_value(angles, -1.0, 1.0)[:, None]
+
+
 def move(frames: tf.Tensor, angles: tf.Tensor, params: AugmentParams,
          angle_per_px: float) -> tuple[tf.Tensor, tf.Tensor]:
     """Mirror, then shift, (B, H, W, C) camera frames; returns frames and (B, 1) angles.
 
-    One gather does both. Shift: the picture moves right by `shift` px (edge columns repeated);
-    the road now lies further right, so the car sits left of where it was and must steer
-    right (+).
+    The training pipeline does not call this: it passes `move_columns` to the resize instead.
     """
     width = frames.shape[2] if frames.shape[2] is not None else tf.shape(frames)[2]
-    angles = tf.reshape(tf.cast(angles, tf.float32), [-1])
-    angles = tf.where(params.mirror, -angles, angles) + params.shift * angle_per_px
-    shift = tf.cast(params.shift, tf.int32)
-    columns = tf.clip_by_value(tf.range(width)[None, :] - shift[:, None], 0, width - 1)
-    columns = tf.where(params.mirror[:, None], width - 1 - columns, columns)
-    frames = tf.gather(frames, columns, axis=2, batch_dims=1)
-    return frames, tf.clip_by_value(angles, -1.0, 1.0)[:, None]
+    frames = tf.gather(frames, move_columns(params, width), axis=2, batch_dims=1)
+    return frames, move_angles(angles, params, angle_per_px)
 
 
 def light(rgb: tf.Tensor, params: AugmentParams) -> tf.Tensor:

@@ -44,24 +44,44 @@ def pillow_bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.nd
     return indices, weights
 
 
-def _pass(x: tf.Tensor, in_size: int, out_size: int, axis: int) -> tf.Tensor:
-    """One Pillow pass along `axis` (1 rows, 2 columns) of int32 (B, H, W, C)."""
+def _pass(x: tf.Tensor, in_size: int, out_size: int, axis: int,
+          columns: tf.Tensor | None = None) -> tf.Tensor:
+    """One Pillow pass along `axis` (1 rows, 2 columns) of (B, H, W, C) -> int32.
+
+    Taps whose weight is zero for every output are skipped (shrinking 320 -> 200 needs 4 of
+    5, 75 -> 66 needs 3). `columns` (B, in_size), only along axis 2: read column
+    `columns[b, i]` wherever the filter reads column i (a per-sample remap folded into the
+    gathers: mirrored and shifted frames are never materialised).
+    """
     indices, weights = pillow_bilinear_taps(in_size, out_size)
+    used = np.flatnonzero((weights != 0).any(axis=0))
     acc = tf.constant(1 << (PRECISION_BITS - 1), tf.int32)
-    for tap in range(indices.shape[1]):
+    for tap in used:
         shape = [1, 1, 1, 1]
         shape[axis] = out_size
         w = tf.constant(weights[:, tap].reshape(shape))
-        acc = acc + tf.gather(x, tf.constant(indices[:, tap]), axis=axis) * w
+        if columns is None:
+            taken = tf.gather(x, tf.constant(indices[:, tap]), axis=axis)
+        else:
+            source = tf.gather(columns, tf.constant(indices[:, tap]), axis=1)
+            taken = tf.gather(x, source, axis=2, batch_dims=1)
+        acc = acc + tf.cast(taken, tf.int32) * w
     return tf.clip_by_value(tf.bitwise.right_shift(acc, PRECISION_BITS), 0, 255)
 
 
-def resize_like_pillow(frames: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    """uint8 (B, H, W, C) with static H, W -> int32 (B, h, w, C), Pillow BILINEAR values."""
+def resize_like_pillow(frames: tf.Tensor, size: tuple[int, int],
+                       columns: tf.Tensor | None = None) -> tf.Tensor:
+    """uint8 (B, H, W, C) with static H, W -> int32 (B, h, w, C), Pillow BILINEAR values.
+
+    `columns` (B, W) int32, optional: resize the frames remapped column-wise first
+    (`frames[b, :, columns[b]]`, e.g. `augment.move_columns`) without building them.
+    """
     height, width = int(frames.shape[1]), int(frames.shape[2])
-    x = tf.cast(frames, tf.int32)
+    x = frames
     if width != size[1]:
-        x = _pass(x, width, size[1], axis=2)
+        x = _pass(x, width, size[1], axis=2, columns=columns)
+    elif columns is not None:
+        x = tf.gather(x, columns, axis=2, batch_dims=1)
     if height != size[0]:
         x = _pass(x, height, size[0], axis=1)
-    return x
+    return tf.cast(x, tf.int32)

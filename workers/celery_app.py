@@ -17,8 +17,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue gets its own exchange and routing key, so a message lands in exactly one queue.
 app.conf.task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
                              for name in ("training", "evaluation", "maintenance"))
-app.conf.task_routes = {"pitlane.reap_stale_jobs": {"queue": "maintenance"}}
+app.conf.task_routes = {"pitlane.reap_stale_jobs": {"queue": "maintenance"},
+                        "pitlane.purge_abandoned_uploads": {"queue": "maintenance"}}
 app.conf.beat_schedule = {
     "reap-stale-jobs": {"task": "pitlane.reap_stale_jobs", "schedule": 15.0, "options": {"expires": 14}},
+    "purge-abandoned-uploads": {"task": "pitlane.purge_abandoned_uploads", "schedule": 3600.0,
+                                "options": {"expires": 3500}},
 }
 app.conf.worker_max_tasks_per_child = 20  # TensorFlow leaks a little per model; recycle children.

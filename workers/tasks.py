@@ -26,6 +26,13 @@ def reap_stale_jobs() -> list[int]:
     return reap()
 
 
+@app.task(name="pitlane.purge_abandoned_uploads", ignore_result=True)
+def purge_abandoned_uploads() -> int:
+    from webapp.datasets.chunked import purge_abandoned_parts
+
+    return len(purge_abandoned_parts())
+
+
 @worker_ready.connect
 def _reap_on_start(sender=None, **kwargs):
     """A worker that starts after a crash picks up what the crash orphaned, without waiting for beat.

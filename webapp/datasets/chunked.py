@@ -6,6 +6,7 @@ chunks of a few MB that are appended to a file on disk, and the last one hands t
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,30 @@ class _FileOnDisk(UploadedFile):
         return str(self.path)
 
 
+def _parts_root() -> Path:
+    return Path(settings.UPLOAD_ROOT) / "incoming" / "chunked"
+
+
 def part_path(team, upload_id: str) -> Path:
     # One folder per team: an upload id of another team is simply not found here.
-    return Path(settings.UPLOAD_ROOT) / "incoming" / "chunked" / str(team.pk) / f"{upload_id}.part"
+    return _parts_root() / str(team.pk) / f"{upload_id}.part"
+
+
+def purge_abandoned_parts(max_age_s: float | None = None, now: float | None = None) -> list[Path]:
+    """Delete partial uploads nobody has appended to for `max_age_s` (a closed tab, a lost
+    connection): without this every abandoned multi-GB upload would stay on disk for good.
+    An upload still in progress touches its file with every chunk, so it is never old."""
+    max_age_s = settings.PITLANE_UPLOAD_ABANDONED_AFTER_S if max_age_s is None else max_age_s
+    cutoff = (time.time() if now is None else now) - max_age_s
+    removed = []
+    for part in _parts_root().glob("*/*.part"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed.append(part)
+        except FileNotFoundError:  # finished or purged meanwhile
+            continue
+    return removed
 
 
 def append_chunk(*, team, user, upload_id: str, offset: int, total: int, filename: str, name: str,

@@ -104,8 +104,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and tests share the file; WAL and a busy timeout keep concurrent writers calm.
+    # IMMEDIATE: an atomic block takes the write lock when it begins. A deferred one that reads
+    # first and writes later fails at once with "database is locked" (the busy timeout does not
+    # apply to that upgrade) whenever another process is writing, as a worker claiming a job was.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {"timeout": 20, "transaction_mode": "IMMEDIATE",
+         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-pitlane.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

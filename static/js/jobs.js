@@ -4,7 +4,11 @@
   "use strict";
   const tables = document.querySelectorAll("[data-live-jobs]");
   const detail = document.querySelector("[data-live-job]");
-  if (!tables.length && !detail) return;
+  // Tables of fixed rows (a grid search's runs): paint rows by job id, never add any; with
+  // data-reload-when-finished the page reloads once a run ends (its rank and metrics change).
+  const rowTables = document.querySelectorAll("[data-live-job-rows]");
+  if (!tables.length && !detail && !rowTables.length) return;
+  let reloadTimer = null;
 
   const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
   let retryMs = 1000;
@@ -70,6 +74,16 @@
       if (String(job.team_id) !== table.dataset.teamId) return;
       const row = rowFor(table, job);
       if (row) paint(row, job);
+    });
+    rowTables.forEach((table) => {
+      const row = table.querySelector(`tr[data-job-id="${job.id}"]`);
+      if (!row) return;
+      const wasFinished = FINISHED.has(row.dataset.status);
+      paint(row, job);
+      if (!wasFinished && FINISHED.has(job.status) && table.hasAttribute("data-reload-when-finished")) {
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(() => location.reload(), 800);
+      }
     });
     if (detail && String(job.id) === detail.dataset.liveJob) {
       paint(detail, job);

@@ -159,3 +159,33 @@ def test_progress_is_clamped_and_non_finite_ignored(make_job):
     reporter.progress(float("nan"), "nan")
     job.refresh_from_db()
     assert job.progress == 0
+
+
+def test_database_trouble_while_claiming_retries_instead_of_dropping_the_job(make_job, monkeypatch):
+    """A locked or unreachable database at claim time must not lose the job: the task retries."""
+    from django.db import OperationalError
+
+    from workers.tasks import run_job
+
+    job = make_job()
+    calls = []
+
+    def locked(job_id, worker):
+        calls.append(job_id)
+        raise OperationalError("database is locked")
+
+    class Retried(Exception):
+        pass
+
+    def retry(**kwargs):
+        calls.append(kwargs)
+        raise Retried
+
+    monkeypatch.setattr("webapp.jobs.runner.execute_job", locked)
+    monkeypatch.setattr(run_job, "retry", retry)
+    with pytest.raises(Retried):
+        run_job(job.pk)
+    assert calls[0] == job.pk and isinstance(calls[1]["exc"], OperationalError)
+    assert calls[1]["countdown"] == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED and job.attempts == 0

@@ -5,3 +5,6 @@ class GarageConfig(AppConfig):
     name = "webapp.garage"
     label = "garage"
     verbose_name = "Models"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the job_finished receiver)

@@ -21,6 +21,7 @@ from .models import Job
 from .notify import notify_job
 from .progress import Heartbeat, JobCancelled, JobReporter
 from .registry import UnknownJobKind, get_kind
+from .signals import job_finished
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def _finish(job: Job, status: str, *, message: str | None = None, error: str = "
     updated = Job.objects.filter(pk=job.pk).exclude(status__in=Job.FINISHED).update(**fields)
     job.refresh_from_db()
     if updated:
+        job_finished.send(sender=Job, job=job)
         notify_job(job)
     return bool(updated)
 

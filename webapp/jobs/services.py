@@ -11,6 +11,7 @@ from django.utils import timezone
 from .models import Job
 from .notify import notify_job
 from .registry import get_kind
+from .signals import job_finished
 
 
 def enqueue(job: Job) -> None:
@@ -54,5 +55,7 @@ def request_cancel(*, job: Job) -> Job:
             job.message = "Cancelling..."
             fields.append("message")
         job.save(update_fields=fields)
+        if job.is_finished:
+            job_finished.send(sender=Job, job=job)
     notify_job(job)
     return job

@@ -34,7 +34,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "webapp.settings")}
     env.setdefault("DEBUG", "1")
-    (ROOT / "var").mkdir(exist_ok=True)
+    var_dir = Path(env.get("PITLANE_VAR_DIR", ROOT / "var"))  # as webapp.settings reads it
+    var_dir.mkdir(parents=True, exist_ok=True)
     redis = None
     if "REDIS_URL" not in env:
         if port_answers(REDIS_PORT):
@@ -52,7 +53,7 @@ def main() -> int:
         processes.append(subprocess.Popen(
             [py, "-m", "celery", "-A", "workers.celery_app", "worker", "-B", "--loglevel", "INFO",
              "-Q", "training,evaluation,maintenance", "--concurrency", "2", "-n", "local@%h",
-             "--schedule", str(ROOT / "var" / "celerybeat-schedule")],
+             "--schedule", str(var_dir / "celerybeat-schedule")],
             cwd=ROOT, env=env, start_new_session=True,
         ))
         processes.append(subprocess.Popen(

@@ -219,6 +219,8 @@ PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
 
 # Datasets (webapp.datasets): extracted recordings live on local disk, where training reads them.
 PITLANE_DATASET_ROOT = Path(os.environ.get("PITLANE_DATASET_ROOT", VAR_DIR / "datasets"))
+# Bytes per request of a chunked upload (what the browser sends; Daphne holds one in memory).
+PITLANE_UPLOAD_CHUNK_BYTES = int(os.environ.get("PITLANE_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024)))
 # Chunked uploads not finished within this many seconds are deleted by the maintenance queue.
 PITLANE_UPLOAD_ABANDONED_AFTER_S = float(os.environ.get("PITLANE_UPLOAD_ABANDONED_AFTER_S", str(24 * 3600)))
 PITLANE_DATASET_MAX_UPLOAD_BYTES = int(os.environ.get("PITLANE_DATASET_MAX_UPLOAD_BYTES", str(8 * 1024**3)))

@@ -27,3 +27,6 @@ if os.environ.get("PITLANE_TEST_DB_NAME"):
 # Serve static files straight from the app folders (no collectstatic before tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Small upload chunks, so browser tests of the real sample's zip (~5 MB) send several.
+PITLANE_UPLOAD_CHUNK_BYTES = 1024 * 1024

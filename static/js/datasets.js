@@ -1,6 +1,9 @@
 // Dataset upload with a progress bar. The zip goes up in chunks of a few MB (the server appends
 // them to a file on disk), so a multi-GB log never sits in a server's memory and a dropped chunk
-// is simply sent again. Without JavaScript the form still posts the file in one request.
+// is simply sent again. The upload id is remembered per file (name, size, modification time) in
+// localStorage: choosing the same file again after a failure, a reload or a closed tab asks the
+// server how much it has and carries on from there. Without JavaScript the form still posts the
+// file in one request.
 (function () {
   "use strict";
   const form = document.querySelector("[data-upload-form]");
@@ -10,7 +13,7 @@
   const status = form.querySelector("[data-upload-status]");
   const errorBox = form.querySelector("[data-upload-error]");
   const button = form.querySelector("[data-upload-button]");
-  const CHUNK = 8 * 1024 * 1024;
+  const CHUNK = Number(form.dataset.chunkBytes) || 8 * 1024 * 1024;
   const RETRIES = 3;
 
   function mb(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
@@ -53,10 +56,36 @@
     });
   }
 
+  function resumeKey(file) {
+    return `pitlane-upload:${form.dataset.chunkUrl}:${file.name}:${file.size}:${file.lastModified}`;
+  }
+
+  // The id of an earlier, unfinished upload of this same file and the bytes the server has of it.
+  async function earlierUpload(file) {
+    const id = localStorage.getItem(resumeKey(file));
+    if (!id) return null;
+    try {
+      const response = await fetch(`${form.dataset.chunkUrl}?${new URLSearchParams({ upload_id: id })}`,
+                                   { credentials: "same-origin" });
+      const body = await response.json();
+      if (response.ok && body.received > 0 && body.received < file.size) return { id, received: body.received };
+    } catch (e) { /* start over */ }
+    localStorage.removeItem(resumeKey(file));
+    return null;
+  }
+
   async function upload(file, name) {
     const token = form.querySelector("[name=csrfmiddlewaretoken]").value;
-    const params = new URLSearchParams({ upload_id: uploadId(), total: file.size, filename: file.name, name });
-    let offset = 0;
+    const earlier = await earlierUpload(file);
+    const id = earlier ? earlier.id : uploadId();
+    localStorage.setItem(resumeKey(file), id);
+    const params = new URLSearchParams({ upload_id: id, total: file.size, filename: file.name, name });
+    let offset = earlier ? earlier.received : 0;
+    if (earlier) {
+      show(offset, file.size);
+      status.textContent = `Resuming: the server already has ${mb(offset)} of ${mb(file.size)}`;
+      form.dataset.resumedAt = String(offset);
+    }
     while (offset < file.size) {
       const blob = file.slice(offset, offset + CHUNK);
       params.set("offset", offset);
@@ -66,6 +95,7 @@
           body = await sendChunk(`${form.dataset.chunkUrl}?${params}`, blob, offset, file.size, token);
           break;
         } catch (err) {
+          if (err.fatal) localStorage.removeItem(resumeKey(file));  // the server refused it: start over next time
           if (err.fatal || attempt >= RETRIES) throw err;
           status.textContent = `Connection trouble (${err.message}); retrying…`;
           await new Promise((r) => setTimeout(r, 1000 * attempt));
@@ -73,7 +103,10 @@
       }
       offset = body.received;
       show(offset, file.size);
-      if (body.redirect) return body;
+      if (body.redirect) {
+        localStorage.removeItem(resumeKey(file));
+        return body;
+      }
     }
     throw { message: "The server did not confirm the upload." };
   }
@@ -90,7 +123,7 @@
       status.textContent = "Uploaded. Ingesting…";
       window.location.assign(body.redirect);
     } catch (err) {
-      fail(`The upload failed: ${err.message}`);
+      fail(`The upload failed: ${err.message}.` + (err.fatal ? "" : " Choose the same file again to resume it."));
     }
   });
 })();

@@ -87,7 +87,8 @@ def test_members_reach_their_own_team_pages(client, bravo):
     for route in team_routes():
         url, known = fill(route, values)
         if known:
-            assert client.get(url).status_code in (200, 405), url
+            # 400: the view ran and wants query parameters (e.g. an upload id): not a 404.
+            assert client.get(url).status_code in (200, 400, 405), url
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, bravo):

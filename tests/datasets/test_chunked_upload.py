@@ -93,3 +93,21 @@ def test_another_team_cannot_add_to_or_finish_an_upload(client, team_a, team_b, 
     response = send(client, team_b, upload_id, archive[half:], half, len(archive))
     assert response.status_code == 400
     assert not Dataset.objects.exists()
+
+
+def test_server_says_how_much_it_has_so_an_upload_can_resume(client, team_a, team_b, archive, pitlane_dirs):
+    client.force_login(team_a.captain)
+    upload_id, url = uuid.uuid4().hex, f"/teams/{team_a.slug}/datasets/upload/chunk/"
+    assert client.get(url, {"upload_id": upload_id}).json() == {"received": 0}
+    send(client, team_a, upload_id, archive[:1000], 0, len(archive))
+    assert client.get(url, {"upload_id": upload_id}).json() == {"received": 1000}
+    # Carry on from there, as a reloaded page does: the dataset is the whole file.
+    body = send(client, team_a, upload_id, archive[1000:], 1000, len(archive)).json()
+    assert open(Dataset.objects.get(pk=body["dataset_id"]).upload_path, "rb").read() == archive
+    assert client.get(url, {"upload_id": "../../etc"}).status_code == 400
+    # Another team's member learns nothing about it.
+    other = uuid.uuid4().hex
+    send(client, team_a, other, archive[:10], 0, len(archive))
+    client.force_login(team_b.captain)
+    assert client.get(f"/teams/{team_b.slug}/datasets/upload/chunk/", {"upload_id": other}).json() == {"received": 0}
+    assert client.get(url, {"upload_id": other}).status_code == 404

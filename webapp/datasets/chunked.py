@@ -1,7 +1,9 @@
 """Uploads in pieces. Daphne reads a whole request body into memory before the application sees
 it, so one multi-GB POST would cost its size in RAM; the browser therefore sends the zip in
-chunks of a few MB that are appended to a file on disk, and the last one hands the file to
-`services.accept_upload`. A chunk that is sent again (a retry) is accepted without writing twice."""
+chunks of a few MB (PITLANE_UPLOAD_CHUNK_BYTES) that are appended to a file on disk, and the last
+one hands the file to `services.accept_upload`. A chunk that is sent again (a retry) is accepted
+without writing twice, and `received_bytes` lets a browser that lost its connection, or a new tab,
+carry on where the upload stopped."""
 
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ from django.template.defaultfilters import filesizeformat
 from .models import Dataset
 from .services import accept_upload
 
-CHUNK_BYTES = 8 * 1024 * 1024  # what the browser sends per request
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -46,6 +47,14 @@ def _parts_root() -> Path:
 def part_path(team, upload_id: str) -> Path:
     # One folder per team: an upload id of another team is simply not found here.
     return _parts_root() / str(team.pk) / f"{upload_id}.part"
+
+
+def received_bytes(*, team, upload_id: str) -> int:
+    """How much of upload `upload_id` of `team` is on disk (0 if none, or purged)."""
+    if not UPLOAD_ID.match(upload_id or ""):
+        raise ValidationError("Malformed upload id.")
+    path = part_path(team, upload_id)
+    return path.stat().st_size if path.exists() else 0
 
 
 def purge_abandoned_parts(max_age_s: float | None = None, now: float | None = None) -> list[Path]:

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.accounts.selectors import membership_or_404
 
@@ -28,6 +28,7 @@ def dataset_list(request, team_slug: str):
     return render(request, "datasets/dataset_list.html", {
         "team": team, "datasets": selectors.datasets_of_team(team), "form": UploadForm(),
         "max_upload": settings.PITLANE_DATASET_MAX_UPLOAD_BYTES,
+        "chunk_bytes": settings.PITLANE_UPLOAD_CHUNK_BYTES,
     })
 
 
@@ -75,11 +76,17 @@ def _receive_upload(request, team, handler: LimitedDiskUploadHandler):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def dataset_upload_chunk(request, team_slug: str):
-    """One piece of a chunked upload (raw bytes; position and size in the query string)."""
+    """POST: one piece of a chunked upload (raw bytes; position and size in the query string).
+    GET: how many bytes of `upload_id` the server has, so an interrupted upload can resume."""
     team = membership_or_404(request.user, team_slug).team
     query = request.GET
+    if request.method == "GET":
+        try:
+            return JsonResponse({"received": chunked.received_bytes(team=team, upload_id=query.get("upload_id", ""))})
+        except ValidationError as exc:
+            return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     try:
         offset, total = int(query.get("offset", "")), int(query.get("total", ""))
         result = chunked.append_chunk(team=team, user=request.user, upload_id=query.get("upload_id", ""),

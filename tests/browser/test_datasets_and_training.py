@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from tests.browser.test_live_progress import log_in
 from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.datasets.helpers import zip_folder
 
@@ -46,11 +47,7 @@ def test_upload_ingest_train_watch_and_see_plots(served_static, daphne_server, c
                                                  team_a, real_sample, tmp_path):  # noqa: F811
     archive = zip_folder(real_sample, tmp_path / "real_sample.zip", prefix="data/")
     page = new_page()
-    page.goto(f"{daphne_server}/accounts/login/")
-    page.fill("input[name=username]", team_a.captain.username)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r".*/teams/.*"))
+    log_in(page, daphne_server, team_a.captain.username, "correct-horse-battery")
     page.get_by_role("link", name="Datasets").first.click()
     expect(page.get_by_role("heading", name="Datasets", exact=True)).to_be_visible()
 

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_datasets_and_training import served_static  # noqa: F401  (fixture)
+from tests.browser.test_live_progress import log_in
 from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.garage.helpers import ready_dataset
 from webapp.garage.models import TrainedModel
@@ -47,11 +48,7 @@ def test_grid_of_four_runs_live_cancel_one_and_rank(served_static, daphne_server
     dataset = _in_thread(ready_dataset, client, team_a, real_sample, tmp_path)
     page = new_page()
     page.add_init_script(RECORD_LIVE_BARS)
-    page.goto(f"{daphne_server}/accounts/login/")
-    page.fill("input[name=username]", team_a.captain.username)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r".*/teams/.*"))
+    log_in(page, daphne_server, team_a.captain.username, "correct-horse-battery")
 
     page.goto(f"{daphne_server}/teams/{team_a.slug}/models/train/?dataset={dataset.pk}")
     for name, value in {"name": "Grid", "epochs": "4", "batch_size": "16, 32",

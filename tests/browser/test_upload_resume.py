@@ -9,6 +9,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.browser.test_grid_search import _in_thread
+from tests.browser.test_live_progress import log_in
 from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.datasets.helpers import zip_folder
 from webapp.datasets.models import Dataset
@@ -22,11 +23,7 @@ def test_interrupted_upload_resumes_after_a_reload(daphne_server, celery_worker_
     chunk = settings.PITLANE_UPLOAD_CHUNK_BYTES
     assert archive.stat().st_size > 3 * chunk  # several chunks, so the cut falls in the middle
     page = new_page()
-    page.goto(f"{daphne_server}/accounts/login/")
-    page.fill("input[name=username]", team_a.captain.username)
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r".*/teams/.*"))
+    log_in(page, daphne_server, team_a.captain.username, "correct-horse-battery")
     page.goto(f"{daphne_server}/teams/{team_a.slug}/datasets/")
 
     # The connection dies after two chunks: every later chunk (and its retries) fails.

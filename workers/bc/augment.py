@@ -1,9 +1,8 @@
 """Batched augmentations as TensorFlow ops, split in two so XLA fuses them with preprocessing.
 
 `move` mirrors and shifts the cropped *camera* frames (as a column table the resize gathers
-through), `light` applies
-brightness and a shadow to the resized RGB values (before the colour conversion); with the
-resize and colour twins they compile into about one pass per batch. Per-frame TF ops instead
+through), `light` applies brightness and a shadow to the resized RGB values (before the colour
+conversion); with the resize and colour twins they compile into about one pass per batch. Per-frame TF ops instead
 would cost more CPU than PilotNet can spare on 2 cores. Semantics:
 - mirror: flip left-right and negate steering;
 - shift: move the picture by whole camera pixels; steering changes by `shift_angle_per_px` per

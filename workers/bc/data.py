@@ -3,8 +3,8 @@
 Only file paths and labels are held in memory. Each tf.data element is a batch: its JPEGs are
 read and decoded by TensorFlow (only the rows the crop keeps), then resized, augmented
 (training only) and colour-converted in one XLA-compiled function, on one pipeline thread
-running at a lower priority than the model's (see PIPELINE_NICE). Resize and colour conversion are TF
-twins of `drive_agent.preprocessing` (the one implementation the car runs): `tf_resize` is
+running at a lower priority than the model's (see PIPELINE_NICE). Resize and colour conversion
+are TF twins of `drive_agent.preprocessing` (the one implementation the car runs): `tf_resize` is
 Pillow's bilinear algorithm bit for bit, `tf_color` the same BT.601 formulas; tests check the
 pipeline against drive_agent on every real sample frame (within 1 grey level). Calling Pillow
 through `tf.numpy_function` instead costs a third of the CPU PilotNet needs on 2 cores.

@@ -48,27 +48,13 @@ def simtrace_row(step: StepResult, track_length: float) -> list:
     ]
 
 
+#: printf format of the raw robomaker log line (DeepRacer simapp), fields in SIMTRACE_HEADER order.
+SIM_TRACE_LOG_FORMAT = "SIM_TRACE_LOG:%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%s,%s,%.4f,%d,%.2f,%.3f,%s,%.2f"
+
+
 def sim_trace_log_line(step: StepResult, track_length: float) -> str:
-    """The raw robomaker log line, printf format as in the DeepRacer simapp."""
-    return "SIM_TRACE_LOG:%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%s,%s,%.4f,%d,%.2f,%.3f,%s,%.2f" % (
-        step.episode,
-        step.step,
-        step.x,
-        step.y,
-        step.heading_deg,
-        step.steering_deg,
-        step.speed,
-        step.action,
-        step.reward,
-        step.done,
-        step.all_wheels_on_track,
-        step.progress,
-        step.closest_waypoint,
-        track_length,
-        step.sim_time,
-        step.status.value,
-        step.pause_duration,
-    )
+    """The raw robomaker log line: the CSV row's fields in the simapp's printf format."""
+    return SIM_TRACE_LOG_FORMAT % tuple(simtrace_row(step, track_length))
 
 
 def write_sim_trace_log(stream: IO[str], steps: Iterable[StepResult], track_length: float) -> None:

@@ -77,8 +77,7 @@ def purge_abandoned_parts(max_age_s: float | None = None, now: float | None = No
 def append_chunk(*, team, user, upload_id: str, offset: int, total: int, filename: str, name: str,
                  stream) -> ChunkResult:
     """Write the bytes of `stream` at `offset` of the upload; finish it when `total` is reached."""
-    if not UPLOAD_ID.match(upload_id or ""):
-        raise ValidationError("Malformed upload id.")
+    received = received_bytes(team=team, upload_id=upload_id)
     if not (filename or "").lower().endswith(".zip"):
         raise ValidationError("Upload a .zip of the recording folder (driving_log.csv and IMG/).")
     limit = settings.PITLANE_DATASET_MAX_UPLOAD_BYTES
@@ -87,7 +86,6 @@ def append_chunk(*, team, user, upload_id: str, offset: int, total: int, filenam
                               if total > 0 else "The file is empty.")
     path = part_path(team, upload_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    received = path.stat().st_size if path.exists() else 0
     if offset < received:
         # A retry of a chunk that arrived: skip what we have, keep what is new.
         stream.read(received - offset)

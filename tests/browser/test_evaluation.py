@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.helpers import log_in
 from tests.support.model_fixtures import make_ready_model, tiny_steering_model  # noqa: F401
 from webapp.evaluations.models import Evaluation, TrackLimit
 
-from .test_live_progress import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -3,13 +3,12 @@ the group page without reloading it, cancels one run there, and sees the other t
 validation loss: Daphne, a real Celery worker, Redis and the websocket."""
 
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.helpers import in_thread, log_in
 from tests.browser.test_datasets_and_training import served_static  # noqa: F401  (fixture)
-from tests.browser.test_live_progress import log_in
 from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.garage.helpers import ready_dataset
 from webapp.garage.models import TrainedModel
@@ -32,20 +31,10 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
-def _in_thread(fn, *args):
-    """Run `fn` off this thread: Playwright's event loop here would refuse async_to_sync calls
-    (job notifications) that the ingest makes."""
-    result = []
-    worker = threading.Thread(target=lambda: result.append(fn(*args)))
-    worker.start()
-    worker.join()
-    return result[0]
-
-
 def test_grid_of_four_runs_live_cancel_one_and_rank(served_static, daphne_server,  # noqa: F811
                                                     celery_worker_process, new_page, client, team_a,
                                                     real_sample, tmp_path):  # noqa: F811
-    dataset = _in_thread(ready_dataset, client, team_a, real_sample, tmp_path)
+    dataset = in_thread(ready_dataset, client, team_a, real_sample, tmp_path)
     page = new_page()
     page.add_init_script(RECORD_LIVE_BARS)
     log_in(page, daphne_server, team_a.captain.username, "correct-horse-battery")
@@ -59,14 +48,14 @@ def test_grid_of_four_runs_live_cancel_one_and_rank(served_static, daphne_server
     page.click("form[data-train-form] button[type=submit]")
     page.wait_for_url(re.compile(r".*/models/groups/[\w-]+/$"))
     expect(page.locator("[data-grid-ranking] tbody tr")).to_have_count(4)
-    assert _in_thread(lambda: TrainedModel.objects.filter(team=team_a).count()) == 4
+    assert in_thread(lambda: TrainedModel.objects.filter(team=team_a).count()) == 4
 
     # The worker runs one job at a time: the last run is still queued and cancels at once.
     last = page.locator("[data-grid-ranking] tbody tr").nth(3)
     cancelled_id = int(last.get_attribute("data-model-id"))
     last.get_by_role("button", name="Cancel").click()
     expect(page.locator(f'tr[data-model-id="{cancelled_id}"] [data-model-status]')).to_have_text("Cancelled")
-    assert _in_thread(lambda: Job.objects.get(trained_model__pk=cancelled_id).status) == Job.Status.CANCELLED
+    assert in_thread(lambda: Job.objects.get(trained_model__pk=cancelled_id).status) == Job.Status.CANCELLED
 
     # Each finished run reloads the page; in the end three are ready, ranked by val_loss.
     statuses = page.locator("[data-model-status]")

@@ -6,18 +6,11 @@ import time
 
 import pytest
 
+from tests.browser.helpers import log_in
 from webapp.jobs.models import Job
 from webapp.jobs.services import start_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("form button[type=submit], form input[type=submit]")
-    page.wait_for_url(re.compile(r".*/teams/.*|.*/dashboard/.*"))
 
 
 def bar_width(row) -> float:

@@ -8,8 +8,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from tests.browser.test_grid_search import _in_thread
-from tests.browser.test_live_progress import log_in
+from tests.browser.helpers import in_thread, log_in
 from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.datasets.helpers import zip_folder
 from webapp.datasets.models import Dataset
@@ -57,6 +56,6 @@ def test_interrupted_upload_resumes_after_a_reload(daphne_server, celery_worker_
     assert offsets[0] == 2 * chunk and offsets == sorted(set(offsets)), offsets
 
     expect(page.locator('[data-stat="frames"]')).to_have_text("120", timeout=60_000)
-    dataset = _in_thread(lambda: Dataset.objects.get(name="Resumed"))
+    dataset = in_thread(lambda: Dataset.objects.get(name="Resumed"))
     assert dataset.upload_bytes == archive.stat().st_size and dataset.frames == 120 and dataset.rows_skipped == 0
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('pitlane-upload:')).length") == 0

@@ -14,7 +14,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY webapp ./webapp
-COPY workers ./workers
+COPY training ./training
 COPY drive_agent ./drive_agent
 COPY simulator ./simulator
 COPY templates ./templates

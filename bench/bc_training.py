@@ -4,7 +4,7 @@ Measures, each as the best of several runs (the cores are shared, so timings are
 - model_images_per_s: PilotNet 66x200 training steps on in-memory tensors (the ceiling);
 - pipeline_images_per_s: the same training fed by the real input pipeline (JPEG files on disk,
   decode, augmentation, drive_agent preprocessing); pipeline_ratio = pipeline / model (>= 0.8);
-- train_peak_rss_mb: peak RSS of a `python -m workers.bc train` process on a 30,000-frame log
+- train_peak_rss_mb: peak RSS of a `python -m training.bc train` process on a 30,000-frame log
   (hard links to the real sample's JPEGs; a few hundred steps), target <= 3000;
 - bottleneck_speedup: Inception-transfer epoch time without / with cached bottleneck features;
 - model/pipeline CPU ms per image and cpu_bound_pipeline_ratio = model / (model + pipeline):
@@ -36,8 +36,8 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from workers.bc import data, models  # noqa: E402
-from workers.bc.config import TrainConfig  # noqa: E402
+from training.bc import data, models  # noqa: E402
+from training.bc.config import TrainConfig  # noqa: E402
 
 
 class _StepClock(keras.callbacks.Callback):
@@ -145,7 +145,7 @@ def train_peak_rss_mb(frames: int, steps: int, workdir: Path) -> tuple[float, fl
                                "side_cameras": True, "shift_px": 40, "saliency_samples": 2,
                                "saliency_gif_frames": 8}))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "workers.bc", "train", "--dataset",
+    proc = subprocess.run([sys.executable, "-m", "training.bc", "train", "--dataset",
                            str(dataset), "--config", str(cfg), "--out", str(workdir / "out")],
                           cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -158,7 +158,7 @@ def train_peak_rss_mb(frames: int, steps: int, workdir: Path) -> tuple[float, fl
 def bottleneck_speedup(workdir: Path, epochs: int, frames: int) -> dict[str, float]:
     """Epoch time of Inception transfer learning with and without cached bottleneck features
     (random-initialised Inception weights: the speed is the same, and nothing is downloaded)."""
-    from workers.bc.train import train
+    from training.bc.train import train
 
     dataset = make_big_log(workdir / "inception_log", frames)
     base = dict(architecture="inception_transfer", color_space="rgb", resize=[80, 200],

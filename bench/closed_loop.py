@@ -4,7 +4,7 @@ Stages (each cached in --work-dir; a re-run skips finished stages, --force redoe
 1. record: autopilot driving (Udacity car, three 320x160 cameras) on one road track, with
    recoveries (seed 000's recipe: only the drive back from the edge is recorded), a gentle weave
    and a little steering noise -> `work/log/driving_log.csv` + IMG/.
-2. train: PilotNet via `workers.bc.train.train` (crop, YUV, side cameras with a correction angle,
+2. train: PilotNet via `training.bc.train.train` (crop, YUV, side cameras with a correction angle,
    mirroring, brightness / shadow / shift augmentation, early stopping) -> `work/model/`.
 3. evaluate: `drive_agent.evaluation.run_sim_evaluation` (the real agent's control loop, PI speed
    control to a set speed in mph) on the same track, one trial of 3 consecutive laps; the criterion
@@ -124,8 +124,8 @@ def stage_record(work: Path, frames: int, seed: int, force: bool, session: Sessi
 
 
 def stage_train(work: Path, cfg_dict: dict, force: bool) -> dict:
-    from workers.bc.config import TrainConfig
-    from workers.bc.train import train
+    from training.bc.config import TrainConfig
+    from training.bc.train import train
 
     out = work / "model"
     cfg = TrainConfig(**cfg_dict)

@@ -1,7 +1,7 @@
 """Model-input preprocessing: the single implementation shared by training and driving.
 
 A model only drives well if it sees at race time exactly what it saw in training, so this module
-is pure (no state, no I/O), depends only on NumPy and Pillow, and is what `workers.bc` calls too.
+is pure (no state, no I/O), depends only on NumPy and Pillow, and is what `training.bc` calls too.
 
 Order: crop rows (sky and bonnet) -> resize with Pillow BILINEAR (area-aware when shrinking, like
 `tf.image.resize(..., "bilinear", antialias=True)`) -> colour space -> value scale.

@@ -128,7 +128,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(exist_ok=True)
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", self.queues,
+            [sys.executable, "-m", "celery", "-A", "webapp.celery", "worker", "-Q", self.queues,
              "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "-n", self.name,
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=subprocess_env(), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -161,7 +161,7 @@ class WorkerProcess:
 
 @pytest.fixture
 def purge_queues():
-    from workers.celery_app import app
+    from webapp.celery import app
 
     with app.connection_for_write() as conn:
         for queue in ("training", "evaluation", "maintenance"):

@@ -51,7 +51,7 @@ def main() -> int:
         _run([py, "manage.py", "collectstatic", "--no-input", "-v", "0"], env)
         _run([py, "manage.py", "seed_demo"], env)
         processes.append(subprocess.Popen(
-            [py, "-m", "celery", "-A", "workers.celery_app", "worker", "-B", "--loglevel", "INFO",
+            [py, "-m", "celery", "-A", "webapp.celery", "worker", "-B", "--loglevel", "INFO",
              "-Q", "training,evaluation,maintenance", "--concurrency", "2", "-n", "local@%h",
              "--schedule", str(var_dir / "celerybeat-schedule")],
             cwd=ROOT, env=env, start_new_session=True,

@@ -1,4 +1,4 @@
-"""Fixtures for workers.bc tests: few TF threads, the real Udacity sample, tiny configurations.
+"""Fixtures for training.bc tests: few TF threads, the real Udacity sample, tiny configurations.
 
 Thread settings go into the environment before TensorFlow is imported (the machine has 2 shared
 cores), and only for this directory.
@@ -30,7 +30,7 @@ def real_sample() -> Path:
 
 def tiny_config(**overrides):
     """A configuration that trains in a second or two on the 120-frame sample."""
-    from workers.bc.config import TrainConfig
+    from training.bc.config import TrainConfig
 
     base = dict(batch_size=16, epochs=2, patience=0, val_block_frames=20, val_gap_frames=2,
                 saliency_samples=3, saliency_gif_frames=6, shift_px=10)
@@ -63,7 +63,7 @@ def make_dataset(target: Path, source: Path, rows: int | None = None, header: bo
 @pytest.fixture(scope="session")
 def trained_run(real_sample, tmp_path_factory):
     """One tiny end-to-end PilotNet run on the real sample, shared by the artifact tests."""
-    from workers.bc.train import train
+    from training.bc.train import train
 
     out = tmp_path_factory.mktemp("bc_run") / "run"
     events: list[dict] = []

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from workers.bc import augment
-from workers.bc.config import TrainConfig
-from workers.bc.dataset_index import camera_samples, index_datasets
+from training.bc import augment
+from training.bc.config import TrainConfig
+from training.bc.dataset_index import camera_samples, index_datasets
 
 
 def _frame(seed=0):

@@ -4,7 +4,7 @@ import json
 import time
 
 from tests.bc.conftest import tiny_config
-from workers.bc.train import train
+from training.bc.train import train
 
 
 def test_should_stop_cancels_quickly(real_sample, tmp_path):

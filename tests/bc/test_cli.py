@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workers.bc.cli import main, progress_line
+from training.bc.cli import main, progress_line
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_grid_prints_one_config_per_combination(tmp_path):
     cfg = tmp_path / "grid.json"
     cfg.write_text(json.dumps({"loss": ["mae", "mse"], "smoothing": ["none", "gaussian"]}))
-    proc = subprocess.run([sys.executable, "-m", "workers.bc", "grid", "--config", str(cfg)],
+    proc = subprocess.run([sys.executable, "-m", "training.bc", "grid", "--config", str(cfg)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]

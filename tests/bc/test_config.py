@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from workers.bc.config import ConfigError, TrainConfig, expand_grid
+from training.bc.config import ConfigError, TrainConfig, expand_grid
 
 
 def test_defaults_are_pilotnet_at_66x200_yuv():

@@ -3,9 +3,9 @@
 import numpy as np
 
 from tests.bc.conftest import make_dataset
-from workers.bc.config import TrainConfig
-from workers.bc.dataset_index import index_dataset, index_datasets
-from workers.bc.smoothing import exponential_forward_backward, gaussian, smooth_steering
+from training.bc.config import TrainConfig
+from training.bc.dataset_index import index_dataset, index_datasets
+from training.bc.smoothing import exponential_forward_backward, gaussian, smooth_steering
 
 
 def test_real_sample_ingests_all_120_rows(real_sample):

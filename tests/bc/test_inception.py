@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tests.bc.conftest import tiny_config
-from workers.bc import bottleneck
-from workers.bc.dataset_index import index_datasets, recording
-from workers.bc.models import build_inception_prefix
+from training.bc import bottleneck
+from training.bc.dataset_index import index_datasets, recording
+from training.bc.models import build_inception_prefix
 
 
 def _inception_config(**overrides):
@@ -73,7 +73,7 @@ def test_bottleneck_features_are_cached_and_reused(weights_file, real_sample, tm
 
 
 def test_transfer_training_exports_a_whole_image_model(weights_file, real_sample, tmp_path):
-    from workers.bc.train import train
+    from training.bc.train import train
 
     path, _ = weights_file
     # Cut after layer 12 (seed 000's low-latency cut): the smallest prefix keeps the test quick.

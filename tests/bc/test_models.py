@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from workers.bc.config import TrainConfig
-from workers.bc.models import (PILOTNET_PARAMS_66x200, build_pilotnet, build_transfer_head,
+from training.bc.config import TrainConfig
+from training.bc.models import (PILOTNET_PARAMS_66x200, build_pilotnet, build_transfer_head,
                                compile_model)
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from drive_agent.preprocessing import preprocess
 from tests.bc.conftest import make_dataset, tiny_config
-from workers.bc import data
+from training.bc import data
 
 
 def _reference(paths, cfg):

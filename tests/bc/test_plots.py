@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from workers.bc import plots
+from training.bc import plots
 
 
 def test_training_figures_are_json_with_traces():

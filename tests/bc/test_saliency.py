@@ -3,9 +3,9 @@
 import numpy as np
 from PIL import Image
 
-from workers.bc import saliency
-from workers.bc.config import TrainConfig
-from workers.bc.models import build_pilotnet
+from training.bc import saliency
+from training.bc.config import TrainConfig
+from training.bc.models import build_pilotnet
 
 
 def _frames(n=3):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from tests.bc.conftest import make_dataset
-from workers.bc.config import TrainConfig
-from workers.bc.dataset_index import index_datasets, split_index
-from workers.bc.split import block_split, min_distance
+from training.bc.config import TrainConfig
+from training.bc.dataset_index import index_datasets, split_index
+from training.bc.split import block_split, min_distance
 
 
 @pytest.mark.parametrize("n, block, gap", [(1000, 50, 5), (120, 20, 2), (37, 50, 3)])

@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from drive_agent.preprocessing import convert_color, resize
-from workers.bc import tf_color
+from training.bc import tf_color
 
 
 @pytest.mark.parametrize("color_space", ["yuv", "gray", "rgb"])

@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from drive_agent.preprocessing import resize
-from workers.bc.tf_resize import resize_like_pillow
+from training.bc.tf_resize import resize_like_pillow
 
 
 @pytest.mark.parametrize("size", [(66, 200), (80, 200), (75, 75), (100, 400)])
@@ -28,7 +28,7 @@ def test_twin_on_random_frames_without_xla():
 @pytest.mark.parametrize("size", [(66, 200), (66, 320)])
 def test_column_remap_is_folded_in_exactly(size):
     """Resizing through augment's column table equals resizing the mirrored/shifted frames."""
-    from workers.bc import augment
+    from training.bc import augment
 
     frames = np.random.default_rng(1).integers(0, 256, (4, 75, 320, 3), dtype=np.uint8)
     params = augment.identity_params(4)._replace(

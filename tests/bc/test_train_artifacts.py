@@ -8,8 +8,8 @@ import numpy as np
 
 from drive_agent.model_card import load_model_card
 from tests.bc.conftest import tiny_config
-from workers.bc import data
-from workers.bc.export import tflite_predict
+from training.bc import data
+from training.bc.export import tflite_predict
 
 EXPECTED = ["model.keras", "model.tflite", "model_card.json", "history.json", "validation.npz",
             "config.json", "plots/loss.json", "plots/predictions_over_time.json",
@@ -75,7 +75,7 @@ def test_progress_reports_epochs_batches_and_eta(trained_run):
 
 
 def test_int8_export_is_quantised_and_close(real_sample, tmp_path):
-    from workers.bc.train import train
+    from training.bc.train import train
 
     cfg = tiny_config(epochs=1, quantization="int8", representative_samples=16,
                       saliency_samples=0, saliency_gif_frames=0)

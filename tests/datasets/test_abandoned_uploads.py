@@ -8,8 +8,8 @@ import pytest
 
 from tests.datasets.test_chunked_upload import send
 from webapp.datasets.chunked import part_path, purge_abandoned_parts
-from workers import tasks
-from workers.celery_app import app
+from webapp.datasets import tasks
+from webapp.celery import app
 
 pytestmark = pytest.mark.django_db
 

@@ -48,7 +48,7 @@ def test_training_set_filters_and_weights_recoveries(client, team_a, dataset, tm
     assert len(_rows(weighted)) == 120 + 2 * 20
     assert (weighted / "IMG").resolve() == (dataset.path / "IMG").resolve()
     # The derived folder reads like any recording.
-    from workers.bc.dataset_index import index_dataset
+    from training.bc.dataset_index import index_dataset
 
     assert len(index_dataset(only)) == 20
 

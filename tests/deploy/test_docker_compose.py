@@ -41,7 +41,7 @@ def test_every_service_has_a_healthcheck_and_known_dependencies(name):
 
 @pytest.mark.parametrize("name", PITLANE_SERVICES)
 def test_commands_name_importable_modules_and_real_queues(name):
-    from workers.celery_app import app
+    from webapp.celery import app
 
     words = command_words(SERVICES[name])
     known_queues = {queue.name for queue in app.conf.task_queues}

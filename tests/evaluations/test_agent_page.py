@@ -42,7 +42,7 @@ def test_wheel_is_built_once_and_packages_only_the_agent(client, team_a, wheel_c
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     tops = {name.split("/")[0] for name in names}
     assert {"drive_agent", "simulator"} <= tops
-    assert not tops & {"webapp", "workers", "tests", "bench"}
+    assert not tops & {"webapp", "training", "tests", "bench"}
     assert "drive_agent/fetch.py" in names and "simulator/tracks/designs.json" in names
     meta = zipfile.ZipFile(io.BytesIO(data)).read(next(n for n in names if n.endswith("METADATA"))).decode()
     for requirement in ("numpy", "pillow", "python-socketio", "simple-websocket", "websocket-client", "requests",

@@ -21,7 +21,7 @@ def ready_dataset(client, team, real_sample: Path, tmp_path: Path, name: str = "
 
 def train_form_data(dataset, **overrides) -> dict:
     """POST data of the training form: the form's defaults, a tiny run, then overrides."""
-    from workers.bc.config import TrainConfig
+    from training.bc.config import TrainConfig
 
     from webapp.garage.forms import _format
 

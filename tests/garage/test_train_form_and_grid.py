@@ -17,7 +17,7 @@ def dataset(client, team_a, real_sample, tmp_path):
 
 def test_form_page_offers_every_config_field(client, team_a, dataset):
     page = client.get(f"/teams/{team_a.slug}/models/train/?dataset={dataset.pk}").content.decode()
-    from workers.bc.config import FIELD_NAMES
+    from training.bc.config import FIELD_NAMES
 
     for name in FIELD_NAMES:
         if name != "inception_weights":

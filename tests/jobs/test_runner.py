@@ -165,7 +165,7 @@ def test_database_trouble_while_claiming_retries_instead_of_dropping_the_job(mak
     """A locked or unreachable database at claim time must not lose the job: the task retries."""
     from django.db import OperationalError
 
-    from workers.tasks import run_job
+    from webapp.jobs.tasks import run_job
 
     job = make_job()
     calls = []
@@ -181,7 +181,7 @@ def test_database_trouble_while_claiming_retries_instead_of_dropping_the_job(mak
         calls.append(kwargs)
         raise Retried
 
-    monkeypatch.setattr("webapp.jobs.runner.execute_job", locked)
+    monkeypatch.setattr("webapp.jobs.tasks.execute_job", locked)
     monkeypatch.setattr(run_job, "retry", retry)
     with pytest.raises(Retried):
         run_job(job.pk)

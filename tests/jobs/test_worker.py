@@ -83,7 +83,7 @@ def test_killed_worker_leaves_job_requeued_and_a_new_worker_finishes_it(make_wor
 
 
 def test_redelivered_message_does_not_run_a_finished_job_again(celery_worker_process, client, team_a, tmp_path):
-    from workers.tasks import run_job
+    from webapp.jobs.tasks import run_job
 
     marker = tmp_path / "runs.txt"
     job = start_from_web(client, team_a.captain, team_a, steps=2, delay_s=0.05, marker=str(marker))

@@ -152,7 +152,7 @@ def _save(name: str, content: bytes) -> str:
 def _publish_figures(dataset: Dataset, steering: list[float]) -> None:
     import numpy as np
 
-    from workers.bc.plots import dataset_figures
+    from training.bc.plots import dataset_figures
 
     figures = dataset_figures(np.asarray(steering, dtype=np.float64))
     dataset.figures = {

@@ -1,4 +1,4 @@
-"""The training form: every field of workers.bc.config.TrainConfig, where a number field may hold
+"""The training form: every field of training.bc.config.TrainConfig, where a number field may hold
 a comma-separated list ("0.001, 0.0003") that makes a grid search, plus the web-side choices
 (datasets, Inception weights, recovery segments) and an advanced JSON box."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from workers.bc import config as bc
+from training.bc import config as bc
 
 GROUPS = [
     ("Model", ["architecture", "activation", "inception_cut", "head_conv_filters", "head_dense_units",

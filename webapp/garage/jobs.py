@@ -1,5 +1,5 @@
 """The training job: the handler for kind "garage.train_bc", a thin wrapper around
-workers.bc.train.train (which also runs outside Celery, from the command line)."""
+training.bc.train.train (which also runs outside Celery, from the command line)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def progress_callback(reporter):
 
 
 def train_model(job, reporter) -> dict:
-    from workers.bc.config import TrainConfig
-    from workers.bc.train import train
+    from training.bc.config import TrainConfig
+    from training.bc.train import train
 
     model = TrainedModel.objects.select_related("team").get(pk=job.params["model_id"], team=job.team)
     try:

@@ -12,12 +12,11 @@ from .models import Job
 from .notify import notify_job
 from .registry import get_kind
 from .signals import job_finished
+from .tasks import run_job
 
 
 def enqueue(job: Job) -> None:
     """Send the job's id to its queue (after the surrounding transaction commits)."""
-    from workers.tasks import run_job
-
     result = run_job.apply_async(args=[job.pk], queue=job.queue)
     Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
 

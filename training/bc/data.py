@@ -22,12 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from drive_agent.model_card import PreprocessingSpec
-from workers.bc import augment, tf_color, tf_resize
-from workers.bc.config import SOURCE_HEIGHT, SOURCE_WIDTH, TrainConfig
-from workers.bc.dataset_index import (FrameIndex, camera_samples, concat, index_dataset,
+from training.bc import augment, tf_color, tf_resize
+from training.bc.config import SOURCE_HEIGHT, SOURCE_WIDTH, TrainConfig
+from training.bc.dataset_index import (FrameIndex, camera_samples, concat, index_dataset,
                                       index_datasets, split_index)
-from workers.bc.smoothing import smooth_steering
-from workers.bc.split import block_split
+from training.bc.smoothing import smooth_steering
+from training.bc.split import block_split
 
 AUTOTUNE = tf.data.AUTOTUNE
 

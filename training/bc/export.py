@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from drive_agent.model_card import SCHEMA, parse_model_card
-from workers.bc.config import SOURCE_HEIGHT, SOURCE_WIDTH, TrainConfig
+from training.bc.config import SOURCE_HEIGHT, SOURCE_WIDTH, TrainConfig
 
 
 def to_tflite(model: keras.Model, quantization: str,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from celery.signals import worker_ready
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
-from .celery_app import app
+from webapp.celery import app
+
+from .runner import Outcome, execute_job
+from .runner import reap_stale_jobs as reap
 
 
 @app.task(bind=True, name="pitlane.run_job", acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def run_job(self, job_id: int) -> str:
-    from webapp.jobs.runner import Outcome, execute_job
-    from django.conf import settings
-
-    from django.db import InterfaceError, OperationalError
-
     try:
         outcome = execute_job(job_id, worker=self.request.hostname or "worker")
     except (OperationalError, InterfaceError) as exc:
@@ -29,16 +29,7 @@ def run_job(self, job_id: int) -> str:
 
 @app.task(name="pitlane.reap_stale_jobs", ignore_result=True)
 def reap_stale_jobs() -> list[int]:
-    from webapp.jobs.runner import reap_stale_jobs as reap
-
     return reap()
-
-
-@app.task(name="pitlane.purge_abandoned_uploads", ignore_result=True)
-def purge_abandoned_uploads() -> int:
-    from webapp.datasets.chunked import purge_abandoned_parts
-
-    return len(purge_abandoned_parts())
 
 
 @worker_ready.connect
@@ -47,7 +38,5 @@ def _reap_on_start(sender=None, **kwargs):
 
     The dead worker's heartbeat may still look fresh right now, so look again once it has gone stale.
     """
-    from django.conf import settings
-
     for countdown in (1, settings.JOB_STALE_AFTER_S + 1):
         reap_stale_jobs.apply_async(queue="maintenance", countdown=countdown)

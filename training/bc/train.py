@@ -22,12 +22,12 @@ import numpy as np
 from PIL import Image
 
 from drive_agent.preprocessing import preprocess
-from workers.bc import bottleneck, data, export, models, plots, saliency
-from workers.bc.callbacks import (BEST_WEIGHTS_FILE, CHECKPOINT_DIR, MODEL_FILE,
+from training.bc import bottleneck, data, export, models, plots, saliency
+from training.bc.callbacks import (BEST_WEIGHTS_FILE, CHECKPOINT_DIR, MODEL_FILE,
                                   EpochCheckpointer, ProgressFn, ProgressReporter, StopFn,
                                   TrainingCancelled, load_checkpoint_state)
-from workers.bc.config import TrainConfig
-from workers.bc.dataset_index import recording
+from training.bc.config import TrainConfig
+from training.bc.dataset_index import recording
 
 #: Config fields that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "patience", "saliency_samples", "saliency_gif_frames",

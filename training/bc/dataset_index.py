@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.bc.config import TrainConfig
-from workers.bc.driving_log_io import read_frames
-from workers.bc.smoothing import smooth_steering
-from workers.bc.split import block_split
+from training.bc.config import TrainConfig
+from training.bc.driving_log_io import read_frames
+from training.bc.smoothing import smooth_steering
+from training.bc.split import block_split
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from workers.bc.config import TrainConfig
+from training.bc.config import TrainConfig
 
 PILOTNET_PARAMS_66x200 = 252_219
 

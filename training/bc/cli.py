@@ -1,4 +1,4 @@
-"""Command line: `python -m workers.bc train ...` and `python -m workers.bc grid ...`.
+"""Command line: `python -m training.bc train ...` and `python -m training.bc grid ...`.
 
 `grid` imports no TensorFlow, so it answers at once.
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from workers.bc.config import ConfigError, TrainConfig, load_grid
+from training.bc.config import ConfigError, TrainConfig, load_grid
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -37,7 +37,7 @@ def _stderr_progress(p: dict[str, Any]) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
-    from workers.bc.train import train  # TensorFlow loads only for training
+    from training.bc.train import train  # TensorFlow loads only for training
 
     result = train(args.dataset, cfg, args.out, on_progress=_stderr_progress,
                    cache_dir=args.cache_dir)
@@ -57,7 +57,7 @@ def _grid(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m workers.bc",
+    parser = argparse.ArgumentParser(prog="python -m training.bc",
                                      description="Behavioural-cloning training.")
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train a steering model")

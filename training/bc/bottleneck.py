@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import keras
 
-from workers.bc import data
-from workers.bc.config import TrainConfig
-from workers.bc.dataset_index import FrameIndex
+from training.bc import data
+from training.bc.config import TrainConfig
+from training.bc.dataset_index import FrameIndex
 
 CAMERAS = ("center", "left", "right")
 

@@ -12,7 +12,7 @@ from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
-app = Celery("pitlane", include=["workers.tasks"])
+app = Celery("pitlane", include=["webapp.jobs.tasks", "webapp.datasets.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue gets its own exchange and routing key, so a message lands in exactly one queue.
 app.conf.task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)

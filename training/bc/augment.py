@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from workers.bc.config import TrainConfig
+from training.bc.config import TrainConfig
 
 
 class AugmentParams(NamedTuple):

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from workers.bc.models import PILOTNET_CONV_LAYERS
+from training.bc.models import PILOTNET_CONV_LAYERS
 
 
 def _normalise(maps: tf.Tensor) -> tf.Tensor:

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from workers.bc.smoothing import exponential_forward_backward, gaussian
+from training.bc.smoothing import exponential_forward_backward, gaussian
 
 FigureDict = dict[str, Any]
 

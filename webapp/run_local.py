@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 from webapp.embedded_redis import EmbeddedRedis, port_answers
+from webapp.env import env_int
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_PORT = int(os.environ.get("PITLANE_REDIS_PORT", "6390"))
+REDIS_PORT = env_int("PITLANE_REDIS_PORT", 6390, minimum=1)
 HOST = os.environ.get("PITLANE_HOST", "127.0.0.1")
-PORT = int(os.environ.get("PITLANE_PORT", "8000"))
+PORT = env_int("PITLANE_PORT", 8000, minimum=1)
 
 
 def _run(cmd: list[str], env: dict) -> None:

@@ -12,20 +12,11 @@ from pathlib import Path
 
 import dj_database_url
 
+from webapp.env import env_bool, env_float, env_int, env_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PITLANE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite and local media live here by default
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -99,7 +90,7 @@ DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",
         default=f"sqlite:///{VAR_DIR / 'pitlane.sqlite3'}",
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -185,7 +176,7 @@ CHANNEL_LAYERS = {
 
 # Celery. The longest job is bounded by the hard time limit; the visibility timeout stays above it
 # so Redis never hands a running job's message to a second worker.
-JOB_SOFT_TIME_LIMIT_S = int(os.environ.get("JOB_SOFT_TIME_LIMIT_S", str(6 * 3600)))
+JOB_SOFT_TIME_LIMIT_S = env_int("JOB_SOFT_TIME_LIMIT_S", 6 * 3600, minimum=1)
 JOB_HARD_TIME_LIMIT_S = JOB_SOFT_TIME_LIMIT_S + 300
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
@@ -204,9 +195,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # A running job writes a heartbeat; a job whose heartbeat is older than this is presumed dead.
-JOB_HEARTBEAT_INTERVAL_S = float(os.environ.get("JOB_HEARTBEAT_INTERVAL_S", "5"))
-JOB_STALE_AFTER_S = float(os.environ.get("JOB_STALE_AFTER_S", "60"))
-JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
+JOB_HEARTBEAT_INTERVAL_S = env_float("JOB_HEARTBEAT_INTERVAL_S", 5.0, minimum=0.1)
+JOB_STALE_AFTER_S = env_float("JOB_STALE_AFTER_S", 60.0)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 
 # Job kinds: kind -> handler ("module:function") and queue. Apps add theirs here.
 PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
@@ -220,18 +211,17 @@ PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
 # Datasets (webapp.datasets): extracted recordings live on local disk, where training reads them.
 PITLANE_DATASET_ROOT = Path(os.environ.get("PITLANE_DATASET_ROOT", VAR_DIR / "datasets"))
 # Bytes per request of a chunked upload (what the browser sends; Daphne holds one in memory).
-PITLANE_UPLOAD_CHUNK_BYTES = int(os.environ.get("PITLANE_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024)))
+PITLANE_UPLOAD_CHUNK_BYTES = env_int("PITLANE_UPLOAD_CHUNK_BYTES", 8 * 1024 * 1024, minimum=1)
 # Chunked uploads not finished within this many seconds are deleted by the maintenance queue.
-PITLANE_UPLOAD_ABANDONED_AFTER_S = float(os.environ.get("PITLANE_UPLOAD_ABANDONED_AFTER_S", str(24 * 3600)))
-PITLANE_DATASET_MAX_UPLOAD_BYTES = int(os.environ.get("PITLANE_DATASET_MAX_UPLOAD_BYTES", str(8 * 1024**3)))
-PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES = int(
-    os.environ.get("PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES", str(20 * 1024**3)))
-PITLANE_DATASET_MAX_COMPRESSION_RATIO = float(os.environ.get("PITLANE_DATASET_MAX_COMPRESSION_RATIO", "200"))
-PITLANE_DATASET_MAX_MEMBERS = int(os.environ.get("PITLANE_DATASET_MAX_MEMBERS", "500000"))
+PITLANE_UPLOAD_ABANDONED_AFTER_S = env_float("PITLANE_UPLOAD_ABANDONED_AFTER_S", 24 * 3600.0, minimum=0.0)
+PITLANE_DATASET_MAX_UPLOAD_BYTES = env_int("PITLANE_DATASET_MAX_UPLOAD_BYTES", 8 * 1024**3)
+PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES = env_int("PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES", 20 * 1024**3)
+PITLANE_DATASET_MAX_COMPRESSION_RATIO = env_float("PITLANE_DATASET_MAX_COMPRESSION_RATIO", 200.0)
+PITLANE_DATASET_MAX_MEMBERS = env_int("PITLANE_DATASET_MAX_MEMBERS", 500000)
 # Models (webapp.garage): ImageNet Inception v3 weights (.h5) on the workers' disk, if any; teams
 # may also upload their own. Grid searches are capped at this many jobs.
 PITLANE_INCEPTION_WEIGHTS = os.environ.get("PITLANE_INCEPTION_WEIGHTS") or None
-PITLANE_MAX_GRID_JOBS = int(os.environ.get("PITLANE_MAX_GRID_JOBS", "32"))
+PITLANE_MAX_GRID_JOBS = env_int("PITLANE_MAX_GRID_JOBS", 32, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -119,8 +119,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
-    from drive_agent.targets.car import FolderSource, OpenCVSource, SerialSink, UdpSink, run_car
+    from drive_agent.targets.car import (
+        CommandSink, FolderSource, FrameSource, OpenCVSource, SerialSink, UdpSink, run_car,
+    )
 
+    source: FrameSource
+    sink: CommandSink
     if args.frames is not None:
         source = FolderSource(args.frames, fps=args.fps)
     elif args.camera is not None:

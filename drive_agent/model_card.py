@@ -276,7 +276,7 @@ def _action_space(value: Any, kind: str) -> ActionSpace | None:
                              "speed: {low, high}}")
     ranges = []
     for key in ("steering_angle", "speed"):
-        rng = value.get(key)
+        rng: Any = value.get(key)
         try:
             low, high = float(rng["low"]), float(rng["high"])
         except (KeyError, TypeError, ValueError) as exc:

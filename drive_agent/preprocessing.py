@@ -14,6 +14,7 @@ Y = .299R + .587G + .114B, U = .492(B - Y) + 128, V = .877(R - Y) + 128, rounded
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from drive_agent.model_card import ModelCard, PreprocessingSpec
@@ -24,7 +25,7 @@ _V_GAIN = np.float32(0.877)
 
 
 def preprocess(frame: np.ndarray, spec: PreprocessingSpec | ModelCard,
-               dtype: str | np.dtype = np.float32) -> np.ndarray:
+               dtype: npt.DTypeLike = np.float32) -> np.ndarray:
     """One camera frame (H, W, 3) RGB or (H, W[, 1]) gray uint8 -> model input (h, w, c).
 
     `dtype` float32 (default) or uint8 (only with scale "none"); a batch axis is not added.
@@ -78,7 +79,7 @@ def convert_color(img: np.ndarray, color_space: str) -> np.ndarray:
     raise ValueError(f"unknown color_space {color_space!r}")
 
 
-def scale_values(img: np.ndarray, scale: str, dtype: str | np.dtype = np.float32) -> np.ndarray:
+def scale_values(img: np.ndarray, scale: str, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype == np.uint8:
         if scale != "none":

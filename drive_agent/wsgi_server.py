@@ -11,13 +11,16 @@ import logging
 import sys
 import threading
 from socketserver import ThreadingMixIn
-from typing import Any, Callable
+from typing import IO, Any, Callable, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 log = logging.getLogger(__name__)
 
 
 class _WebSocketAwareHandler(ServerHandler):
+    status: str | None
+    request_handler: WSGIRequestHandler
+
     def handle_error(self) -> None:
         # simple-websocket signals the end of a WebSocket session in "werkzeug" mode by raising
         # ConnectionError once the socket is closed: that is a normal end, not an error.
@@ -41,10 +44,14 @@ class _RequestHandler(WSGIRequestHandler):
             return
         if not self.parse_request():
             return
-        handler = _WebSocketAwareHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(),
-                                         multithread=True)
+        handler = _WebSocketAwareHandler(cast(IO[bytes], self.rfile), cast(IO[bytes], self.wfile), self.get_stderr(),
+                                         self.get_environ(), multithread=True)
         handler.request_handler = self
-        handler.run(self.server.get_app())
+        app = cast(WSGIServer, self.server).get_app()
+        if app is None:
+            self.send_error(503)
+            return
+        handler.run(app)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s %s", self.address_string(), format % args)

@@ -64,7 +64,7 @@ def base_palette(style: TrackStyle, colour_gain: np.ndarray | None = None,
 
 def _smooth_noise(rng: np.random.Generator, rows: int, cols: int, cells: tuple[int, int]) -> np.ndarray:
     coarse = rng.random((cells[0], cells[1])).astype(np.float32)
-    return np.asarray(Image.fromarray(coarse, mode="F").resize((cols, rows), Image.BICUBIC))
+    return np.asarray(Image.fromarray(coarse, mode="F").resize((cols, rows), Image.Resampling.BICUBIC))
 
 
 def _periodic_noise(rng: np.random.Generator, elev: np.ndarray, az: np.ndarray, terms: int,
@@ -139,7 +139,10 @@ def draw_look(texture: TrackTexture, panorama: np.ndarray, randomisation: Random
               rng: np.random.Generator | None) -> Look:
     """Draw an episode's look. Without randomisation: the style's own colours, no shadows."""
     style = texture.style
-    on = randomisation if (randomisation is not None and rng is not None) else Randomisation.off()
+    if randomisation is None or rng is None:
+        rng, on = np.random.default_rng(0), Randomisation.off()  # `on` draws nothing from it
+    else:
+        on = randomisation
     n_classes = len(style.colours)
     colour_gain = rng.uniform(0.8, 1.2, (n_classes, 3)) if on.colours else None
     amplitude_gain = rng.uniform(0.0, 2.0, n_classes) if on.textures else None

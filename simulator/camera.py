@@ -118,6 +118,8 @@ class CameraRig:
         self.shape = (len(specs), first.height, first.width, first.channels)
         self._precompute_geometry()
         self._rng = np.random.default_rng(randomisation.seed) if randomisation is not None else None
+        self._noise: np.ndarray | None = None  # int16 noise tape, when randomisation adds noise
+        self._noise_rng = np.random.default_rng(0)
         self.randomise()
 
     # -- precomputation -------------------------------------------------------------------------
@@ -180,11 +182,11 @@ class CameraRig:
         pano = to_gray(look.panorama) if gray else look.panorama
         self._pano_flat = pano.reshape(-1) if gray else pano.reshape(-1, 3)
         self._shadow = look.shadow_map
-        noise_on = self.randomisation is not None and self.randomisation.noise and self._rng is not None
-        if noise_on:
+        if self.randomisation is not None and self.randomisation.noise and self._rng is not None:
             size = int(np.prod(self.shape))
-            sigma = self.randomisation.noise_sigma  # type: ignore[union-attr]
-            self._noise = np.round(self._rng.normal(0, sigma, 2 * size)).astype(np.int16)  # type: ignore[union-attr]
+            sigma = self.randomisation.noise_sigma
+            self._noise = np.round(self._rng.normal(0, sigma, 2 * size)).astype(np.int16)
+            self._noise_rng = self._rng
         else:
             self._noise = None
         return look
@@ -238,14 +240,14 @@ class CameraRig:
         for k, bonnet in self._bonnets:
             np.copyto(out[k, bonnet.first_row:], bonnet.colours, where=bonnet.mask)
         if self._noise is not None:
-            out = self._add_noise(out)
+            out = self._add_noise(out, self._noise)
         return out
 
-    def _add_noise(self, frames: np.ndarray) -> np.ndarray:
+    def _add_noise(self, frames: np.ndarray, tape: np.ndarray) -> np.ndarray:
         size = frames.size
-        start = int(self._rng.integers(0, size))  # type: ignore[union-attr]
+        start = int(self._noise_rng.integers(0, size))
         noisy = frames.reshape(-1).astype(np.int16)
-        noisy += self._noise[start:start + size]  # type: ignore[index]
+        noisy += tape[start:start + size]
         np.clip(noisy, 0, 255, out=noisy)
         return noisy.astype(np.uint8).reshape(frames.shape)
 

@@ -123,8 +123,9 @@ class ActionSpace:
     def n(self) -> int:
         return len(self.actions)
 
-    def command(self, action: int | tuple[float, float] | Any) -> Command:
-        """A car command from an action: an index (discrete) or (steering_deg, speed)."""
+    def command(self, action: Any) -> Command:
+        """A car command from an action: an index (discrete) or (steering_deg, speed); NumPy
+        scalars and arrays are welcome."""
         if self.kind == "discrete":
             index = int(action)
             if not 0 <= index < len(self.actions):

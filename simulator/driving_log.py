@@ -175,7 +175,7 @@ def parse_driving_log(stream: TextIO | Iterable[str], path: str | os.PathLike = 
     source = Path(path).name
     rows: list[LogRow] = []
     errors: list[DrivingLogError] = []
-    columns = COLUMNS
+    columns: tuple[str, ...] = COLUMNS
     has_header = False
     reader = csv.reader(stream, skipinitialspace=True)
     first = True

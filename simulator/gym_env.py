@@ -9,6 +9,7 @@ training: round-robin start positions, the first step is 'prepare', off track en
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Sequence
 
@@ -17,6 +18,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import SyncVectorEnv
 
+from simulator.camera import DeepRacerCamera
 from simulator.car import DEEPRACER, CarProfile, CarState
 from simulator.deepracer import ActionSpace, RewardFunction, parse_model_metadata
 from simulator.episode import Session, round_robin_start
@@ -72,10 +74,8 @@ class DeepRacerEnv(gym.Env):
         self.render_mode = render_mode
         self.max_steps = max_steps or int(20 * self.track.length / profile.max_speed * profile.action_hz)
         self.round_robin = round_robin
-        self._camera = None
+        self._camera: DeepRacerCamera | None = None
         if observation == "camera" or render_mode == "rgb_array":
-            from simulator.camera import DeepRacerCamera
-
             self._camera = DeepRacerCamera(self.track)
         self.session = Session(
             self.track,
@@ -98,12 +98,13 @@ class DeepRacerEnv(gym.Env):
         self._episodes = 0
 
     def _observe(self, state: CarState) -> np.ndarray:
-        if self.observation_mode == "camera":
+        if self._camera is not None and self.observation_mode == "camera":
             return self._camera.render(state.x, state.y, state.yaw)
         last = self.session.last
+        params = last.params if last is not None else None
         progress = last.progress if last is not None else 0.0
-        offset = last.params["distance_from_center"] if last is not None else 0.0
-        if last is not None and not last.params["is_left_of_center"]:
+        offset = params["distance_from_center"] if params is not None else 0.0
+        if params is not None and not params["is_left_of_center"]:
             offset = -offset
         return np.array(
             [state.x, state.y, math.sin(state.yaw), math.cos(state.yaw), state.speed, state.steering,
@@ -150,7 +151,7 @@ class DeepRacerEnv(gym.Env):
         return self._observe(result.state), result.reward, terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
+        if self.render_mode != "rgb_array" or self._camera is None:
             return None
         state = self.session.state
         frame = self._camera.render(state.x, state.y, state.yaw)
@@ -164,7 +165,7 @@ def make_vector_env(
 ) -> SyncVectorEnv:
     """One environment per entry of `tracks` (repeat a track for several cars on it), stepped
     together; `kwargs` go to every `DeepRacerEnv`. Seeds each sub-environment `seed + i`."""
-    env = SyncVectorEnv([(lambda t=t: DeepRacerEnv(track=t, **kwargs)) for t in tracks])
+    env = SyncVectorEnv([functools.partial(DeepRacerEnv, track=t, **kwargs) for t in tracks])
     if seed is not None:
         env.reset(seed=seed)
     return env

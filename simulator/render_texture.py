@@ -83,7 +83,7 @@ class TrackTexture:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.index.shape  # type: ignore[return-value]
+        return self.index.shape
 
     def classes(self) -> np.ndarray:
         """Surface class of every texel (GROUND, SURFACE, ...)."""
@@ -126,7 +126,7 @@ def _shade_noise(rng: np.random.Generator, rows: int, cols: int, blotch_texels: 
     coarse_rows = max(2, int(rows / blotch_texels) + 2)
     coarse_cols = max(2, int(cols / blotch_texels) + 2)
     coarse = rng.integers(0, SHADES // 2 + 4, (coarse_rows, coarse_cols), dtype=np.uint8)
-    blotches = np.asarray(Image.fromarray(coarse).resize((cols, rows), Image.BILINEAR))
+    blotches = np.asarray(Image.fromarray(coarse).resize((cols, rows), Image.Resampling.BILINEAR))
     grain = rng.integers(0, SHADES // 2 - 4, (rows, cols), dtype=np.uint8)
     return np.minimum(blotches + grain, SHADES - 1).astype(np.uint8)
 

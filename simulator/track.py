@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -58,6 +58,26 @@ class Track:
     outer: np.ndarray
     scale: str
     reverse: bool = False
+    # Derived in __post_init__ (read-only arrays), never passed in.
+    left_border: np.ndarray = field(init=False, repr=False)
+    right_border: np.ndarray = field(init=False, repr=False)
+    widths: np.ndarray = field(init=False, repr=False)
+    left_half_widths: np.ndarray = field(init=False, repr=False)
+    right_half_widths: np.ndarray = field(init=False, repr=False)
+    cumdist: np.ndarray = field(init=False, repr=False)
+    seg_vec: np.ndarray = field(init=False, repr=False)
+    seg_len: np.ndarray = field(init=False, repr=False)
+    headings: np.ndarray = field(init=False, repr=False)
+    length: float = field(init=False, repr=False)
+    _cx: list[float] = field(init=False, repr=False)
+    _cy: list[float] = field(init=False, repr=False)
+    _dx: list[float] = field(init=False, repr=False)
+    _dy: list[float] = field(init=False, repr=False)
+    _inv_len2: list[float] = field(init=False, repr=False)
+    _len: list[float] = field(init=False, repr=False)
+    _cum: list[float] = field(init=False, repr=False)
+    _lhw: list[float] = field(init=False, repr=False)
+    _rhw: list[float] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         center = _as_loop(self.center)

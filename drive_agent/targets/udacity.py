@@ -27,7 +27,7 @@ from socketio import packet
 
 from drive_agent.latency import FrameTimer
 from drive_agent.loop import DriveLoop
-from drive_agent.wsgi_server import serve_in_thread
+from drive_agent.wsgi_server import ThreadingWSGIServer, serve_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,8 @@ def _decode(b64: str) -> tuple[np.ndarray, bytes]:
     try:
         raw = base64.b64decode(b64)
         with Image.open(io.BytesIO(raw)) as img:
-            if img.mode != "RGB":
-                img = img.convert("RGB")
-            return np.asarray(img), raw
+            rgb = img if img.mode == "RGB" else img.convert("RGB")
+            return np.asarray(rgb), raw
     except (binascii.Error, UnidentifiedImageError, OSError, TypeError, SyntaxError) as exc:
         raise ValueError(f"unreadable image: {exc}") from exc
 
@@ -101,7 +100,7 @@ class UdacityDriver:
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("telemetry", self._on_telemetry)
         self.app = socketio.WSGIApp(self.sio)
-        self._server = None
+        self._server: ThreadingWSGIServer | None = None
 
     def answer(self, data: Any, timer: FrameTimer | None = None) -> tuple[str, dict[str, str]]:
         """One telemetry -> (event, payload). Never raises: a bad frame gets the last steering

@@ -109,7 +109,7 @@ def prepare(dataset_dirs: list, cfg: TrainConfig) -> SplitData:
 def preprocessing_spec(cfg: TrainConfig) -> PreprocessingSpec:
     """drive_agent's spec of this configuration (what the model card will say)."""
     return PreprocessingSpec(crop_top=cfg.crop_top, crop_bottom=cfg.crop_bottom,
-                             resize=tuple(cfg.resize), color_space=cfg.color_space,
+                             resize=(int(cfg.resize[0]), int(cfg.resize[1])), color_space=cfg.color_space,
                              scale="none")
 
 

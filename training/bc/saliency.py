@@ -116,7 +116,8 @@ def write_heatmaps(model: keras.Model, model_inputs: np.ndarray, display_frames:
     `gif_frames` consecutive inputs; returns file names relative to `out_dir`'s parent."""
     out_dir.mkdir(parents=True, exist_ok=True)
     n = len(model_inputs)
-    written: dict[str, list[str] | str] = {"png": [], "gif": ""}
+    pngs: list[str] = []
+    written: dict[str, list[str] | str] = {"png": pngs, "gif": ""}
     if n == 0:
         return written
     picks = np.unique(np.linspace(0, n - 1, num=min(sample_count, n)).astype(int))
@@ -124,7 +125,7 @@ def write_heatmaps(model: keras.Model, model_inputs: np.ndarray, display_frames:
     for k, (i, heat) in enumerate(zip(picks, maps)):
         name = f"frame_{k:03d}.png"
         _enlarge(overlay(display_frames[i], heat), scale).save(out_dir / name)
-        written["png"].append(f"{out_dir.name}/{name}")
+        pngs.append(f"{out_dir.name}/{name}")
     count = min(gif_frames, n)
     if count > 0:
         seq_maps = saliency_maps(model, model_inputs[:count])

@@ -29,6 +29,12 @@ class Score:
     laps: tuple[int, ...]
 
 
+def lap_is_valid(valid: bool, resets: int, max_resets_per_lap: int) -> bool:
+    """Race rules: a lap with more resets than the event allows is invalid, whatever was recorded;
+    within the limit a lap stays as recorded (an organiser may still mark it invalid)."""
+    return valid and resets <= max_resets_per_lap
+
+
 def effective_time(lap: LapLike, penalty_s: float) -> float:
     return lap.lap_time_s + lap.resets * penalty_s
 
@@ -41,7 +47,8 @@ def consecutive_windows(laps: Iterable[LapLike], n: int) -> list[list[LapLike]]:
     """Every run of n valid laps with consecutive lap numbers, earliest first."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    windows, run = [], []
+    windows: list[list[LapLike]] = []
+    run: list[LapLike] = []
     for lap in _in_order(laps):
         if not lap.valid or (run and lap.lap_number != run[-1].lap_number + 1):
             run = []
@@ -113,7 +120,8 @@ def rank_teams(laps_by_team: dict, rule: str, n: int, penalty_s: float = 0.0) ->
     for position, standing in enumerate(standings, start=1):
         if standing.score is None:
             break
-        if previous is not None and abs(standing.score.time_s - previous.score.time_s) < 1e-9:
+        if previous is not None and previous.score is not None \
+                and abs(standing.score.time_s - previous.score.time_s) < 1e-9:
             standing.rank = previous.rank
         else:
             standing.rank = position

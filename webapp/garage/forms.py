@@ -12,6 +12,8 @@ from django.conf import settings
 
 from training.bc import config as bc
 
+from .services import MAX_RECOVERY_WEIGHT, check_grid_size
+
 GROUPS = [
     ("Model", ["architecture", "activation", "inception_cut", "head_conv_filters", "head_dense_units",
                "use_bottleneck_cache"]),
@@ -88,7 +90,7 @@ class TrainForm(forms.Form):
     weights = forms.ChoiceField(label="Inception v3 weights", required=False,
                                 help_text="Only for transfer learning.")
     recovery_mode = forms.ChoiceField(choices=RECOVERY_CHOICES, initial="include", label="Recovery segments")
-    recovery_weight = forms.IntegerField(min_value=1, max_value=20, initial=1,
+    recovery_weight = forms.IntegerField(min_value=1, max_value=MAX_RECOVERY_WEIGHT, initial=1,
                                          help_text="Repeat each recovery frame this many times (a sample weight).")
     advanced_json = forms.CharField(
         required=False, label="Configuration as JSON (advanced)",
@@ -163,9 +165,7 @@ class TrainForm(forms.Form):
             configs = bc.expand_grid(grid)
         except (bc.ConfigError, TypeError) as exc:
             raise forms.ValidationError(f"Configuration: {exc}") from None
-        if len(configs) > settings.PITLANE_MAX_GRID_JOBS:
-            raise forms.ValidationError(f"The grid makes {len(configs)} runs; at most "
-                                        f"{settings.PITLANE_MAX_GRID_JOBS} are allowed.")
+        check_grid_size(len(configs))  # the service's rule, shown here before anything is queued
         if any(c.architecture == "inception_transfer" for c in configs) and not cleaned.get("weights"):
             self.add_error("weights", "Choose the Inception v3 weights for transfer learning.")
         cleaned["grid"] = grid

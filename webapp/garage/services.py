@@ -15,11 +15,32 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from webapp.datasets.services import RECOVERY_MODES
 from webapp.jobs.services import new_group_key, start_job
 
 from .models import InceptionWeights, TrainedModel
 
 TRAIN_KIND = "garage.train_bc"
+#: A recovery frame is repeated at most this many times (its sample weight).
+MAX_RECOVERY_WEIGHT = 20
+
+
+def max_grid_runs() -> int:
+    """How many training runs one request may queue (settings.PITLANE_MAX_GRID_JOBS)."""
+    return settings.PITLANE_MAX_GRID_JOBS
+
+
+def check_grid_size(runs: int) -> None:
+    """Refuse a grid search that would queue more runs than the platform allows."""
+    if runs > max_grid_runs():
+        raise ValidationError(f"The grid makes {runs} runs; at most {max_grid_runs()} are allowed.")
+
+
+def check_recovery_options(recovery_mode: str, recovery_weight: int) -> None:
+    if recovery_mode not in RECOVERY_MODES:
+        raise ValidationError(f"Recovery segments: choose one of {', '.join(RECOVERY_MODES)}.")
+    if not 1 <= int(recovery_weight) <= MAX_RECOVERY_WEIGHT:
+        raise ValidationError(f"The recovery weight must be between 1 and {MAX_RECOVERY_WEIGHT}.")
 
 
 def _varying(grid: dict[str, Any]) -> list[str]:
@@ -46,6 +67,9 @@ def start_training(*, team, user, name: str, datasets, configs, grid: dict | Non
                    weights: str = "none", recovery_mode: str = "include", recovery_weight: int = 1,
                    cloned_from: TrainedModel | None = None) -> list[TrainedModel]:
     """One TrainedModel and one training job per configuration; a grid shares a group key."""
+    configs = list(configs)
+    check_grid_size(len(configs))
+    check_recovery_options(recovery_mode, recovery_weight)
     datasets = list(datasets)
     if not datasets:
         raise ValidationError("Choose at least one dataset.")

@@ -7,6 +7,7 @@ import pytest
 from webapp.leagues import ranking
 from webapp.leagues.models import Event, LapResult
 from webapp.leagues.selectors import leaderboard
+from webapp.leagues.services import record_lap
 
 
 @dataclass
@@ -108,9 +109,10 @@ def test_leaderboard_of_an_event_uses_its_rule(make_league, make_event, team_a, 
                        off_track_penalty_s=2.0, max_resets_per_lap=1)
     for n, t in enumerate([10.0, 10.0, 30.0], start=1):
         LapResult.objects.create(event=event, team=team_a, lap_number=n, lap_time_s=t)
-    LapResult.objects.create(event=event, team=team_b, lap_number=1, lap_time_s=9.0, resets=1)
-    LapResult.objects.create(event=event, team=team_b, lap_number=2, lap_time_s=9.0)
-    LapResult.objects.create(event=event, team=team_b, lap_number=3, lap_time_s=5.0, resets=2)  # too many resets
+    # Laps with resets go through the service that applies the event's race rules.
+    record_lap(event=event, team=team_b, lap_number=1, lap_time_s=9.0, resets=1)
+    record_lap(event=event, team=team_b, lap_number=2, lap_time_s=9.0)
+    record_lap(event=event, team=team_b, lap_number=3, lap_time_s=5.0, resets=2)  # too many resets
     registered_only = make_team("Team Charlie")
     event.registrations.create(team=registered_only)
 

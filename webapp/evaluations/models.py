@@ -9,7 +9,35 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from simulator.car import MPH, get_profile
+
 DIRECTIONS = [("counterclockwise", "Counter-clockwise"), ("clockwise", "Clockwise")]
+
+# Bounds of an evaluation request (the model validates them; the form shows the same ones).
+TRIALS = (1, 10)
+OFF_TRACK_PENALTY_S = (0, 60)
+TIME_LIMIT_S = (5, 3600)
+MIN_SET_SPEED = 0.1
+
+#: The unit an evaluation's set speed is given in, per car, and its size in m/s: the drive agent's
+#: speed controller speaks mph on the Udacity car (as that simulator's telemetry does), m/s on DeepRacer.
+SET_SPEED_UNITS = {"udacity": ("mph", MPH), "deepracer": ("m/s", 1.0)}
+
+
+def set_speed_unit(profile: str) -> str:
+    return SET_SPEED_UNITS[profile][0]
+
+
+def max_set_speed(profile: str) -> float:
+    """The highest set speed for a car: its top speed (`simulator.car`), in its set-speed unit."""
+    metres_per_s = SET_SPEED_UNITS[profile][1]
+    return round(get_profile(profile).max_speed / metres_per_s, 6)
+
+
+def _set_speed_help() -> str:
+    return ("The speed controller's target: mph for the Udacity car (up to "
+            f"{max_set_speed('udacity'):g}), m/s for DeepRacer (up to {max_set_speed('deepracer'):g}). "
+            "Empty: the drive agent's default.")
 
 
 def evaluation_file_path(instance: "Evaluation", filename: str) -> str:
@@ -32,15 +60,20 @@ class Evaluation(models.Model):
 
     track = models.CharField(max_length=80)
     direction = models.CharField(max_length=20, choices=DIRECTIONS, default="counterclockwise")
-    trials = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(10)])
-    off_track_penalty_s = models.FloatField(default=2.0, validators=[MinValueValidator(0), MaxValueValidator(60)])
-    time_limit_s = models.FloatField(default=180.0, validators=[MinValueValidator(5), MaxValueValidator(3600)],
-                                     help_text="Simulated seconds per trial.")
+    trials = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(TRIALS[0]), MaxValueValidator(TRIALS[1])])
+    off_track_penalty_s = models.FloatField(
+        default=2.0, validators=[MinValueValidator(OFF_TRACK_PENALTY_S[0]), MaxValueValidator(OFF_TRACK_PENALTY_S[1])])
+    time_limit_s = models.FloatField(
+        default=180.0, validators=[MinValueValidator(TIME_LIMIT_S[0]), MaxValueValidator(TIME_LIMIT_S[1])],
+        help_text="Simulated seconds per trial.")
     profile = models.CharField(max_length=12, help_text="The car: deepracer or udacity (from the model's camera).")
+    # The per-car limit is the service's check (start_evaluation); the field holds the widest one.
     set_speed = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.1), MaxValueValidator(30)],
-        help_text="The speed controller's target: mph for the Udacity car (up to 30), m/s for DeepRacer "
-                  "(up to 4). Empty: the drive agent's default.",
+        null=True, blank=True,
+        validators=[MinValueValidator(MIN_SET_SPEED),
+                    MaxValueValidator(max(max_set_speed(profile) for profile in SET_SPEED_UNITS))],
+        help_text=_set_speed_help(),
     )
 
     # Filled in when the job succeeds.

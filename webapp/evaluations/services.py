@@ -8,10 +8,21 @@ from django.db.models import Max
 
 from webapp.jobs.services import start_job
 from webapp.leagues.models import Event, LapResult
+from webapp.leagues.services import record_lap
 
-from .models import Evaluation, Submission
+from .models import Evaluation, Submission, max_set_speed, set_speed_unit
 from .selectors import submittable_events
 from .tracks import profile_for_card, tracks_for_profile
+
+
+def check_set_speed(profile: str, set_speed: float | None) -> None:
+    """A set speed (None: the drive agent's default) may not exceed the car's top speed."""
+    if set_speed is None:
+        return
+    limit = max_set_speed(profile)
+    if set_speed > limit:
+        raise ValidationError({"set_speed": f"The {profile} car's top speed is {limit:g} {set_speed_unit(profile)}; "
+                                            f"a set speed of {set_speed:g} is above it."})
 
 
 @transaction.atomic
@@ -25,6 +36,7 @@ def start_evaluation(*, team, user, model, track: str, direction: str, trials: i
     profile = profile_for_card(model.card)
     if track not in tracks_for_profile(profile):
         raise ValidationError(f"{track} is not a {profile}-scale track.")
+    check_set_speed(profile, set_speed)
     evaluation = Evaluation(team=team, model=model, created_by=user, track=track, direction=direction,
                             trials=trials, off_track_penalty_s=off_track_penalty_s, time_limit_s=time_limit_s,
                             profile=profile, set_speed=set_speed)
@@ -60,16 +72,14 @@ def submit_to_event(*, evaluation: Evaluation, event: Event, user) -> Submission
     laps = []
     for offset, trial in enumerate(evaluation.summary["trials"]):
         done = trial["lap_time"] is not None
-        lap = LapResult(
+        laps.append(record_lap(
             event=event, team=evaluation.team, lap_number=number + offset,
             lap_time_s=trial["raw_lap_time"] if done else max(trial["elapsed_s"], 1e-3),
             resets=trial["reset_count"], valid=done, source=LapResult.Source.EVALUATION, recorded_by=user,
             note=(f"Evaluation {evaluation.pk}, trial {trial['trial']}" if done else
                   f"Evaluation {evaluation.pk}, trial {trial['trial']}: not completed "
                   f"({trial['completion_pct']:.0f} %)")[:200],
-        )
-        lap.save()
-        laps.append(lap)
+        ))
     submission.lap_count = len(laps)
     submission.save(update_fields=["lap_count"])
     return submission

@@ -9,6 +9,7 @@ from django.http import Http404
 
 from webapp.accounts.models import Team
 
+from . import services
 from .models import Event, LapResult, League, Registration
 
 
@@ -175,12 +176,22 @@ class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
     ordering = ("event", "team", "lap_number")
     actions = ("mark_valid", "mark_invalid")
 
+    def save_model(self, request, obj, form, change):
+        # The event's race rules decide validity here as everywhere a lap is recorded.
+        if services.apply_race_rules(obj):
+            self.message_user(request, f"Lap {obj.lap_number} has {obj.resets} resets, more than the event allows "
+                                       f"({obj.event.max_resets_per_lap}): it is stored as invalid.", messages.WARNING)
+        super().save_model(request, obj, form, change)
+
     @admin.action(description="Mark selected laps valid", permissions=["change"])
     def mark_valid(self, request, queryset):
-        updated = queryset.update(valid=True)
+        updated, kept = services.mark_laps(queryset, valid=True)
         self.message_user(request, f"{updated} lap(s) marked valid.", messages.SUCCESS)
+        if kept:
+            self.message_user(request, f"{kept} lap(s) have more resets than their event allows and stay invalid.",
+                              messages.WARNING)
 
     @admin.action(description="Mark selected laps invalid", permissions=["change"])
     def mark_invalid(self, request, queryset):
-        updated = queryset.update(valid=False)
+        updated, _ = services.mark_laps(queryset, valid=False)
         self.message_user(request, f"{updated} lap(s) marked invalid.", messages.SUCCESS)

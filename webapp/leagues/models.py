@@ -113,7 +113,10 @@ class Registration(models.Model):
 
 
 class LapResult(models.Model):
-    """One lap, virtual (from an evaluation) or physical (recorded by an organiser or a lap timer)."""
+    """One lap, virtual (from an evaluation) or physical (recorded by an organiser or a lap timer).
+
+    Record laps through `webapp.leagues.services.record_lap` / `save_lap`: they apply the event's
+    race rules (`ranking.lap_is_valid`) that decide `valid`."""
 
     class Source(models.TextChoices):
         EVALUATION = "evaluation", "Virtual evaluation"
@@ -141,9 +144,3 @@ class LapResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} lap {self.lap_number}: {self.lap_time_s:.3f} s"
-
-    def save(self, *args, **kwargs):
-        # A lap is valid only while its resets stay within the event's limit (race rules).
-        if self.event_id and self.resets > self.event.max_resets_per_lap:
-            self.valid = False
-        super().save(*args, **kwargs)

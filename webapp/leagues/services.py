@@ -1,4 +1,4 @@
-"""League workflows: team registration and organiser appointment."""
+"""League workflows: team registration, organiser appointment and recording laps under race rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from webapp.accounts.selectors import is_member
 
-from .models import Event, League, Registration
+from . import ranking
+from .models import Event, LapResult, League, Registration
 from .permissions import organiser_group
 
 
@@ -55,3 +56,36 @@ def make_organiser(user, league: League) -> None:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     user.groups.add(organiser_group())
+
+
+def apply_race_rules(lap: LapResult) -> bool:
+    """Set the lap's `valid` by its event's race rules (more resets than the event allows make it
+    invalid); True when that overrode a lap recorded as valid."""
+    valid = ranking.lap_is_valid(lap.valid, lap.resets, lap.event.max_resets_per_lap)
+    overridden = lap.valid and not valid
+    lap.valid = valid
+    return overridden
+
+
+def save_lap(lap: LapResult) -> LapResult:
+    """Store a new or edited lap under its event's race rules."""
+    apply_race_rules(lap)
+    lap.save()
+    return lap
+
+
+def record_lap(*, event: Event, team, lap_number: int, lap_time_s: float, resets: int = 0, valid: bool = True,
+               source: str = LapResult.Source.ORGANISER, recorded_by=None, note: str = "") -> LapResult:
+    """A new lap of the team in the event; `valid` is what was recorded, the race rules may overrule it."""
+    return save_lap(LapResult(event=event, team=team, lap_number=lap_number, lap_time_s=lap_time_s, resets=resets,
+                              valid=valid, source=source, recorded_by=recorded_by, note=note))
+
+
+def mark_laps(laps, *, valid: bool) -> tuple[int, int]:
+    """Mark laps valid or invalid. A lap with more resets than its event allows stays invalid:
+    returns (laps marked, laps the race rules kept invalid)."""
+    rows = list(laps.select_related("event"))
+    marked = [lap.pk for lap in rows
+              if not valid or ranking.lap_is_valid(True, lap.resets, lap.event.max_resets_per_lap)]
+    LapResult.objects.filter(pk__in=marked).update(valid=valid)
+    return len(marked), len(rows) - len(marked)

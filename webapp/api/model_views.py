@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 
 from django.http import FileResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -17,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.garage.models import TrainedModel
+from webapp.garage.selectors import model_of_teams_or_404, models_of_teams
 
 from .permissions import api_teams
 
@@ -35,10 +35,6 @@ class ModelSerializer(serializers.ModelSerializer):
 
     def get_tflite_url(self, model) -> str | None:
         return reverse("api_model_tflite", args=[model.pk]) if model.is_ready else None
-
-
-def _models(request):
-    return TrainedModel.objects.filter(team__in=api_teams(request)).select_related("team")
 
 
 def _not_ready(model: TrainedModel) -> Response:
@@ -64,16 +60,14 @@ class ModelList(ListAPIView):
     serializer_class = ModelSerializer
 
     def get_queryset(self):
-        models = _models(self.request)
-        if self.request.query_params.get("ready") in {"1", "true"}:
-            models = models.filter(status=TrainedModel.Status.READY).exclude(tflite="")
-        return models.order_by("-created")
+        ready_only = self.request.query_params.get("ready") in {"1", "true"}
+        return models_of_teams(api_teams(self.request), ready_only=ready_only).order_by("-created")
 
 
 class ModelDetail(APIView):
     @extend_schema(responses={200: ModelSerializer, 404: None, 409: None})
     def get(self, request, pk: int):
-        model = get_object_or_404(_models(request), pk=pk)
+        model = model_of_teams_or_404(api_teams(request), pk)
         if not model.is_ready:
             return _not_ready(model)
         data = ModelSerializer(model).data
@@ -84,7 +78,7 @@ class ModelDetail(APIView):
 class ModelTflite(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: None, 409: None})
     def get(self, request, pk: int):
-        model = get_object_or_404(_models(request), pk=pk)
+        model = model_of_teams_or_404(api_teams(request), pk)
         if not model.is_ready:
             return _not_ready(model)
         sha256 = _sha256_of(model)

@@ -1,11 +1,11 @@
-"""Read-side queries for evaluations, always scoped to a team."""
+"""Read-side queries for evaluations, always scoped to a team. The models themselves (one of a
+team, the ready ones) come from webapp.garage.selectors, which owns them."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from webapp.garage.models import TrainedModel
 from webapp.leagues.models import Event
 
 from .models import Evaluation
@@ -24,14 +24,6 @@ def evaluations_of_model(model, *, limit: int = 50):
 def evaluation_of_team_or_404(team, evaluation_id: int) -> Evaluation:
     return get_object_or_404(Evaluation.objects.select_related("model", "job", "team"), team=team,
                              pk=evaluation_id)
-
-
-def model_of_team_or_404(team, model_id: int) -> TrainedModel:
-    return get_object_or_404(TrainedModel.objects.select_related("team"), team=team, pk=model_id)
-
-
-def ready_models_of_team(team):
-    return TrainedModel.objects.filter(team=team, status=TrainedModel.Status.READY).exclude(tflite="")
 
 
 def submittable_events(evaluation: Evaluation):

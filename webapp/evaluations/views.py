@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from webapp.accounts.selectors import membership_or_404
+from webapp.garage.selectors import model_of_team_or_404, ready_models_of_team
 
 from . import selectors, services
 from .forms import EvaluationForm, SubmitForm
@@ -28,7 +29,7 @@ DOWNLOADS = {
 def evaluation_list(request, team_slug: str):
     team = membership_or_404(request.user, team_slug).team
     context = {"team": team, "evaluations": selectors.evaluations_of_team(team),
-               "models": selectors.ready_models_of_team(team)}
+               "models": ready_models_of_team(team)}
     return render(request, "evaluations/evaluation_list.html", context)
 
 
@@ -36,7 +37,7 @@ def evaluation_list(request, team_slug: str):
 @require_POST
 def evaluation_start(request, team_slug: str, model_id: int):
     team = membership_or_404(request.user, team_slug).team
-    model = selectors.model_of_team_or_404(team, model_id)
+    model = model_of_team_or_404(team, model_id)
     form = EvaluationForm(request.POST, model=model)
     if form.is_valid():
         try:

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 
 def artifact_path(instance: "TrainedModel", filename: str) -> str:
     return f"teams/{instance.team_id}/models/{instance.pk or 'new'}/{filename}"
+
+
+class TrainedModelQuerySet(models.QuerySet):
+    def ready(self) -> TrainedModelQuerySet:
+        """The models that are ready to drive (`TrainedModel.READY_TO_DRIVE`)."""
+        return self.filter(TrainedModel.READY_TO_DRIVE)
 
 
 class TrainedModel(models.Model):
@@ -49,6 +56,17 @@ class TrainedModel(models.Model):
     options = models.JSONField(default=dict, blank=True)
     artifacts = models.JSONField(default=dict, blank=True)
 
+    objects = TrainedModelQuerySet.as_manager()
+
+    # The one definition of a ready model: training published it (status READY) *and* its TFLite
+    # file is recorded. This is the strict union of what the model page (status only), the
+    # downloads, the API and the evaluations used to check each on their own. Only a ready model
+    # is offered for download (web 404, API 409 otherwise), evaluation and the drive agent, and
+    # only its page shows the results. `objects.ready()` filters on this condition; `is_ready`
+    # below is its in-memory twin for one loaded model (tests/garage/test_ready_models.py checks
+    # that the two agree for every status, with and without a file).
+    READY_TO_DRIVE = Q(status=Status.READY) & ~Q(tflite="")
+
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["team", "-created"])]
@@ -61,6 +79,7 @@ class TrainedModel(models.Model):
 
     @property
     def is_ready(self) -> bool:
+        """READY_TO_DRIVE, evaluated on this instance instead of in the database."""
         return self.status == self.Status.READY and bool(self.tflite)
 
     @property

@@ -1,4 +1,5 @@
-"""Read-side queries about trained models; every lookup is scoped to a team."""
+"""Read-side queries about trained models; every lookup is scoped to a team (or, for the API, to
+the teams a credential may act for). "Ready" is always `TrainedModel.objects.ready()`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,22 @@ def models_of_team(team):
 def model_of_team_or_404(team, model_id: int) -> TrainedModel:
     return get_object_or_404(TrainedModel.objects.select_related("team", "job", "cloned_from"),
                              team=team, pk=model_id)
+
+
+def ready_models_of_team(team):
+    """The team's models that are ready to drive (and so to evaluate)."""
+    return TrainedModel.objects.filter(team=team).ready()
+
+
+def models_of_teams(teams, *, ready_only: bool = False):
+    """The models of several teams (`teams`: Teams or their ids, e.g. an API credential's teams)."""
+    models = TrainedModel.objects.filter(team__in=teams).select_related("team")
+    return models.ready() if ready_only else models
+
+
+def model_of_teams_or_404(teams, model_id: int) -> TrainedModel:
+    """One model of these teams, ready or not; another team's model is 404."""
+    return get_object_or_404(models_of_teams(teams), pk=model_id)
 
 
 def group_of_team(team, group_key: str) -> list[TrainedModel]:
@@ -64,13 +81,11 @@ def heatmap_name(model: TrainedModel, index: int | None) -> str:
 
 
 def download(model: TrainedModel, artifact: str) -> tuple[str, str, str]:
-    """(storage name, content type, download file name) of a model file."""
-    if artifact not in DOWNLOADS or model.status != TrainedModel.Status.READY:
+    """(storage name, content type, download file name) of a model file; only a ready model's."""
+    if artifact not in DOWNLOADS or not model.is_ready:
         raise Http404
     key, content_type = DOWNLOADS[artifact]
     if key == "tflite":
-        if not model.tflite:
-            raise Http404
         return model.tflite.name, content_type, f"model_{model.pk}.tflite"
     relative = model.artifacts.get(key)
     if not relative:

@@ -17,7 +17,6 @@ from webapp.datasets.selectors import ready_datasets_of_team
 
 from . import selectors, services
 from .forms import TrainForm
-from .models import TrainedModel
 
 FIGURES = [
     ("loss", "Loss and validation loss per epoch"),
@@ -72,7 +71,7 @@ def model_train(request, team_slug: str):
 def model_detail(request, team_slug: str, model_id: int):
     team = membership_or_404(request.user, team_slug).team
     model = selectors.model_of_team_or_404(team, model_id)
-    ready = model.status == TrainedModel.Status.READY
+    ready = model.is_ready
     return render(request, "garage/model_detail.html", {
         "team": team, "model": model, "job": model.job, "ready": ready,
         "figures": FIGURES if ready else [], "datasets": model.datasets.all(),

@@ -9,9 +9,19 @@ from .models import Invite, Membership, Team
 
 
 def teams_of(user) -> list[Team]:
+    return list(member_teams(user).order_by("name"))
+
+
+def member_teams(user):
+    """The teams the user is a member of, as a queryset (none for an anonymous visitor)."""
     if not user.is_authenticated:
-        return []
-    return list(Team.objects.filter(memberships__user=user).order_by("name"))
+        return Team.objects.none()
+    return Team.objects.filter(memberships__user=user)
+
+
+def team_as_queryset(team: Team):
+    """Just this team, as a queryset (an API token acts for exactly one team)."""
+    return Team.objects.filter(pk=team.pk)
 
 
 def membership_or_404(user, slug: str) -> Membership:

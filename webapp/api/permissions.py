@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from webapp.accounts.models import Team
+from webapp.accounts.selectors import member_teams, team_as_queryset
 
 from .authentication import TeamPrincipal
 
 
 def api_teams(request):
+    """A Team queryset: a token's one team, a signed-in user's teams, or none."""
     if isinstance(request.user, TeamPrincipal):
-        return Team.objects.filter(pk=request.user.team.pk)
-    if request.user.is_authenticated:
-        return Team.objects.filter(memberships__user=request.user)
-    return Team.objects.none()
+        return team_as_queryset(request.user.team)
+    return member_teams(request.user)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -13,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.jobs.models import Job
+from webapp.jobs.selectors import job_of_teams_or_404, jobs_of_teams
 from webapp.jobs.services import request_cancel
 
 from .permissions import api_teams
@@ -62,25 +61,21 @@ class JobList(ListAPIView):
     serializer_class = JobSerializer
 
     def get_queryset(self):
-        jobs = Job.objects.filter(team__in=api_teams(self.request)).select_related("team")
-        if status_filter := self.request.query_params.get("status"):
-            jobs = jobs.filter(status=status_filter)
-        if kind := self.request.query_params.get("kind"):
-            jobs = jobs.filter(kind=kind)
-        return jobs
+        params = self.request.query_params
+        return jobs_of_teams(api_teams(self.request), status=params.get("status"), kind=params.get("kind"))
 
 
 class JobDetail(RetrieveAPIView):
     serializer_class = JobSerializer
 
     def get_queryset(self):
-        return Job.objects.filter(team__in=api_teams(self.request)).select_related("team")
+        return jobs_of_teams(api_teams(self.request))
 
 
 class JobCancel(APIView):
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request, pk: int):
-        job = get_object_or_404(Job.objects.filter(team__in=api_teams(request)), pk=pk)
+        job = job_of_teams_or_404(api_teams(request), pk)
         try:
             job = request_cancel(job=job)
         except ValidationError as exc:

@@ -11,3 +11,19 @@ def jobs_of_team(team, *, limit: int = 50):
 
 def job_of_team_or_404(team, job_id: int) -> Job:
     return get_object_or_404(Job.objects.select_related("team"), team=team, pk=job_id)
+
+
+def jobs_of_teams(teams, *, status: str | None = None, kind: str | None = None):
+    """The jobs of several teams (`teams`: a Team queryset, e.g. an API credential's teams),
+    optionally only those of one status and/or kind."""
+    jobs = Job.objects.filter(team__in=teams).select_related("team")
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    return jobs
+
+
+def job_of_teams_or_404(teams, job_id: int) -> Job:
+    """One job of these teams; another team's job is 404."""
+    return get_object_or_404(jobs_of_teams(teams), pk=job_id)

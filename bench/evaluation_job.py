@@ -43,7 +43,7 @@ def main() -> int:
     from django.core.files.base import ContentFile
     from django.core.management import call_command
 
-    import webapp.jobs.services as job_services
+    import webapp.jobs.dispatch as job_dispatch
     from webapp.accounts.services import create_team
     from webapp.evaluations.models import TrackLimit
     from webapp.evaluations.services import start_evaluation
@@ -52,7 +52,7 @@ def main() -> int:
     from webapp.jobs.runner import execute_job
 
     call_command("migrate", verbosity=0)
-    job_services.enqueue = lambda job: None  # the job runs below, in this process
+    job_dispatch.enqueue = lambda job: None  # the job runs below, in this process
     user = get_user_model().objects.create(username="bench")
     team = create_team(user=user, name="Bench")
     card = json.loads((args.model_dir / "model_card.json").read_text())

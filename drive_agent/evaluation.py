@@ -19,6 +19,7 @@ from drive_agent.model_card import load_model_card
 from drive_agent.runtime import TFLiteModel
 from drive_agent.speed import PISpeedControl, target_speed
 from simulator.episode import EvaluationResult as TrialsResult
+from simulator.stopping import ShouldStop, Stopped
 
 ProgressCallback = Callable[[float, str], None]
 StepCallback = Callable[[Any, np.ndarray, Command], None]
@@ -28,10 +29,6 @@ UDACITY_SET_SPEED_MPH = 9.0
 #: Step statuses after which the car is reset and held still (DeepRacer's names).
 _HELD_STATUSES = frozenset({"off_track", "reversed", "immobilized", "pause"})
 DEEPRACER_SET_SPEED_MS = 1.5
-
-
-class EvaluationStopped(Exception):
-    """`should_stop()` returned True: the evaluation was abandoned part-way."""
 
 
 @dataclass
@@ -57,25 +54,33 @@ class EvaluationResult(TrialsResult):
             "steering_deg": np.array([s.steering_deg for s in self.trace]),
         }
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready figures for the job record and the leaderboard."""
-        return {
-            "track": self.track,
-            "model_kind": self.model_kind,
-            "trials": [{"trial": t.trial, "status": t.status.value, "lap_time": t.lap_time,
-                        "lap_times": list(t.lap_times), "completion_pct": t.completion_pct,
-                        "off_track_count": t.off_track_count, "reset_count": t.reset_count,
-                        "steps": t.steps} for t in self.trials],
-            "lap_times": self.lap_times,
-            "best_lap_time": self.best_lap_time,
-            "completion_pct": self.completion_pct,
-            "off_track_count": self.off_track_count,
-            "reset_count": self.reset_count,
-            "steps": len(self.trace),
-            "latency": self.latency,
-            "simtrace_path": str(self.simtrace_path) if self.simtrace_path else None,
-            "metrics_path": str(self.metrics_path) if self.metrics_path else None,
-        }
+
+def summarise(result: EvaluationResult, penalty_s: float) -> dict[str, Any]:
+    """JSON-ready figures of an evaluation: one row per trial (the lap table, league laps) and the
+    totals. `raw_lap_time` leaves out the `penalty_s` added for each reset."""
+    from simulator.rules import METRICS_STATUS
+
+    trials = []
+    for t in result.trials:
+        lap_time = t.lap_time
+        trials.append({
+            "trial": t.trial, "status": t.status.value, "result": METRICS_STATUS[t.status], "lap_time": lap_time,
+            "raw_lap_time": None if lap_time is None else max(lap_time - t.reset_count * penalty_s, 1e-3),
+            "completion_pct": round(t.completion_pct, 2), "off_track_count": t.off_track_count,
+            "reset_count": t.reset_count, "elapsed_s": round(t.elapsed_s, 3), "steps": t.steps,
+        })
+    laps = [t["lap_time"] for t in trials if t["lap_time"] is not None]
+    return {
+        "trials": trials,
+        "completed_laps": len(laps),
+        "best_lap_time": min(laps) if laps else None,
+        "mean_lap_time": sum(laps) / len(laps) if laps else None,
+        "completion_pct": round(result.completion_pct, 2),
+        "off_track_count": result.off_track_count,
+        "reset_count": result.reset_count,
+        "steps": len(result.trace),
+        "latency_ms": {k: v for k, v in result.latency.items() if k != "stages"},
+    }
 
 
 class SimDriver:
@@ -146,7 +151,7 @@ def make_loop(model: TFLiteModel | DriveLoop | str | Path, throttle_scale: float
 
 def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, n_trials: int = 3,
                        rules: Any = None, on_progress: ProgressCallback | None = None,
-                       should_stop: Callable[[], bool] | None = None, *, out_dir: str | Path | None = None,
+                       should_stop: ShouldStop | None = None, *, out_dir: str | Path | None = None,
                        throttle_scale: float = 1.0, set_speed: float | None = None, seed: int | None = 0,
                        start_distance: float = 0.0, max_time_s: float | None = None,
                        on_step: StepCallback | None = None) -> EvaluationResult:
@@ -154,8 +159,9 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
 
     `rules` defaults to `simulator.rules.EVALUATION_RULES` (reset + 2 s penalty off track).
     `on_progress(pct, message)` is called about every 1 % (monotonic, 100 at the end); `should_stop()` is polled every step
-    and True raises `EvaluationStopped` (an exception it raises itself propagates unchanged).
-    `out_dir` receives `evaluation-simtrace/0-iteration.csv` and `metrics.json`.
+    and True raises `simulator.stopping.Stopped` (an exception it raises itself propagates unchanged).
+    `out_dir` receives `evaluation-simtrace/0-iteration.csv`, `metrics.json` and `summary.json`
+    (`summarise` of the result, with the track, the model's kind and the two files' paths).
     Each trial is limited to `rules.time_limit_s`, else `max_time_s`, else 20x the time a lap at
     the car's top speed takes. `on_step(step_result, frame, command)` sees every step.
     """
@@ -172,7 +178,7 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
 
     def policy(state: Any) -> tuple[Any, int]:
         if should_stop is not None and should_stop():
-            raise EvaluationStopped(f"stopped in trial {last.get('trial', 0) + 1} of {n_trials}")
+            raise Stopped(f"stopped in trial {last.get('trial', 0) + 1} of {n_trials}")
         last["frame"], last["command"], car_command, index = driver.decide(state)
         return car_command, index
 
@@ -209,5 +215,8 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
         evaluation.simtrace_path = write_simtrace_csv(out / "evaluation-simtrace" / "0-iteration.csv",
                                                       trace, track.length)
         evaluation.metrics_path = write_metrics(out / "metrics.json", evaluation_metrics(trials))
-        (out / "summary.json").write_text(json.dumps(evaluation.summary(), indent=1))
+        summary = {"track": evaluation.track, "model_kind": evaluation.model_kind,
+                   **summarise(evaluation, rules.off_track_penalty_s),
+                   "simtrace_path": str(evaluation.simtrace_path), "metrics_path": str(evaluation.metrics_path)}
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return evaluation

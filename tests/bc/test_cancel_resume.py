@@ -1,9 +1,13 @@
-"""Cancellation stops within a batch or two; a re-run in the same out_dir resumes."""
+"""Cancellation stops within a batch or two (raising Stopped); a re-run in the same out_dir resumes."""
 
 import json
 import time
 
+import pytest
+
+from simulator.stopping import Stopped
 from tests.bc.conftest import tiny_config
+from training.bc.callbacks import load_checkpoint_state
 from training.bc.train import train
 
 
@@ -18,11 +22,12 @@ def test_should_stop_cancels_quickly(real_sample, tmp_path):
             return True
         return False
 
-    result = train([real_sample], cfg, tmp_path / "run", should_stop=should_stop,
-                   on_progress=lambda p: batches.append(p) if p["phase"] == "batch" else None)
-    assert result.status == "cancelled"
+    with pytest.raises(Stopped, match="training stopped in epoch"):
+        train([real_sample], cfg, tmp_path / "run", should_stop=should_stop,
+              on_progress=lambda p: batches.append(p) if p["phase"] == "batch" else None)
     assert time.monotonic() - asked_at[0] < 3.0
-    assert result.epochs_completed < 50
+    state = load_checkpoint_state(tmp_path / "run")
+    assert state is None or state["epoch"] < 50
     assert not (tmp_path / "run" / "model.tflite").exists()
 
 
@@ -36,17 +41,15 @@ def test_rerun_resumes_after_the_last_checkpointed_epoch(real_sample, tmp_path):
         # may not come at all when an epoch of the tiny sample takes under 0.25 s.
         return bool(ended)
 
-    first = train([real_sample], cfg, out, should_stop=stop_once_the_first_epoch_ended,
-                  on_progress=lambda p: ended.append(p["epoch"]) if p["phase"] == "epoch_end"
-                  else None)
-    assert first.status == "cancelled" and first.epochs_completed == 1
+    with pytest.raises(Stopped, match="epoch 2 of 2"):
+        train([real_sample], cfg, out, should_stop=stop_once_the_first_epoch_ended,
+              on_progress=lambda p: ended.append(p["epoch"]) if p["phase"] == "epoch_end" else None)
     state = json.loads((out / "checkpoint" / "state.json").read_text())
     assert state["epoch"] == 1 and len(state["history"]["loss"]) == 1
 
     resumed_epochs: list[int] = []
     second = train([real_sample], cfg, out,
                    on_progress=lambda p: resumed_epochs.append(p["epoch"]))
-    assert second.status == "completed"
     assert second.resumed_from_epoch == 1 and second.epochs_completed == 2
     assert min(resumed_epochs) == 2
     assert len(second.history["loss"]) == 2
@@ -55,8 +58,9 @@ def test_rerun_resumes_after_the_last_checkpointed_epoch(real_sample, tmp_path):
 def test_a_different_config_refuses_the_checkpoint(real_sample, tmp_path):
     out = tmp_path / "run"
     finished: list[dict] = []  # stop right after the first checkpoint: no export needed here
-    train([real_sample], tiny_config(epochs=2), out, should_stop=lambda: bool(finished),
-          on_progress=lambda p: finished.append(p) if p["phase"] == "epoch_end" else None)
+    with pytest.raises(Stopped):
+        train([real_sample], tiny_config(epochs=2), out, should_stop=lambda: bool(finished),
+              on_progress=lambda p: finished.append(p) if p["phase"] == "epoch_end" else None)
     assert (out / "checkpoint" / "state.json").is_file()
     try:
         train([real_sample], tiny_config(epochs=2, learning_rate=0.1), out)

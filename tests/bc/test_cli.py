@@ -46,3 +46,16 @@ def test_progress_line_format():
     line = progress_line({"epoch": 2, "epochs": 5, "batch": 7, "batches": 10, "loss": 0.12345,
                           "val_loss": None, "eta_s": 75.2, "percent": 34.0, "phase": "batch"})
     assert line == "epoch 2/5 batch 7/10 loss 0.1235 val_loss - eta 01:15 (34%)"
+
+
+def test_a_stopped_run_exits_3_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    from simulator.stopping import Stopped
+
+    def stopped(*args, **kwargs):
+        raise Stopped("training stopped in epoch 2 of 5")
+
+    monkeypatch.setattr("training.bc.train.train", stopped)
+    code = main(["train", "--dataset", str(tmp_path), "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 3 and captured.out == ""
+    assert "stopped: training stopped in epoch 2 of 5" in captured.err and "resume" in captured.err

@@ -90,3 +90,42 @@ def test_zip_on_disk_is_streamed_not_buffered(client, team_a, real_sample, tmp_p
     with zipfile.ZipFile(dataset.upload_path) as zf:
         assert "driving_log.csv" in zf.namelist()
     assert dataset.upload_bytes == archive.stat().st_size
+
+
+def test_cancel_while_ingesting_cancels_the_job_and_fails_the_dataset(client, team_a, real_sample, tmp_path,
+                                                                    pitlane_dirs, monkeypatch):
+    """A cancel clicked mid-extraction: the reporter's check reads the flag, the extraction raises
+    Stopped, the dataset is failed as cancelled with nothing half-written, the job is cancelled."""
+    from tests.datasets.helpers import run_in_process, upload
+    from webapp.datasets import archive
+    from webapp.jobs.services import request_cancel
+
+    client.force_login(team_a.captain)
+    response = upload(client, team_a, zip_folder(real_sample, tmp_path / "real_sample.zip"))
+    dataset = Dataset.objects.get(pk=response.json()["dataset_id"])
+    real_plan = archive.plan
+
+    def plan_then_cancel(*args, **kwargs):
+        request_cancel(job=Job.objects.get(pk=dataset.job_id))  # the job is running: only flagged
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(archive, "plan", plan_then_cancel)
+    run_in_process(dataset.job_id)
+    dataset.refresh_from_db()
+    assert dataset.job.status == Job.Status.CANCELLED and dataset.job.message == "Cancelled"
+    assert dataset.status == Dataset.Status.FAILED and dataset.error == "Ingestion was cancelled."
+    assert not list(pitlane_dirs["PITLANE_DATASET_ROOT"].rglob("*.jpg"))
+
+
+def test_extraction_and_validation_raise_stopped_when_asked(real_sample, tmp_path):
+    from simulator.stopping import Stopped
+    from webapp.datasets import archive, validation
+    from webapp.datasets.services import limits
+
+    dest = tmp_path / "dest"
+    with pytest.raises(Stopped, match="extraction"):
+        archive.extract(zip_folder(real_sample, tmp_path / "s.zip"), dest, limits(), should_stop=lambda: True)
+    assert not dest.exists()  # nothing half-written stays
+    archive.extract(zip_folder(real_sample, tmp_path / "s.zip"), dest, limits())
+    with pytest.raises(Stopped, match="validation"):
+        validation.validate(dest, should_stop=lambda: True)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from drive_agent.evaluation import EvaluationStopped, run_sim_evaluation
+from drive_agent.evaluation import run_sim_evaluation, summarise
 from drive_agent.loop import DriveLoop
+from simulator.stopping import Stopped
 from tests.drive_agent.helpers import load_tiny
 
 
@@ -38,7 +39,10 @@ def test_trials_trace_progress_and_files(tiny_models: Path, tmp_path: Path) -> N
     assert {"completion_percentage", "off_track_count", "reset_count", "episode_status"} <= set(metrics[0])
     rows = list(csv.reader((tmp_path / "evaluation-simtrace" / "0-iteration.csv").open()))
     assert rows[0][:4] == ["episode", "steps", "X", "Y"] and len(rows) == len(result.trace) + 1
-    assert json.loads((tmp_path / "summary.json").read_text())["steps"] == len(result.trace)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["steps"] == len(result.trace) and summary["track"] == result.track == "pitlane_loop_road"
+    assert summary["trials"] == summarise(result, rules().off_track_penalty_s)["trials"]
+    assert summary["completed_laps"] == 0 and summary["best_lap_time"] is None
 
 
 def test_discrete_model_drives_deepracer_track_with_action_indices(tiny_models: Path) -> None:
@@ -50,7 +54,7 @@ def test_discrete_model_drives_deepracer_track_with_action_indices(tiny_models: 
 
 def test_should_stop_abandons_the_evaluation(drive_loop: DriveLoop) -> None:
     calls = iter(range(1000))
-    with pytest.raises(EvaluationStopped, match="trial 1 of 3"):
+    with pytest.raises(Stopped, match="trial 1 of 3"):
         run_sim_evaluation(drive_loop, "pitlane_loop_road", n_trials=3, rules=rules(), max_time_s=4.0,
                            should_stop=lambda: next(calls) >= 10)
 

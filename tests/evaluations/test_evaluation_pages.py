@@ -134,7 +134,7 @@ def test_every_evaluation_url_is_404_for_another_team(client, team_a, team_b, ru
 
 def test_set_speed_from_the_form_reaches_the_agents_speed_controller(client, team_a, make_ready_model,
                                                                      run_evaluation_now, monkeypatch):
-    monkeypatch.setattr("webapp.jobs.services.enqueue", lambda job: None)
+    monkeypatch.setattr("webapp.jobs.dispatch.enqueue", lambda job: None)
     client.force_login(team_a.captain)
     model = make_ready_model(team_a)
     response = client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", {
@@ -150,7 +150,7 @@ def test_set_speed_from_the_form_reaches_the_agents_speed_controller(client, tea
 
 
 def test_deepracer_set_speed_above_the_cars_top_speed_is_refused(client, team_a, make_ready_model, monkeypatch):
-    monkeypatch.setattr("webapp.jobs.services.enqueue", lambda job: None)
+    monkeypatch.setattr("webapp.jobs.dispatch.enqueue", lambda job: None)
     client.force_login(team_a.captain)
     model = make_ready_model(team_a)
     client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", {

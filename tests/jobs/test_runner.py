@@ -1,13 +1,19 @@
 """The runner's state machine, in-process: each delivery of a job id does the right thing once."""
 
+import contextlib
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 
+from simulator.stopping import Stopped
 from webapp.jobs.models import Job
 from webapp.jobs.runner import Outcome, execute_job, reap_stale_jobs
 from webapp.jobs.services import request_cancel
+from webapp.jobs.signals import job_finished
+from webapp.jobs.transitions import finish_job
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +29,7 @@ def make_job(team_a):
 @pytest.fixture(autouse=True)
 def no_enqueue(monkeypatch):
     sent = []
-    monkeypatch.setattr("webapp.jobs.services.enqueue", lambda job: sent.append(job.pk))
+    monkeypatch.setattr("webapp.jobs.dispatch.enqueue", lambda job: sent.append(job.pk))
     return sent
 
 
@@ -77,24 +83,59 @@ def test_cancel_of_queued_job_finishes_it_and_worker_skips(make_job, tmp_path):
 
 
 def test_cancel_flag_stops_running_job(make_job, monkeypatch):
-    job = make_job(steps=50)
-    calls = {"n": 0}
-    real_check = Job.objects.filter
+    """A cancel requested while the job runs is read back from the database by the reporter's own
+    (throttled) check, and `Stopped` ends the job as cancelled part-way."""
+    job = make_job(steps=50, delay_s=0.05)
+    sleeps = []
 
-    def flag_after_two_steps(*args, **kwargs):
-        if kwargs.get("cancel_requested"):
-            calls["n"] += 1
-            if calls["n"] == 2:
-                Job.objects.filter(pk=job.pk).update(cancel_requested=True)
-        return real_check(*args, **kwargs)
+    def sleep_then_cancel(seconds):
+        # The user clicks "cancel" during the second step; the job's code knows nothing of it.
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            request_cancel(job=Job.objects.get(pk=job.pk))
+        time.sleep(seconds)
 
-    monkeypatch.setattr(Job.objects, "filter", flag_after_two_steps)
-    monkeypatch.setattr("webapp.jobs.progress.JobReporter.cancel_requested",
-                        lambda self: Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists())
-    execute_job(job.pk)
+    monkeypatch.setattr("tests.support.job_kinds.time", SimpleNamespace(sleep=sleep_then_cancel))
+    # The heartbeat thread's own connection would wait on this test's open transaction.
+    monkeypatch.setattr("webapp.jobs.runner.Heartbeat", lambda job_id: contextlib.nullcontext())
+    assert execute_job(job.pk) is Outcome.DONE
     job.refresh_from_db()
-    assert job.status == Job.Status.CANCELLED
-    assert job.progress < 100
+    assert job.status == Job.Status.CANCELLED and job.message == "Cancelled"
+    assert 2 < len(sleeps) < 50  # it ran on only until the throttled check looked at the flag again
+    assert 0 < job.progress < 100
+    assert job.log_tail.splitlines() == [f"step {n}" for n in range(1, len(sleeps) + 1)]
+
+
+def test_check_cancelled_raises_stopped_once_the_flag_is_set(make_job):
+    from webapp.jobs.progress import JobReporter
+
+    job = make_job()
+    reporter = JobReporter(job, min_interval_s=0)
+    reporter.check_cancelled()  # not asked: nothing happens
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    with pytest.raises(Stopped):
+        reporter.check_cancelled()
+
+
+def test_a_job_reaches_its_end_state_once(make_job):
+    """finish_job is idempotent: the first end state stays, and job_finished is sent for it only."""
+    job = make_job()
+    seen = []
+
+    def receiver(sender, job, **kwargs):
+        seen.append(job.status)
+
+    job_finished.connect(receiver)
+    try:
+        assert finish_job(job, Job.Status.CANCELLED, message="Cancelled")
+        assert not finish_job(job, Job.Status.FAILED, error="too late")
+    finally:
+        job_finished.disconnect(receiver)
+    job.refresh_from_db()
+    assert seen == [Job.Status.CANCELLED]
+    assert job.status == Job.Status.CANCELLED and job.error == "" and job.finished is not None
+    with pytest.raises(ValueError):
+        finish_job(job, Job.Status.RUNNING)
 
 
 def test_running_job_with_fresh_heartbeat_belongs_to_someone_else(make_job):

@@ -1,10 +1,11 @@
 """Keras callbacks that make training a well-behaved background job.
 
-`ProgressReporter` feeds `on_progress` (rate-limited) and polls `should_stop`; cancelling raises
-`TrainingCancelled` out of `fit` at once, so no validation pass or checkpoint of a half epoch
-follows. `EpochCheckpointer` saves model + optimizer + epoch + history after every epoch (so a
-worker that dies resumes at the next epoch), keeps the best weights and does early stopping with
-its counters in the checkpoint too.
+`ProgressReporter` feeds `on_progress` (rate-limited) and polls `should_stop`; stopping raises
+`simulator.stopping.Stopped` out of `fit` at once, so no validation pass or checkpoint of a half
+epoch follows (the last finished epoch's checkpoint stays, to resume from). `EpochCheckpointer`
+saves model + optimizer + epoch + history after every epoch (so a worker that dies resumes at the
+next epoch), keeps the best weights and does early stopping with its counters in the checkpoint
+too.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 
-ProgressFn = Callable[[dict[str, Any]], None]
-StopFn = Callable[[], bool]
+from simulator.stopping import OnProgress, ShouldStop, Stopped
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
@@ -27,12 +27,8 @@ MODEL_FILE = "model.keras"
 BEST_WEIGHTS_FILE = "best.weights.h5"
 
 
-class TrainingCancelled(Exception):
-    """Raised inside fit when should_stop() answered True."""
-
-
 class ProgressReporter(keras.callbacks.Callback):
-    def __init__(self, on_progress: ProgressFn | None, should_stop: StopFn | None, epochs: int,
+    def __init__(self, on_progress: OnProgress | None, should_stop: ShouldStop | None, epochs: int,
                  steps_per_epoch: int, start_epoch: int, last_val_loss: float | None,
                  report_interval_s: float = 0.25, stop_check_interval_s: float = 0.25) -> None:
         super().__init__()
@@ -56,7 +52,7 @@ class ProgressReporter(keras.callbacks.Callback):
             return
         self._last_check = now
         if self.should_stop():
-            raise TrainingCancelled()
+            raise Stopped(f"training stopped in epoch {self.epoch + 1} of {self.epochs}")
 
     def _emit(self, batch: int, loss: float | None, phase: str, force: bool = False) -> None:
         now = time.monotonic()

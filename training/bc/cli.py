@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from simulator.stopping import Stopped
 from training.bc.config import ConfigError, TrainConfig, load_grid
 
 
@@ -39,13 +40,18 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
     from training.bc.train import train  # TensorFlow loads only for training
 
-    result = train(args.dataset, cfg, args.out, on_progress=_stderr_progress,
-                   cache_dir=args.cache_dir)
-    summary = {"status": result.status, "out_dir": str(result.out_dir),
+    try:
+        result = train(args.dataset, cfg, args.out, on_progress=_stderr_progress,
+                       cache_dir=args.cache_dir)
+    except Stopped as exc:
+        print(f"stopped: {exc}; run the same command again to resume from the last finished epoch",
+              file=sys.stderr)
+        return 3
+    summary = {"status": "completed", "out_dir": str(result.out_dir),
                "epochs_completed": result.epochs_completed, "best_epoch": result.best_epoch,
                "metrics": result.metrics}
     print(json.dumps(summary))
-    return 0 if result.status == "completed" else 3
+    return 0
 
 
 def _grid(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 A plain function (no Celery, no Django): the web app wraps it as a job, the CLI calls it
 directly. It is restartable: every finished epoch is checkpointed in `out_dir`, and calling it
-again with the same `out_dir` and configuration resumes after the last finished epoch.
+again with the same `out_dir` and configuration resumes after the last finished epoch (after a
+`simulator.stopping.Stopped` as after a crash).
 
 Artifacts in `out_dir`:
     model.keras, model.tflite, model_card.json, history.json, validation.npz,
@@ -22,10 +23,10 @@ import numpy as np
 from PIL import Image
 
 from drive_agent.preprocessing import preprocess
+from simulator.stopping import OnProgress, ShouldStop, Stopped, raise_if_stopped
 from training.bc import bottleneck, data, export, models, plots, saliency
 from training.bc.callbacks import (BEST_WEIGHTS_FILE, CHECKPOINT_DIR, MODEL_FILE,
-                                  EpochCheckpointer, ProgressFn, ProgressReporter, StopFn,
-                                  TrainingCancelled, load_checkpoint_state)
+                                  EpochCheckpointer, ProgressReporter, load_checkpoint_state)
 from training.bc.config import TrainConfig
 from training.bc.dataset_index import recording
 
@@ -36,7 +37,8 @@ RESUMABLE_CHANGES = ("epochs", "patience", "saliency_samples", "saliency_gif_fra
 
 @dataclass
 class TrainResult:
-    status: str                       # "completed" or "cancelled"
+    """A completed run (a stopped one raises `Stopped` instead)."""
+
     out_dir: Path
     epochs_completed: int
     resumed_from_epoch: int
@@ -116,7 +118,7 @@ def _representative(split: data.SplitData, cfg: TrainConfig) -> list[np.ndarray]
 
 
 def _export(fit: _Fit, split: data.SplitData, cfg: TrainConfig, out_dir: Path,
-            state: dict[str, Any], should_stop: StopFn | None) -> tuple[dict, dict, dict]:
+            state: dict[str, Any], should_stop: ShouldStop | None) -> tuple[dict, dict, dict]:
     """Write every artifact of a finished run; returns (metrics, artifacts, card)."""
     export_model = (fit.model if fit.prefix is None
                     else models.join_transfer_model(fit.prefix, fit.model))
@@ -134,8 +136,7 @@ def _export(fit: _Fit, split: data.SplitData, cfg: TrainConfig, out_dir: Path,
                "val_mae": float(np.mean(np.abs(error))),
                "val_mse": float(np.mean(error ** 2)),
                "best_epoch": float(state["best_epoch"])}
-    if should_stop is not None and should_stop():
-        raise TrainingCancelled()
+    raise_if_stopped(should_stop, "training stopped before exporting the model")
 
     representative = _representative(split, cfg) if cfg.quantization == "int8" else None
     blob = export.to_tflite(export_model, cfg.quantization, representative)
@@ -169,14 +170,14 @@ def _export(fit: _Fit, split: data.SplitData, cfg: TrainConfig, out_dir: Path,
 
 
 def train(dataset_dirs: list[str | Path], config: TrainConfig, out_dir: str | Path,
-          on_progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+          on_progress: OnProgress | None = None, should_stop: ShouldStop | None = None,
           cache_dir: str | Path | None = None) -> TrainResult:
     """Train a steering model on `dataset_dirs` into `out_dir` (resuming a checkpoint there).
 
     on_progress(dict) receives phase ("batch"/"epoch_end"), epoch (1-based), epochs, batch,
     batches, loss, val_loss, eta_s, percent. should_stop() is polled about every 0.25 s; when it
-    answers True the run stops within a batch and returns status "cancelled" (the last epoch
-    checkpoint stays, so the same call later resumes). cache_dir holds bottleneck features
+    answers True the run stops within a batch and raises `simulator.stopping.Stopped` (the last
+    epoch checkpoint stays, so the same call later resumes). cache_dir holds bottleneck features
     (default: `out_dir/../bottleneck_cache`, shared by the runs of a grid).
     """
     out_dir = Path(out_dir)
@@ -205,29 +206,20 @@ def train(dataset_dirs: list[str | Path], config: TrainConfig, out_dir: str | Pa
     reporter = ProgressReporter(on_progress, should_stop, config.epochs, fit.steps_per_epoch,
                                 start_epoch, val_losses[-1])
 
-    def result(status: str, **extra: Any) -> TrainResult:
-        return TrainResult(status=status, out_dir=out_dir, epochs_completed=int(state["epoch"]),
-                           resumed_from_epoch=start_epoch, best_epoch=state["best_epoch"],
-                           stopped_early=bool(state["stopped_early"]),
-                           history=dict(state["history"]), **extra)
-
     if start_epoch < config.epochs and not state["stopped_early"]:
-        try:
-            fit.model.fit(fit.train_ds, validation_data=fit.val_ds, epochs=config.epochs,
-                          initial_epoch=start_epoch, steps_per_epoch=fit.steps_per_epoch,
-                          callbacks=[reporter, checkpointer], verbose=0, shuffle=False)
-        except TrainingCancelled:
-            return result("cancelled")
+        # A stop raises Stopped out of fit; the checkpoint of the last finished epoch stays.
+        fit.model.fit(fit.train_ds, validation_data=fit.val_ds, epochs=config.epochs,
+                      initial_epoch=start_epoch, steps_per_epoch=fit.steps_per_epoch,
+                      callbacks=[reporter, checkpointer], verbose=0, shuffle=False)
     if state["epoch"] == 0:
-        return result("cancelled")
+        raise Stopped("training stopped before its first epoch ended")
     fit.model.load_weights(checkpoint_dir / BEST_WEIGHTS_FILE)
-    try:
-        metrics, artifacts, card = _export(fit, split, config, out_dir, state, should_stop)
-    except TrainingCancelled:
-        return result("cancelled")
+    metrics, artifacts, card = _export(fit, split, config, out_dir, state, should_stop)
     if on_progress is not None:
         on_progress({"phase": "done", "epoch": state["epoch"], "epochs": config.epochs,
                      "batch": fit.steps_per_epoch, "batches": fit.steps_per_epoch,
                      "loss": state["history"].get("loss", [None])[-1],
                      "val_loss": metrics["val_loss"], "eta_s": 0.0, "percent": 100.0})
-    return result("completed", metrics=metrics, artifacts=artifacts, model_card=card)
+    return TrainResult(out_dir=out_dir, epochs_completed=int(state["epoch"]), resumed_from_epoch=start_epoch,
+                       best_epoch=state["best_epoch"], stopped_early=bool(state["stopped_early"]),
+                       history=dict(state["history"]), metrics=metrics, artifacts=artifacts, model_card=card)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from simulator.stopping import ShouldStop, raise_if_stopped
+
 LOG_NAME = "driving_log.csv"
 SOURCE_LOG_NAME = "driving_log.source.csv"
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
@@ -133,11 +135,12 @@ def _copy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: list
 
 def extract(zip_path: Path, dest: Path, limits: Limits,
             on_progress: Callable[[int, int], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> ZipPlan:
+            should_stop: ShouldStop | None = None) -> ZipPlan:
     """Extract the log (as driving_log.source.csv) and IMG/*.jpg into `dest`.
 
-    on_progress(bytes_done, bytes_total); should_stop() is polled between members. On any error
-    `dest` is removed again, so a rejected upload leaves nothing half-written.
+    on_progress(bytes_done, bytes_total); should_stop() is polled between members (True raises
+    `simulator.stopping.Stopped`). On any error, stopping included, `dest` is removed again, so a
+    rejected upload leaves nothing half-written.
     """
     try:
         zf = zipfile.ZipFile(zip_path)
@@ -154,8 +157,7 @@ def extract(zip_path: Path, dest: Path, limits: Limits,
                 name = PurePosixPath(info.filename.replace("\\", "/")).name
                 done += _copy(zf, info, dest / "IMG" / name, budget)
                 if k % 200 == 0:
-                    if should_stop is not None and should_stop():
-                        raise InterruptedError("extraction cancelled")
+                    raise_if_stopped(should_stop, "extraction stopped")
                     if on_progress is not None:
                         on_progress(done, the_plan.declared_bytes)
         except (zipfile.BadZipFile, zlib_error()) as exc:

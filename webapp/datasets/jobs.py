@@ -1,8 +1,9 @@
-"""The ingest job: the handler the runner calls for kind "datasets.ingest"."""
+"""The ingest job: the handler the runner calls for kind "datasets.ingest".
+
+A cancel stops `services.ingest` with `simulator.stopping.Stopped`, which the job runner records
+as the job's cancellation."""
 
 from __future__ import annotations
-
-from webapp.jobs.progress import JobCancelled
 
 from . import services
 from .models import Dataset
@@ -14,10 +15,7 @@ def ingest_dataset(job, reporter) -> dict:
     def progress(percent: float, message: str) -> None:
         reporter.progress(percent, message)
 
-    try:
-        dataset = services.ingest(dataset, progress, reporter.cancel_requested)
-    except InterruptedError:
-        raise JobCancelled("Cancelled by request") from None
+    dataset = services.ingest(dataset, progress, reporter.cancel_requested)
     for note in dataset.report.get("notes", []):
         reporter.log(note)
     reporter.log(f"{dataset.frames} frames kept, {dataset.rows_skipped} rows skipped")

@@ -1,5 +1,7 @@
 """A dataset whose ingest job ended without the handler saying so (cancelled while queued, given
-up after lost workers) becomes Failed with the reason, instead of "Ingesting" for ever."""
+up after lost workers, a handler that failed before `services.ingest` ran) becomes Failed with the
+reason, instead of "Ingesting" for ever. When `services.ingest` itself fails or is stopped it fails
+the dataset with its own, more precise reason and cleans up; this receiver then leaves it alone."""
 
 from django.dispatch import receiver
 

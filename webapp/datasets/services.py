@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from simulator.stopping import ShouldStop, Stopped
 from webapp.jobs.services import start_job
 
 from . import archive, validation
@@ -69,10 +70,11 @@ def accept_upload(*, team, user, uploaded, name: str = "") -> Dataset:
     return dataset
 
 
-def ingest(dataset: Dataset, progress: Progress, should_stop: Callable[[], bool]) -> Dataset:
+def ingest(dataset: Dataset, progress: Progress, should_stop: ShouldStop) -> Dataset:
     """Extract, validate, clean and index an uploaded zip; publish figures and sample frames.
 
-    Safe to run again (a worker that died mid-way): it starts over from the zip.
+    Safe to run again (a worker that died mid-way): it starts over from the zip. When
+    `should_stop()` answers True the dataset is failed as cancelled and `Stopped` propagates.
     """
     dest = dataset_root() / f"team_{dataset.team_id}" / f"dataset_{dataset.pk}"
     shutil.rmtree(dest, ignore_errors=True)
@@ -116,7 +118,7 @@ def ingest(dataset: Dataset, progress: Progress, should_stop: Callable[[], bool]
         shutil.rmtree(dest, ignore_errors=True)
         _fail(dataset, str(exc))
         raise
-    except InterruptedError:
+    except Stopped:
         shutil.rmtree(dest, ignore_errors=True)
         _fail(dataset, "Ingestion was cancelled.")
         raise

@@ -19,6 +19,7 @@ from PIL import Image
 
 from simulator.driving_log import (CAMERAS, COLUMNS, LOG_NAME, LogRow, format_number, image_time,
                                    parse_driving_log)
+from simulator.stopping import ShouldStop, raise_if_stopped
 
 from .archive import SOURCE_LOG_NAME
 
@@ -91,8 +92,10 @@ def _check_image(path: Path) -> tuple[str | None, tuple[int, int] | None]:
 
 
 def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> Validation:
-    """Check every row of `dest/driving_log.source.csv` against `dest/IMG/`."""
+             should_stop: ShouldStop | None = None) -> Validation:
+    """Check every row of `dest/driving_log.source.csv` against `dest/IMG/`.
+
+    should_stop() is polled every 100 rows; True raises `simulator.stopping.Stopped`."""
     with open(dest / SOURCE_LOG_NAME, newline="", encoding="utf-8-sig", errors="replace") as handle:
         log = parse_driving_log(handle, dest / SOURCE_LOG_NAME, strict=False)
     total = len(log.rows) + len(log.errors)
@@ -104,8 +107,7 @@ def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
     checked: dict[str, tuple[str | None, tuple[int, int] | None]] = {}
     for k, row in enumerate(log.rows):
         if k % 100 == 0:
-            if should_stop is not None and should_stop():
-                raise InterruptedError("validation cancelled")
+            raise_if_stopped(should_stop, "validation stopped")
             if on_progress is not None:
                 on_progress(k, len(log.rows))
         problem = None

@@ -1,23 +1,19 @@
-"""Job kind "evaluation": the worker-side handler around `runner.run_evaluation`."""
+"""Job kind "evaluation": the worker-side handler around `runner.run_evaluation`.
+
+A cancel stops the evaluation with `simulator.stopping.Stopped`, which the job runner records as
+the job's cancellation."""
 
 from __future__ import annotations
-
-from webapp.jobs.progress import JobCancelled
 
 from .models import Evaluation
 from .runner import run_evaluation
 
 
 def evaluate(job, reporter) -> dict:
-    from drive_agent.evaluation import EvaluationStopped
-
     evaluation = Evaluation.objects.select_related("model", "team").get(job=job)
     reporter.log(f"Evaluating model {evaluation.model_id} on {evaluation.track} ({evaluation.direction}), "
                  f"{evaluation.trials} trials")
-    try:
-        summary = run_evaluation(evaluation, reporter.progress, reporter.cancel_requested)
-    except EvaluationStopped as exc:
-        raise JobCancelled(str(exc)) from exc
+    summary = run_evaluation(evaluation, reporter.progress, reporter.cancel_requested)
     best = summary["best_lap_time"]
     message = (f"{summary['completed_laps']}/{evaluation.trials} laps, best {best:.2f} s" if best is not None
                else f"No lap completed ({summary['completion_pct']:.0f} % on average)")

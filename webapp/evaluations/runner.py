@@ -13,6 +13,8 @@ from typing import Callable
 from django.conf import settings
 from django.core.files import File
 
+from simulator.stopping import ShouldStop
+
 from .limits import ensure_limit
 from .models import Evaluation
 
@@ -45,33 +47,6 @@ def _materialise_model(evaluation: Evaluation, work: Path):
     return TFLiteModel(path, parse_model_card(model.card))
 
 
-def summarise(result, penalty_s: float) -> dict:
-    """Per-trial rows for the lap table and league laps; `raw_lap_time` leaves penalties out."""
-    from simulator.rules import METRICS_STATUS
-
-    trials = []
-    for t in result.trials:
-        lap_time = t.lap_time
-        trials.append({
-            "trial": t.trial, "status": t.status.value, "result": METRICS_STATUS[t.status], "lap_time": lap_time,
-            "raw_lap_time": None if lap_time is None else max(lap_time - t.reset_count * penalty_s, 1e-3),
-            "completion_pct": round(t.completion_pct, 2), "off_track_count": t.off_track_count,
-            "reset_count": t.reset_count, "elapsed_s": round(t.elapsed_s, 3), "steps": t.steps,
-        })
-    laps = [t["lap_time"] for t in trials if t["lap_time"] is not None]
-    return {
-        "trials": trials,
-        "completed_laps": len(laps),
-        "best_lap_time": min(laps) if laps else None,
-        "mean_lap_time": sum(laps) / len(laps) if laps else None,
-        "completion_pct": round(result.completion_pct, 2),
-        "off_track_count": result.off_track_count,
-        "reset_count": result.reset_count,
-        "steps": len(result.trace),
-        "latency_ms": {k: v for k, v in result.latency.items() if k != "stages"},
-    }
-
-
 def _trace_document(result) -> dict:
     cols = result.trace_arrays()
     return {
@@ -89,12 +64,12 @@ def _store(field, name: str, path: Path) -> None:
         field.save(name, File(fh), save=False)
 
 
-def run_evaluation(evaluation: Evaluation, on_progress: ProgressFn, should_stop: Callable[[], bool]) -> dict:
+def run_evaluation(evaluation: Evaluation, on_progress: ProgressFn, should_stop: ShouldStop) -> dict:
     """Evaluate, store files and results on `evaluation`, cache the limit; returns the summary.
 
     `on_progress(pct, message)` goes 0-100; `should_stop()` abandons the run
-    (`drive_agent.evaluation.EvaluationStopped` propagates to the caller)."""
-    from drive_agent.evaluation import run_sim_evaluation
+    (`simulator.stopping.Stopped` propagates to the caller)."""
+    from drive_agent.evaluation import run_sim_evaluation, summarise
     from simulator.track import load_track
 
     work = Path(settings.WORK_ROOT) / f"evaluation-{evaluation.pk}"

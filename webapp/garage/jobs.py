@@ -1,10 +1,13 @@
 """The training job: the handler for kind "garage.train_bc", a thin wrapper around
-training.bc.train.train (which also runs outside Celery, from the command line)."""
+training.bc.train.train (which also runs outside Celery, from the command line).
+
+The model's status follows its job through `receivers.model_follows_its_job`: a cancel (train()
+raises `simulator.stopping.Stopped`) or any failure leaves the job cancelled or failed, and the
+model with it; only a finished run is published here, which makes the model ready."""
 
 from __future__ import annotations
 
 from webapp.datasets.services import training_directories
-from webapp.jobs.progress import JobCancelled
 
 from . import services
 from .models import TrainedModel
@@ -48,31 +51,18 @@ def train_model(job, reporter) -> dict:
     from training.bc.train import train
 
     model = TrainedModel.objects.select_related("team").get(pk=job.params["model_id"], team=job.team)
-    try:
-        out_dir = services.run_dir(model)
-        config = TrainConfig.from_dict({**model.config, "inception_weights": services.resolve_weights(model)})
-        directories = training_directories(
-            list(model.datasets.all()), out_dir / "training_set",
-            model.options.get("recovery_mode", "include"), int(model.options.get("recovery_weight", 1)))
-        if (out_dir / "checkpoint").is_dir():
-            reporter.log("Resuming from the last epoch checkpoint")
-        reporter.progress(0.5, "Indexing frames and building the model", force=True)
-        result = train(directories, config, out_dir, on_progress=progress_callback(reporter),
-                       should_stop=reporter.cancel_requested, cache_dir=services.bottleneck_cache_dir(model))
-        if result.status == "cancelled":
-            _set_status(model, TrainedModel.Status.CANCELLED)
-            raise JobCancelled("Cancelled by request")
-        reporter.log(f"{result.epochs_completed} epochs (resumed from {result.resumed_from_epoch}); "
-                     f"val_loss {result.metrics['val_loss']:.5f}")
-        services.publish(model, result)
-    except JobCancelled:
-        raise
-    except Exception:
-        _set_status(model, TrainedModel.Status.FAILED)
-        raise
+    out_dir = services.run_dir(model)
+    config = TrainConfig.from_dict({**model.config, "inception_weights": services.resolve_weights(model)})
+    directories = training_directories(
+        list(model.datasets.all()), out_dir / "training_set",
+        model.options.get("recovery_mode", "include"), int(model.options.get("recovery_weight", 1)))
+    if (out_dir / "checkpoint").is_dir():
+        reporter.log("Resuming from the last epoch checkpoint")
+    reporter.progress(0.5, "Indexing frames and building the model", force=True)
+    result = train(directories, config, out_dir, on_progress=progress_callback(reporter),
+                   should_stop=reporter.cancel_requested, cache_dir=services.bottleneck_cache_dir(model))
+    reporter.log(f"{result.epochs_completed} epochs (resumed from {result.resumed_from_epoch}); "
+                 f"val_loss {result.metrics['val_loss']:.5f}")
+    services.publish(model, result)
     reporter.progress(100, f"Ready: val_loss {model.metrics['val_loss']:.4f}", force=True)
     return {"model_id": model.pk, "metrics": model.metrics}
-
-
-def _set_status(model: TrainedModel, status: str) -> None:
-    TrainedModel.objects.filter(pk=model.pk).update(status=status)

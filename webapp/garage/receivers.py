@@ -1,5 +1,7 @@
-"""A model whose training job ended without the handler saying so (cancelled while queued, given
-up after lost workers) must not show "Training" for ever."""
+"""A model mirrors its training job's outcome here, and only here: whether the job was cancelled
+while queued, stopped or failed in its handler (a cancel, any error, publishing that failed part
+way) or given up after lost workers, a model still "Training" becomes Cancelled or Failed with it.
+A model that publishing made Ready stays Ready."""
 
 from django.dispatch import receiver
 

@@ -1,6 +1,10 @@
 """The reporter a running job talks to: progress, metrics and log lines go to the database
 (throttled) and a notification goes to the team's browsers; cancellation is read back from the
-database flag so that a cancel works whichever worker runs the job."""
+database flag so that a cancel works whichever worker runs the job.
+
+A handler stops on a cancel with `reporter.check_cancelled()`, or hands `reporter.cancel_requested`
+as `should_stop` to a plain function; either way `simulator.stopping.Stopped` reaches the runner,
+which records the job as cancelled."""
 
 from __future__ import annotations
 
@@ -13,12 +17,10 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from simulator.stopping import Stopped
+
 from .models import Job
 from .notify import notify_job
-
-
-class JobCancelled(Exception):
-    """Raised inside a job when its cancel flag is set; the runner marks the job cancelled."""
 
 
 class JobReporter:
@@ -52,11 +54,13 @@ class JobReporter:
                 self._lines.append(part)
 
     def check_cancelled(self) -> None:
-        """Raise JobCancelled when the user asked to cancel. Cheap to call often."""
+        """Raise `simulator.stopping.Stopped` when the user asked to cancel. Cheap to call often."""
         if self.cancel_requested():
-            raise JobCancelled("Cancelled by request")
+            raise Stopped("Cancelled by request")
 
     def cancel_requested(self) -> bool:
+        """Whether the job's cancel flag is set (read from the database at most every 0.5 s):
+        the `should_stop` callback of the plain functions a handler calls."""
         now = time.monotonic()
         if not self._cancelled and now - self._last_cancel_check >= min(self.min_interval_s, 0.5):
             self._last_cancel_check = now

@@ -13,15 +13,19 @@ import logging
 import traceback
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from simulator.stopping import Stopped
+
+from . import dispatch
 from .models import Job
 from .notify import notify_job
-from .progress import Heartbeat, JobCancelled, JobReporter
+from .progress import Heartbeat, JobReporter
 from .registry import UnknownJobKind, get_kind
-from .signals import job_finished
+from .transitions import finish_job
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +47,14 @@ def _claim(job_id: int, worker: str) -> tuple[Outcome | None, Job | None]:
         if job is None or job.is_finished:
             return Outcome.SKIPPED, job
         if job.cancel_requested:
-            _finish(job, Job.Status.CANCELLED, message="Cancelled before it started")
+            finish_job(job, Job.Status.CANCELLED, message="Cancelled before it started")
             return Outcome.DONE, job
         if job.status == Job.Status.RUNNING:
             if job.heartbeat and job.heartbeat > _stale_before():
                 return Outcome.BUSY, job
             if job.attempts >= settings.JOB_MAX_ATTEMPTS:
-                _finish(job, Job.Status.FAILED, error=f"The worker died {job.attempts} times running this job; gave up.")
+                finish_job(job, Job.Status.FAILED,
+                           error=f"The worker died {job.attempts} times running this job; gave up.")
                 return Outcome.GAVE_UP, job
             job.log_tail = (job.log_tail + f"\nWorker {job.worker or '?'} stopped responding; resuming.").strip()
         job.status = Job.Status.RUNNING
@@ -62,26 +67,6 @@ def _claim(job_id: int, worker: str) -> tuple[Outcome | None, Job | None]:
     return None, job
 
 
-def _finish(job: Job, status: str, *, message: str | None = None, error: str = "", result=None,
-            log_tail: str | None = None) -> bool:
-    """Move a job to an end state, unless it already reached one (idempotent)."""
-    fields = {"status": status, "finished": timezone.now(), "error": error[:10000]}
-    if message is not None:
-        fields["message"] = message[:300]
-    if result is not None:
-        fields["result"] = result
-    if status == Job.Status.SUCCEEDED:
-        fields["progress"] = 100.0
-    if log_tail is not None:
-        fields["log_tail"] = log_tail
-    updated = Job.objects.filter(pk=job.pk).exclude(status__in=Job.FINISHED).update(**fields)
-    job.refresh_from_db()
-    if updated:
-        job_finished.send(sender=Job, job=job)
-        notify_job(job)
-    return bool(updated)
-
-
 def execute_job(job_id: int, worker: str = "local") -> Outcome:
     outcome, job = _claim(job_id, worker)
     if outcome is not None:
@@ -92,14 +77,13 @@ def execute_job(job_id: int, worker: str = "local") -> Outcome:
         handler = get_kind(job.kind).handler()
         with Heartbeat(job.pk):
             result = handler(job, reporter)
-    except JobCancelled:
+    except Stopped:
+        # The handler (or the plain function it called) saw the cancel flag and stopped.
         reporter.flush()
-        _finish(job, Job.Status.CANCELLED, message="Cancelled", log_tail=reporter.log_tail)
+        finish_job(job, Job.Status.CANCELLED, message="Cancelled", log_tail=reporter.log_tail)
     except UnknownJobKind as exc:
-        _finish(job, Job.Status.FAILED, message="Failed", error=str(exc))
+        finish_job(job, Job.Status.FAILED, message="Failed", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable job error
-        from celery.exceptions import SoftTimeLimitExceeded
-
         if isinstance(exc, SoftTimeLimitExceeded):
             error = f"The job ran past its time limit ({settings.JOB_SOFT_TIME_LIMIT_S} s) and was stopped."
         else:
@@ -107,11 +91,11 @@ def execute_job(job_id: int, worker: str = "local") -> Outcome:
         reporter.log(traceback.format_exc())
         reporter.flush()
         logger.exception("Job %s failed", job.pk)
-        _finish(job, Job.Status.FAILED, message="Failed", error=error, log_tail=reporter.log_tail)
+        finish_job(job, Job.Status.FAILED, message="Failed", error=error, log_tail=reporter.log_tail)
     else:
         reporter.flush()
-        _finish(job, Job.Status.SUCCEEDED, message=reporter.job.message or "Done", result=result or {},
-                log_tail=reporter.log_tail)
+        finish_job(job, Job.Status.SUCCEEDED, message=reporter.job.message or "Done", result=result or {},
+                   log_tail=reporter.log_tail)
     return Outcome.DONE
 
 
@@ -121,8 +105,6 @@ def reap_stale_jobs() -> list[int]:
     Returns the ids that were re-queued. A re-queued job whose old message is redelivered later is
     harmless: the runner sees it finished or running and does not run it twice.
     """
-    from .services import enqueue
-
     requeued = []
     stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat__lt=_stale_before())
     for job in stale:
@@ -132,15 +114,15 @@ def reap_stale_jobs() -> list[int]:
                 continue
             if job.attempts >= settings.JOB_MAX_ATTEMPTS or job.cancel_requested:
                 status = Job.Status.CANCELLED if job.cancel_requested else Job.Status.FAILED
-                _finish(job, status, message="Worker lost",
-                        error="" if job.cancel_requested else
-                        f"The worker running this job stopped responding ({job.attempts} attempts).")
+                finish_job(job, status, message="Worker lost",
+                           error="" if job.cancel_requested else
+                           f"The worker running this job stopped responding ({job.attempts} attempts).")
                 continue
             job.status = Job.Status.QUEUED
             job.message = "Worker lost; queued again"
             job.log_tail = (job.log_tail + f"\nWorker {job.worker} stopped responding; queued again.").strip()
             job.save(update_fields=["status", "message", "log_tail"])
-            transaction.on_commit(lambda j=job: enqueue(j))
+            transaction.on_commit(lambda j=job: dispatch.enqueue(j))
         requeued.append(job.pk)
         notify_job(job)
     return requeued

@@ -8,11 +8,12 @@ from django.db import InterfaceError, OperationalError
 
 from webapp.celery import app
 
+from .dispatch import RUN_JOB_TASK
 from .runner import Outcome, execute_job
 from .runner import reap_stale_jobs as reap
 
 
-@app.task(bind=True, name="pitlane.run_job", acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@app.task(bind=True, name=RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def run_job(self, job_id: int) -> str:
     try:
         outcome = execute_job(job_id, worker=self.request.hostname or "worker")

@@ -1,5 +1,5 @@
-// Evaluation page: draw the track plot (Plotly, served locally) and reload once the live job
-// succeeds, so the results, plot and lap table appear without a manual refresh.
+// Evaluation page: draw the track plot (Plotly, served locally). While the evaluation runs, its live
+// job block (data-reload-when-done, static/js/jobs.js) reloads the page into the results.
 (function () {
   "use strict";
   const figure = document.getElementById("track-figure");
@@ -9,9 +9,4 @@
     window.Plotly.newPlot(plot, fig.data, fig.layout, { responsive: true, displaylogo: false })
       .then(() => { plot.dataset.rendered = "yes"; });
   }
-  const live = document.querySelector("[data-evaluation-job]");
-  if (!live || live.dataset.status === "succeeded") return;
-  new MutationObserver(() => {
-    if (live.dataset.status === "succeeded") setTimeout(() => location.reload(), 300);
-  }).observe(live, { attributes: true, attributeFilter: ["data-status"] });
 })();

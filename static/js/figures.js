@@ -1,6 +1,5 @@
 // Plotly figures of dataset and model pages: each `.plot[data-figure-url]` fetches its figure
-// (JSON made by workers.bc.plots) and draws it. A live job box marked data-reload-when-done
-// reloads the page once the job succeeds, so the new plots appear.
+// (JSON made by training.bc.plots) and draws it.
 (function () {
   "use strict";
 
@@ -20,18 +19,7 @@
     });
   }
 
-  function reloadWhenDone() {
-    const box = document.querySelector("[data-reload-when-done]");
-    if (!box) return;
-    new MutationObserver(() => {
-      const status = box.dataset.status;
-      if (status === "succeeded" || status === "failed" || status === "cancelled") {
-        setTimeout(() => window.location.reload(), 800);
-      }
-    }).observe(box, { attributes: true, attributeFilter: ["data-status"] });
-  }
-
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", () => { drawAll(); reloadWhenDone(); });
-  } else { drawAll(); reloadWhenDone(); }
+    document.addEventListener("DOMContentLoaded", drawAll);
+  } else { drawAll(); }
 })();

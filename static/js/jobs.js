@@ -1,11 +1,12 @@
 // Live job progress. The websocket only says "job N changed, here is its row"; on every (re)connect
 // the server first sends a snapshot from the database, so a page never shows stale state for long.
+// A job painted inside an element marked data-reload-when-done (a live job block, a table of rows)
+// reloads the page once that job ends, so what the job made (plots, results, a ranking) appears.
 (function () {
   "use strict";
   const tables = document.querySelectorAll("[data-live-jobs]");
   const detail = document.querySelector("[data-live-job]");
-  // Tables of fixed rows (a grid search's runs): paint rows by job id, never add any; with
-  // data-reload-when-finished the page reloads once a run ends (its rank and metrics change).
+  // Tables of fixed rows (a grid search's runs): paint rows by job id, never add any.
   const rowTables = document.querySelectorAll("[data-live-job-rows]");
   if (!tables.length && !detail && !rowTables.length) return;
   let reloadTimer = null;
@@ -18,7 +19,14 @@
     if (el && el.textContent !== text) el.textContent = text;
   }
 
+  function reloadWhenDone(root, wasFinished, job) {
+    if (wasFinished || !FINISHED.has(job.status) || !root.closest("[data-reload-when-done]")) return;
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => location.reload(), 800);
+  }
+
   function paint(root, job) {
+    const wasFinished = FINISHED.has(root.dataset.status);
     root.dataset.status = job.status;
     const status = root.querySelector('[data-field="status"]');
     if (status) {
@@ -48,6 +56,7 @@
       const cancel = root.querySelector('[data-field="cancel"]');
       if (cancel) cancel.remove();
     }
+    reloadWhenDone(root, wasFinished, job);
   }
 
   function rowFor(table, job) {
@@ -77,13 +86,7 @@
     });
     rowTables.forEach((table) => {
       const row = table.querySelector(`tr[data-job-id="${job.id}"]`);
-      if (!row) return;
-      const wasFinished = FINISHED.has(row.dataset.status);
-      paint(row, job);
-      if (!wasFinished && FINISHED.has(job.status) && table.hasAttribute("data-reload-when-finished")) {
-        clearTimeout(reloadTimer);
-        reloadTimer = setTimeout(() => location.reload(), 800);
-      }
+      if (row) paint(row, job);
     });
     if (detail && String(job.id) === detail.dataset.liveJob) {
       paint(detail, job);

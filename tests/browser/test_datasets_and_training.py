@@ -73,7 +73,7 @@ def test_upload_ingest_train_watch_and_see_plots(served_static, daphne_server, c
         page.fill(f"input[name={name}]", value)
     page.click("form[data-train-form] button[type=submit]")
     page.wait_for_url(re.compile(r".*/models/\d+/$"))
-    page.evaluate(RECORD_BAR, ["[data-training-bar]", "training"])
+    page.evaluate(RECORD_BAR, ["[data-live-job] [role=progressbar]", "training"])
     expect(page.locator('[data-model-status]')).to_have_text("Ready", timeout=120_000)
     expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=20_000)
     training = seen(page, "training")

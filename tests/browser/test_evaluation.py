@@ -10,7 +10,6 @@ from tests.browser.helpers import log_in
 from tests.support.model_fixtures import make_ready_model, tiny_steering_model  # noqa: F401
 from webapp.evaluations.models import Evaluation, TrackLimit
 
-
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
@@ -24,7 +23,7 @@ def test_start_evaluation_from_model_page_and_see_the_plot(daphne_server, celery
     # Remember, across the reload that follows success, what the live block showed.
     page.add_init_script("""
       document.addEventListener("DOMContentLoaded", () => {
-        const live = document.querySelector("[data-evaluation-job]");
+        const live = document.querySelector("[data-live-job]");
         if (!live) return;
         new MutationObserver(() => {
           const bar = live.querySelector('[data-field="bar"]').style.width;
@@ -42,14 +41,14 @@ def test_start_evaluation_from_model_page_and_see_the_plot(daphne_server, celery
     form.locator("button[type=submit]").click()
 
     page.wait_for_url("**/evaluations/*/")
-    live = page.locator("[data-evaluation-job]")
+    live = page.locator("[data-live-job]")
     live.wait_for()
     page.wait_for_function("document.body.dataset.live === 'on'")
     # The live block flips to Succeeded over the websocket, then the page reloads with the results.
     page.locator("[data-track-plot][data-rendered=yes]").wait_for(timeout=90_000)
     seen = page.evaluate("JSON.parse(sessionStorage.getItem('seen') || '[]')")
     assert ["succeeded", "100%"] in seen, seen
-    assert page.locator("[data-evaluation-job]").count() == 0  # reloaded into the results
+    assert page.locator("[data-live-job]").count() == 0  # reloaded into the results
     assert page.locator(".js-plotly-plot .scatterlayer .trace").count() == 4
     rows = page.locator("[data-lap-table] tbody tr")
     assert rows.count() == 2

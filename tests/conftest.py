@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+from tests.support.paths import ROOT, SHARED_DATA
+
 _redis = None
 
 
@@ -51,10 +51,36 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    path = SHARED / "data"
-    if not path.exists():
-        pytest.fail(f"shared test data not found at {path}: clone the repo beside ../shared")
+    """../shared/data: DeepRacer tracks and logs, the real Udacity sample."""
+    if not SHARED_DATA.exists():
+        pytest.fail(f"shared test data not found at {SHARED_DATA}: clone the repo beside ../shared")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def real_sample(shared_data) -> Path:
+    """The real Udacity simulator recording: driving_log.csv and IMG/ (120 frames)."""
+    path = shared_data / "udacity" / "real_sample"
+    if not (path / "driving_log.csv").is_file():
+        pytest.fail(f"real Udacity sample not found at {path}")
     return path
+
+
+@pytest.fixture
+def archive(real_sample, tmp_path) -> bytes:
+    """The real sample zipped under a top folder, as people upload it."""
+    from tests.datasets.helpers import zip_folder
+
+    return zip_folder(real_sample, tmp_path / "real_sample.zip", prefix="real_sample/").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(request) -> Path:
+    """The folder of tiny TFLite models and cards (tests.support.tiny_models), built once per
+    version of the builder in a TensorFlow subprocess and kept in pytest's cache."""
+    from tests.support.tiny_models import cached_tiny_models
+
+    return cached_tiny_models(request.config.cache.mkdir("pitlane_tiny_models"))
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +150,7 @@ class WorkerProcess:
         self.process: subprocess.Popen | None = None
         self.log_path = ROOT / "var" / f"worker-{name}.log"
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(exist_ok=True)
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(

@@ -1,4 +1,5 @@
-"""Fixtures for training.bc tests: few TF threads, the real Udacity sample, tiny configurations.
+"""Fixtures for training.bc tests: few TF threads, datasets cut from the real Udacity sample
+(`real_sample`, tests/conftest.py), tiny configurations.
 
 Thread settings go into the environment before TensorFlow is imported (the machine has 2 shared
 cores), and only for this directory.
@@ -12,20 +13,10 @@ os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+from pathlib import Path
 
-import pytest  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-REAL_SAMPLE = SHARED / "data" / "udacity" / "real_sample"
-
-
-@pytest.fixture(scope="session")
-def real_sample() -> Path:
-    if not (REAL_SAMPLE / "driving_log.csv").is_file():
-        pytest.fail(f"real Udacity sample not found at {REAL_SAMPLE}")
-    return REAL_SAMPLE.resolve()
+import pytest
 
 
 def tiny_config(**overrides):

@@ -1,7 +1,10 @@
 """Headless Chromium through Playwright's sync API, for tests against `live_server` or Daphne.
 
-Reusable fixtures: `browser` (one Chromium per test module, so Playwright's event loop never outlives it) and `new_page` (a fresh, isolated browser
-context per call: separate cookies, so two calls are two different people)."""
+Reusable fixtures: `browser` (one Chromium per test module, so Playwright's event loop never
+outlives it), `new_page` (a fresh, isolated browser context per call: separate cookies, so two calls
+are two different people) and `served_static` (collected static files for a Daphne without DEBUG).
+
+Without Chromium the browser tests skip with a message, except under CI (CI=true), where they fail."""
 
 from __future__ import annotations
 
@@ -29,13 +32,37 @@ def playwright_driver():
         yield driver
 
 
+def require_chromium() -> None:
+    """Without Chromium a local run skips the browser tests with a message; under CI (the CI
+    environment variable set, as CI services do) it fails, so a run cannot pass without them."""
+    if CHROMIUM.exists():
+        return
+    message = (f"Chromium not found at {CHROMIUM}: install Debian's /usr/bin/chromium "
+               f"(as root: apt-get install chromium) or set PITLANE_CHROMIUM")
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{message}; the browser tests do not skip under CI", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def browser(playwright_driver):
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (set PITLANE_CHROMIUM)")
+    require_chromium()
     instance = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
     yield instance
     instance.close()
+
+
+@pytest.fixture
+def served_static(tmp_path, settings, monkeypatch):
+    """Daphne runs with DEBUG off: WhiteNoise serves collected files (plotly.js included)."""
+    from django.core.management import call_command
+
+    root = tmp_path / "static"
+    settings.STATIC_ROOT = root
+    monkeypatch.setenv("STATIC_ROOT", str(root))
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert (root / "vendor" / "plotly" / "plotly.min.js").is_file()
+    return root
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ Plotly figures and heat maps: Daphne, a real Celery worker, Redis and the websoc
 import re
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tests.browser.helpers import log_in
@@ -26,17 +25,6 @@ RECORD_BAR = """([selector, key]) => {
   };
   new MutationObserver(note).observe(el, {attributes: true, subtree: true, attributeFilter: ["aria-valuenow", "style"]});
 }"""
-
-
-@pytest.fixture
-def served_static(tmp_path, settings, monkeypatch):
-    """Daphne runs with DEBUG off: WhiteNoise serves collected files (plotly.js included)."""
-    root = tmp_path / "static"
-    settings.STATIC_ROOT = root
-    monkeypatch.setenv("STATIC_ROOT", str(root))
-    call_command("collectstatic", interactive=False, verbosity=0)
-    assert (root / "vendor" / "plotly" / "plotly.min.js").is_file()
-    return root
 
 
 def seen(page, key):

@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import in_thread, log_in
-from tests.browser.test_datasets_and_training import served_static  # noqa: F401  (fixture)
 from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.garage.helpers import ready_dataset
 from webapp.garage.models import TrainedModel
@@ -31,7 +30,7 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
-def test_grid_of_four_runs_live_cancel_one_and_rank(served_static, daphne_server,  # noqa: F811
+def test_grid_of_four_runs_live_cancel_one_and_rank(served_static, daphne_server,
                                                     celery_worker_process, new_page, client, team_a,
                                                     real_sample, tmp_path):  # noqa: F811
     dataset = in_thread(ready_dataset, client, team_a, real_sample, tmp_path)

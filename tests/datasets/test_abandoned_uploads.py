@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from tests.datasets.test_chunked_upload import send
-from webapp.datasets.chunked import part_path, purge_abandoned_parts
-from webapp.datasets import tasks
+from tests.support.uploads import send
 from webapp.celery import app
+from webapp.datasets import tasks
+from webapp.datasets.chunked import part_path, purge_abandoned_parts
 
 pytestmark = pytest.mark.django_db
 

@@ -5,23 +5,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.datasets.helpers import zip_folder
+from tests.support.uploads import send
 from webapp.datasets.chunked import part_path
 from webapp.datasets.models import Dataset
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
-
-
-def send(client, team, upload_id, data: bytes, offset: int, total: int, filename="log.zip", name="Chunked"):
-    query = urlencode({"upload_id": upload_id, "offset": offset, "total": total, "filename": filename, "name": name})
-    return client.post(f"/teams/{team.slug}/datasets/upload/chunk/?{query}", data=data,
-                       content_type="application/octet-stream")
-
-
-@pytest.fixture
-def archive(real_sample, tmp_path):
-    return zip_folder(real_sample, tmp_path / "real_sample.zip", prefix="real_sample/").read_bytes()
 
 
 def test_chunks_assemble_into_a_dataset_and_queue_ingest(client, team_a, archive, pitlane_dirs):

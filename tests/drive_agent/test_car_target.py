@@ -18,7 +18,7 @@ from drive_agent.model_card import parse_model_card
 from drive_agent.speed import OpenLoopThrottle
 from drive_agent.targets.car import FolderSource, UdpSink, fit_to_card, run_car
 from tests.drive_agent.helpers import load_tiny, udacity_frame
-from tests.drive_agent.tiny_models import card_for
+from tests.support.tiny_models import card_for
 
 
 @pytest.fixture

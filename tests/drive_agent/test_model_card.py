@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drive_agent.model_card import ModelCardError, load_model_card, parse_model_card
-from tests.drive_agent.tiny_models import ACTIONS, card_for
+from tests.support.tiny_models import ACTIONS, card_for
 
 
 def test_regression_card_round_trips() -> None:

@@ -12,7 +12,7 @@ import pytest
 from drive_agent.model_card import parse_model_card
 from drive_agent.runtime import ModelRuntimeError, TFLiteModel, decode_output
 from tests.drive_agent.helpers import load_tiny
-from tests.drive_agent.tiny_models import ACTIONS, INPUT_HW, card_for
+from tests.support.tiny_models import ACTIONS, INPUT_HW, card_for
 
 REF_INPUT = (np.arange(np.prod(INPUT_HW) * 3, dtype=np.float32).reshape(*INPUT_HW, 3) % 256)
 

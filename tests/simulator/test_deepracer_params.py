@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +16,6 @@ from simulator.deepracer import (
 from simulator.episode import Session
 from simulator.track import load_track
 
-LOGS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "deepracer" / "logs"
-TRACKS = LOGS.parent / "tracks"
-
 PARAM_KEYS = {
     "all_wheels_on_track", "x", "y", "heading", "speed", "steering_angle", "distance_from_center",
     "is_left_of_center", "is_offtrack", "is_crashed", "is_reversed", "progress", "steps",
@@ -29,8 +25,8 @@ PARAM_KEYS = {
 }
 
 
-def test_params_keys_and_conventions():
-    track = load_track(TRACKS / "reinvent_base.npy")
+def test_params_keys_and_conventions(shared_data):
+    track = load_track(shared_data / "deepracer" / "tracks" / "reinvent_base.npy")
     session = Session(track, reward_fn=lambda p: 1.0)
     session.step(Command(10.0, 1.0))
     result = session.step(Command(-15.0, 1.2))
@@ -52,8 +48,8 @@ def test_params_keys_and_conventions():
     assert p["is_offtrack"] is False and p["is_crashed"] is False and p["all_wheels_on_track"] is True
 
 
-def test_track_width_varies_where_the_track_does():
-    track = load_track(TRACKS / "Bowtie_track.npy")
+def test_track_width_varies_where_the_track_does(shared_data):
+    track = load_track(shared_data / "deepracer" / "tracks" / "Bowtie_track.npy")
     session = Session(track, reward_fn=lambda p: 1.0)
     widths = set()
     for k in range(0, 1000, 50):
@@ -70,8 +66,8 @@ def test_reward_must_be_finite_and_bounded(bad):
     assert call_reward(lambda p: 1e5, {}) == 1e5
 
 
-def test_drfc_metadata_parses():
-    meta = parse_model_metadata(LOGS / "drfc_model_metadata.json")
+def test_drfc_metadata_parses(shared_data):
+    meta = parse_model_metadata(shared_data / "deepracer" / "logs" / "drfc_model_metadata.json")
     assert meta.action_space.kind == "discrete" and meta.action_space.n == 14
     assert meta.action_space.actions[13].steering_angle == 30.0
     command = meta.action_space.command(3)

@@ -11,12 +11,11 @@ from simulator.driving_log import (COLUMNS, DrivingLogError, DrivingLogWriter, L
                                    image_file_name, image_name, image_time, parse_driving_log,
                                    read_driving_log, write_driving_log)
 
-REAL_SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "udacity" / "real_sample"
 NAME = re.compile(r"^(center|left|right)_\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}_\d{3}\.jpg$")
 
 
-def test_reads_the_real_simulator_sample_and_finds_its_images():
-    log = read_driving_log(REAL_SAMPLE, check_images=True)
+def test_reads_the_real_simulator_sample_and_finds_its_images(shared_data):
+    log = read_driving_log(shared_data / "udacity" / "real_sample", check_images=True)
     assert len(log) == 120 and not log.has_header and not log.errors
     first = log.rows[0]
     assert first.center.startswith("C:\\Users\\") and first.steering == pytest.approx(-0.3578973)
@@ -28,8 +27,8 @@ def test_reads_the_real_simulator_sample_and_finds_its_images():
     assert zeros / len(log) > 0.5  # keyboard driving: many exact zeros
 
 
-def test_writer_matches_the_real_sample_layout(tmp_path):
-    real_line = (REAL_SAMPLE / "driving_log.csv").read_text().splitlines()[0]
+def test_writer_matches_the_real_sample_layout(tmp_path, shared_data):
+    real_line = (shared_data / "udacity" / "real_sample" / "driving_log.csv").read_text().splitlines()[0]
     start = datetime(2020, 5, 9, 22, 16, 40, 189000)
     with DrivingLogWriter(tmp_path, start=start) as writer:
         paths = writer.image_paths(writer.tick())

@@ -79,7 +79,6 @@ def test_vector_env_over_tracks():
 
 
 def test_camera_observation():
-    pytest.importorskip("simulator.camera")
     env = DeepRacerEnv("pitlane_loop", observation="camera", render_mode="rgb_array")
     obs, _ = env.reset(seed=0)
     assert obs.shape == (120, 160) and obs.dtype == np.uint8 and obs.std() > 1

@@ -2,7 +2,6 @@
 
 import math
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +10,10 @@ from simulator.car import DEEPRACER
 from simulator.limit import curvature, minimum_lap_time
 from simulator.track import load_track
 
-TRACKS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "deepracer" / "tracks"
-
 
 @pytest.fixture(scope="module")
-def base():
-    return load_track(TRACKS / "reinvent_base.npy")
+def base(shared_data):
+    return load_track(shared_data / "deepracer" / "tracks" / "reinvent_base.npy")
 
 
 @pytest.fixture(scope="module")

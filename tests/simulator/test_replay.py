@@ -15,7 +15,6 @@ same projection on the same polyline, so anything larger would be a real differe
 status lap_complete are excluded from the progress check (AWS reports 100 there).
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,13 +23,17 @@ import pytest
 from simulator.episode import round_robin_start
 from simulator.track import load_track
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "deepracer"
 TOLERANCE_PCT = 1e-6
 
 
 @pytest.fixture(scope="module")
-def track():
-    return load_track(DATA / "tracks" / "reinvent_base.npy")
+def logs(shared_data):
+    return shared_data / "deepracer" / "logs"
+
+
+@pytest.fixture(scope="module")
+def track(shared_data):
+    return load_track(shared_data / "deepracer" / "tracks" / "reinvent_base.npy")
 
 
 def replay(track, df: pd.DataFrame, training: bool, ahead: float = 0.0):
@@ -53,8 +56,8 @@ def replay(track, df: pd.DataFrame, training: bool, ahead: float = 0.0):
     "name,training",
     [("console_evaluation_simtrace_0-iteration.csv", False), ("console_training_simtrace_0-iteration.csv", True)],
 )
-def test_logged_progress_and_closest_waypoint_replay_exactly(track, name, training):
-    df = pd.read_csv(DATA / "logs" / name)
+def test_logged_progress_and_closest_waypoint_replay_exactly(track, logs, name, training):
+    df = pd.read_csv(logs / name)
     assert df["track_len"].iloc[0] == pytest.approx(track.length, rel=1e-12)
     progress, closest = replay(track, df, training)
     running = (df["episode_status"] != "lap_complete").to_numpy()
@@ -63,8 +66,8 @@ def test_logged_progress_and_closest_waypoint_replay_exactly(track, name, traini
     assert df["closest_waypoint"].max() == track.n_waypoints  # the closing point is numbered N
 
 
-def test_logged_point_is_not_the_car_origin(track):
-    df = pd.read_csv(DATA / "logs" / "console_evaluation_simtrace_0-iteration.csv")
+def test_logged_point_is_not_the_car_origin(track, logs):
+    df = pd.read_csv(logs / "console_evaluation_simtrace_0-iteration.csv")
     shifted, _ = replay(track, df, training=False, ahead=0.14)
     running = (df["episode_status"] != "lap_complete").to_numpy()
     error = np.abs(shifted[running] - df["progress"].to_numpy()[running])

@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from deepracer.logs import AnalysisUtils, DeepRacerLog, SimulationLogsIO
@@ -23,7 +22,11 @@ from simulator.simtrace import (
 )
 from simulator.track import load_track
 
-LOGS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "deepracer" / "logs"
+
+@pytest.fixture(scope="module")
+def aws_logs(shared_data):
+    """Sim-traces and metrics that AWS DeepRacer (console, DRfC) wrote."""
+    return shared_data / "deepracer" / "logs"
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +63,8 @@ def training_episodes(track, n=4):
     return episodes
 
 
-def test_header_matches_aws():
-    aws = (LOGS / "console_evaluation_simtrace_0-iteration.csv").read_text().splitlines()[0]
+def test_header_matches_aws(aws_logs):
+    aws = (aws_logs / "console_evaluation_simtrace_0-iteration.csv").read_text().splitlines()[0]
     assert ",".join(SIMTRACE_HEADER) == aws
 
 
@@ -97,12 +100,12 @@ def steps_status(steps):
     return steps[-1].status.value
 
 
-def test_training_metrics_match_aws_format(tmp_path, track):
+def test_training_metrics_match_aws_format(tmp_path, track, aws_logs):
     episodes = training_episodes(track)
     entries = [training_episode_metric(e + 1, steps) for e, steps in enumerate(episodes)]
     path = write_metrics(tmp_path / "TrainingMetrics.json", training_metrics(entries))
     ours = json.loads(path.read_text())
-    aws = json.loads((LOGS / "drfc_TrainingMetrics.json").read_text())
+    aws = json.loads((aws_logs / "drfc_TrainingMetrics.json").read_text())
     assert list(ours) == list(aws)
     assert list(ours["metrics"][0]) == list(aws["metrics"][0])
     for key, value in aws["metrics"][0].items():
@@ -114,7 +117,7 @@ def test_training_metrics_match_aws_format(tmp_path, track):
     assert first["completion_percentage"] == 100
 
 
-def test_evaluation_round_trip(tmp_path, track):
+def test_evaluation_round_trip(tmp_path, track, aws_logs):
     csv_path = evaluation_simtrace_path(tmp_path, "20260101120000")
     metrics_path = tmp_path / "metrics" / "evaluation_metrics.json"
     result = run_trials(
@@ -136,7 +139,7 @@ def test_evaluation_round_trip(tmp_path, track):
         assert row.off_track == trial.off_track_count
 
     ours = json.loads(metrics_path.read_text())
-    aws = json.loads((LOGS / "console_evaluation_metrics.json").read_text())
+    aws = json.loads((aws_logs / "console_evaluation_metrics.json").read_text())
     assert list(ours) == list(aws)
     assert [list(m) for m in ours["metrics"]] == [list(m) for m in aws["metrics"]]
     for mine, theirs in zip(ours["metrics"], aws["metrics"]):

@@ -1,15 +1,15 @@
 """Tracks: DeepRacer .npy loading, built-in designs, reversing and geometry queries."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from shapely.geometry import LineString
 
 from simulator.track import Track, list_tracks, load_track, track_from_deepracer_array
+from tests.support.paths import SHARED_DATA
 
-TRACKS_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "deepracer" / "tracks"
+TRACKS_DIR = SHARED_DATA / "deepracer" / "tracks"
 NPY_FILES = sorted(TRACKS_DIR.glob("*.npy"))
 
 # Lengths from shared/REFERENCE.md section 2.

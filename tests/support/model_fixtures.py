@@ -1,5 +1,5 @@
 """Fixtures for tests that need a team's trained model in the database with a real TFLite file
-(the tiny driving model of tests.support.tiny_model). Import them into a conftest or test module."""
+(the tiny driving model of tests.support.tiny_models). Import them into a conftest or test module."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_steering_model(request) -> tuple[Path, Path]:
-    from tests.support.tiny_model import cached_steering_model
+def tiny_steering_model(tiny_models: Path) -> tuple[Path, Path]:
+    """(model.tflite, model_card.json) of the tiny model that drives."""
+    from tests.support.tiny_models import steering_model_files
 
-    return cached_steering_model(request.config.cache.mkdir("pitlane_tiny_models"))
+    return steering_model_files(tiny_models)
 
 
 @pytest.fixture

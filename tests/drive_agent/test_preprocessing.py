@@ -1,8 +1,8 @@
-"""Preprocessing exactness against hand-computed crops, resizes and colour conversions."""
+"""Preprocessing exactness against hand-computed crops, resizes and colour conversions.
+
+Its speed (best of 200 Udacity YUV frames, target under 1 ms) is a figure of bench/agent_latency.py."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -81,17 +81,3 @@ def test_bad_inputs_raise_value_error(frame, spec, message) -> None:
     with pytest.raises(ValueError, match=message):
         preprocess(frame, spec)
 
-
-def test_udacity_yuv_preprocessing_is_under_a_millisecond() -> None:
-    frame = np.random.default_rng(0).integers(0, 256, (160, 320, 3), dtype=np.uint8)
-    spec = PreprocessingSpec(60, 25, (66, 200), "yuv")
-    for _ in range(20):
-        preprocess(frame, spec)
-    best = min(_timed(preprocess, frame, spec) for _ in range(200))
-    assert best < 1e-3, f"best of 200: {best * 1e3:.2f} ms"
-
-
-def _timed(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start

@@ -12,7 +12,8 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run    - install, migrate, start Redis (embedded), a Celery worker and Daphne on :8000"
-	@echo "make test   - install the test extras and run the whole suite"
+	@echo "make test   - install the test extras, run the lint/type gate and the whole suite"
+	@echo "make lint   - ruff and mypy only"
 	@echo "make bench  - run the benchmark scripts in bench/"
 
 $(PY):
@@ -41,7 +42,12 @@ chromium:
 		|| echo "Could not install chromium: browser tests will be skipped."; \
 	fi
 
-test: install-dev chromium
+# The lint and type gate first: ruff (lint, import order, pyupgrade, bugbear, unused noqa) and mypy.
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: install-dev chromium lint
 	$(PY) -m webapp.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -266,7 +266,8 @@ def main() -> None:
         "agent_rss_mb": round(agent["rss_mb"], 1),
         "agent_imports_tf_or_django": agent["heavy_modules"],
         "best_ms_preprocess": round(preprocess_ms, 3),
-        "sim_eval_steps_per_s": None if agent["sim_eval_steps_per_s"] is None else round(agent["sim_eval_steps_per_s"], 1),
+        "sim_eval_steps_per_s": (None if agent["sim_eval_steps_per_s"] is None
+                                 else round(agent["sim_eval_steps_per_s"], 1)),
         "targets": {"p99_ms_frame": TARGET_P99_MS, "agent_rss_mb": TARGET_RSS_MB,
                     "best_ms_preprocess": TARGET_PREPROCESS_MS},
         "meets_targets": (p99_agent <= TARGET_P99_MS and agent["rss_mb"] <= TARGET_RSS_MB

@@ -31,13 +31,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -106,7 +106,8 @@ def stage_record(work: Path, frames: int, seed: int, force: bool, session: Sessi
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     track = load_track(TRACK)
-    log(f"record: {frames} frames on {TRACK} (recoveries {session.recoveries}, weave {session.autopilot.weave_amplitude}, "
+    log(f"record: {frames} frames on {TRACK} (recoveries {session.recoveries}, "
+        f"weave {session.autopilot.weave_amplitude}, "
         f"noise {session.autopilot.steering_noise})")
 
     def progress(stats) -> None:

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("udacity", "sim", "car"), default="udacity")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
     p.add_argument("--throttle-scale", type=float, default=1.0, help="race-time multiplier on throttle")
-    p.add_argument("--set-speed", type=float, help="target speed (Udacity camera models: mph, default 9; DeepRacer: m/s, default 1.5)")
+    p.add_argument("--set-speed", type=float,
+                   help="target speed (Udacity camera models: mph, default 9; DeepRacer: m/s, default 1.5)")
     p.add_argument("--min-speed", type=float, help="slow down linearly to this speed at full steering lock")
     p.add_argument("--kp", type=float, default=0.1, help="speed PI controller gain (default 0.1)")
     p.add_argument("--ki", type=float, default=0.002, help="speed PI controller integral gain (default 0.002)")
@@ -70,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--serial", help="serial port for JSON lines instead of UDP")
     c.add_argument("--baud", type=int, default=115200)
     c.add_argument("--throttle", type=float, default=0.3, help="open-loop throttle at the set speed")
-    c.add_argument("--frame-timeout", type=float, default=0.25, help="watchdog: throttle 0 after this many s without a frame")
+    c.add_argument("--frame-timeout", type=float, default=0.25,
+                   help="watchdog: throttle 0 after this many s without a frame")
     c.add_argument("--max-frame-age", type=float, default=0.15, help="throttle 0 for frames older than this (s)")
     return p
 
@@ -120,7 +122,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
     from drive_agent.targets.car import (
-        CommandSink, FolderSource, FrameSource, OpenCVSource, SerialSink, UdpSink, run_car,
+        CommandSink,
+        FolderSource,
+        FrameSource,
+        OpenCVSource,
+        SerialSink,
+        UdpSink,
+        run_car,
     )
 
     source: FrameSource

@@ -8,9 +8,10 @@ writing DeepRacer's evaluation sim-trace CSV and metrics JSON through `simulator
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -60,11 +61,12 @@ def summarise(result: EvaluationResult, penalty_s: float) -> dict[str, Any]:
     totals. `raw_lap_time` leaves out the `penalty_s` added for each reset."""
     from simulator.rules import METRICS_STATUS
 
-    trials = []
+    trials: list[dict[str, Any]] = []
     for t in result.trials:
         lap_time = t.lap_time
         trials.append({
             "trial": t.trial, "status": t.status.value, "result": METRICS_STATUS[t.status], "lap_time": lap_time,
+            "lap_times": list(t.lap_times),
             "raw_lap_time": None if lap_time is None else max(lap_time - t.reset_count * penalty_s, 1e-3),
             "completion_pct": round(t.completion_pct, 2), "off_track_count": t.off_track_count,
             "reset_count": t.reset_count, "elapsed_s": round(t.elapsed_s, 3), "steps": t.steps,
@@ -128,7 +130,7 @@ class SimDriver:
             # (as DeepRacer's does), so the speed policy's target is the command, not a throttle
             # from PI gains tuned for a full-size car in mph.
             policy = self.loop.speed
-            speed = target_speed(policy.set_speed, getattr(policy, "min_speed", None), pred)
+            speed = target_speed(policy.set_speed, policy.min_speed, pred)
             car_command = CarCommand(steering_deg=-command.steering * self.profile.max_steering_deg,
                                      speed=speed * self.loop.throttle_scale)
             index = -1
@@ -158,7 +160,8 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
     """Evaluate `model` on `track` (a name, .npy path or Track) for `n_trials` trials.
 
     `rules` defaults to `simulator.rules.EVALUATION_RULES` (reset + 2 s penalty off track).
-    `on_progress(pct, message)` is called about every 1 % (monotonic, 100 at the end); `should_stop()` is polled every step
+    `on_progress(pct, message)` is called about every 1 % (monotonic, 100 at the end); `should_stop()` is polled
+    every step
     and True raises `simulator.stopping.Stopped` (an exception it raises itself propagates unchanged).
     `out_dir` receives `evaluation-simtrace/0-iteration.csv`, `metrics.json` and `summary.json`
     (`summarise` of the result, with the track, the model's kind and the two files' paths).
@@ -217,6 +220,7 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
         evaluation.metrics_path = write_metrics(out / "metrics.json", evaluation_metrics(trials))
         summary = {"track": evaluation.track, "model_kind": evaluation.model_kind,
                    **summarise(evaluation, rules.off_track_penalty_s),
+                   "latency": evaluation.latency,  # with the per-stage figures the stored summary leaves out
                    "simtrace_path": str(evaluation.simtrace_path), "metrics_path": str(evaluation.metrics_path)}
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return evaluation

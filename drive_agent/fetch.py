@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import tempfile
 import time
 import urllib.error
@@ -110,7 +109,7 @@ def _get(url: str, token: str | None, timeout: float) -> bytes:
         raise FetchError(_http_message(exc.code, url)) from None
     except urllib.error.URLError as exc:
         raise _Offline(str(exc.reason)) from None
-    except (socket.timeout, TimeoutError, ConnectionError) as exc:
+    except (TimeoutError, ConnectionError) as exc:
         raise _Offline(str(exc) or type(exc).__name__) from None
 
 

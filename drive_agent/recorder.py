@@ -27,7 +27,7 @@ class Recorder:
         self.folder = Path(folder)
         self.image_dir = self.folder / "IMG"
         self.image_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.folder / "driving_log.csv", "a", encoding="utf-8", newline="")
+        self._log = open(self.folder / "driving_log.csv", "a", encoding="utf-8", newline="")  # noqa: SIM115 (closed by close())
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self.written = 0

@@ -14,6 +14,9 @@ from drive_agent.runtime import Prediction
 
 
 class SpeedPolicy(Protocol):
+    set_speed: float  # the target speed on straights (mph for Udacity-camera models, m/s for DeepRacer)
+    min_speed: float | None
+
     def __call__(self, measured_speed: float | None, prediction: Prediction) -> float:
         """Throttle -1..1 (negative brakes) before the race-time throttle scale."""
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from socketserver import ThreadingMixIn
-from typing import IO, Any, Callable, cast
+from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def serve_in_thread(app: Callable, host: str, port: int) -> tuple[ThreadingWSGIS
     """Start serving `app`; returns the server (its `server_port` is the bound port, useful
     with port 0) and its thread. Stop with `server.shutdown(); server.server_close()`."""
     server = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=_RequestHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wsgi:{port}", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wsgi:{port}",
+                              daemon=True)
     thread.start()
     return server, thread

@@ -33,7 +33,7 @@ class Randomisation:
     shadow_fraction: float = 0.3
 
     @classmethod
-    def off(cls) -> "Randomisation":
+    def off(cls) -> Randomisation:
         return cls(lighting=False, colours=False, textures=False, noise=False, shadows=False)
 
 

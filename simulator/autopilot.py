@@ -8,12 +8,13 @@ into arrow-key presses the way the Unity simulator's keyboard axis does.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from simulator.car import MPH, Command, CarProfile, CarState
+from simulator.car import MPH, CarProfile, CarState, Command
 
 
 class Controls(NamedTuple):
@@ -101,7 +102,7 @@ class Autopilot:
         steps = 6
         step = horizon / steps
         headings = [self.track.pose_at(self.distance + k * step)[2] for k in range(steps + 1)]
-        turn = max(abs((b - a + math.pi) % (2 * math.pi) - math.pi) for a, b in zip(headings, headings[1:]))
+        turn = max(abs((b - a + math.pi) % (2 * math.pi) - math.pi) for a, b in itertools.pairwise(headings))
         curvature = turn / step
         if curvature < 1e-6:
             return self.target_speed

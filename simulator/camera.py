@@ -15,8 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from simulator.appearance import (PALETTE_SIZE, SHADOW_CELL_SHIFT, Look, Randomisation, build_panorama,
-                                  draw_look, to_gray)
+from simulator.appearance import (
+    PALETTE_SIZE,
+    SHADOW_CELL_SHIFT,
+    Look,
+    Randomisation,
+    build_panorama,
+    draw_look,
+    to_gray,
+)
 from simulator.render_texture import TrackTexture, texture_for
 
 

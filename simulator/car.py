@@ -134,7 +134,7 @@ class Command(NamedTuple):
     brake: float = 0.0
 
     @classmethod
-    def udacity(cls, steering: float, throttle: float, brake: float = 0.0) -> "Command":
+    def udacity(cls, steering: float, throttle: float, brake: float = 0.0) -> Command:
         """From the Udacity wire convention: steering normalised -1..1 (x 25 degrees), positive = right.
 
         Our physics turns left for positive angles (as DeepRacer does), so the sign flips here.
@@ -232,7 +232,10 @@ class Car:
             return min(max(v_new, 0.0), p.max_speed)
         decel = p.coast_decel + scrub + brake * p.max_brake
         if throttle >= 0.0:
-            drive = throttle * p.max_accel * max(0.0, 1.0 - (v / p.max_speed) ** 2) if v >= 0 else throttle * p.max_brake
+            if v >= 0:
+                drive = throttle * p.max_accel * max(0.0, 1.0 - (v / p.max_speed) ** 2)
+            else:
+                drive = throttle * p.max_brake
         elif v > 0.05:
             drive = throttle * p.max_brake  # negative throttle brakes first
         else:

@@ -7,8 +7,8 @@ import argparse
 import itertools
 import runpy
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track", required=True, help="a road-scale track, e.g. pitlane_loop_road")
     p.add_argument("--frames", type=int, required=True, help="rows to record")
     p.add_argument("--out", required=True, help="output folder (driving_log.csv and IMG/ go there)")
-    p.add_argument("--recoveries", action="store_true", help="add recoveries: only the return from the edge is recorded")
+    p.add_argument("--recoveries", action="store_true",
+                   help="add recoveries: only the return from the edge is recorded")
     p.add_argument("--recovery-every", type=float, default=SessionConfig.recovery_every_m, metavar="M",
                    help="mean metres driven between recoveries (default %(default)s)")
     p.add_argument("--keyboard", action="store_true", help="steer like arrow keys (spiky, many exact zeros)")

@@ -18,10 +18,11 @@ import io
 import math
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import TextIO
 
 COLUMNS = ("center", "left", "right", "steering", "throttle", "brake", "speed")
 CAMERAS = ("center", "left", "right")
@@ -121,7 +122,7 @@ def format_number(value: float) -> str:
         raise ValueError(f"driving logs hold finite numbers only, not {value!r}")
     if value == 0:
         return "0"
-    return "%.7G" % value
+    return f"{value:.7G}"
 
 
 def format_row(center: str, left: str, right: str, steering: float, throttle: float, brake: float,
@@ -148,7 +149,7 @@ def parse_row(fields: list[str], line: int, source: str = LOG_NAME,
     if len(fields) != len(columns):
         raise DrivingLogError(
             line, f"expected {len(columns)} columns ({','.join(columns)}), got {len(fields)}", source)
-    values = dict(zip(columns, (f.strip() for f in fields)))
+    values = dict(zip(columns, (f.strip() for f in fields), strict=True))
     for camera in CAMERAS:
         if not values[camera]:
             raise DrivingLogError(line, f"column {camera!r} is empty", source)
@@ -238,7 +239,7 @@ class DrivingLogWriter:
         self.separator = separator
         self.rows_written = 0
         self._ticks = 0
-        self._handle: TextIO = open(self.out_dir / LOG_NAME, "w", newline="", encoding="utf-8")
+        self._handle: TextIO = open(self.out_dir / LOG_NAME, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
 
     @property
     def path(self) -> Path:
@@ -264,7 +265,7 @@ class DrivingLogWriter:
     def close(self) -> None:
         self._handle.close()
 
-    def __enter__(self) -> "DrivingLogWriter":
+    def __enter__(self) -> DrivingLogWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,8 +8,9 @@ agent: frame -> model -> action) can drive it. `run_trials` is the evaluation ru
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from simulator.car import DEEPRACER, Car, CarProfile, CarState, Command, reference_point, wheel_positions
 from simulator.deepracer import RewardFunction, build_params, call_reward

@@ -131,7 +131,8 @@ def minimum_lap_time(track: Track | str, profile: CarProfile | str) -> LimitResu
     speeds, ds = speed_profile(smooth, profile)
     mean_speed = 0.5 * (speeds + np.roll(speeds, -1))
     if np.any(mean_speed <= 0.0):
-        raise ValueError(f"{profile.name} car cannot follow the line on {track.name}: a bend is tighter than its steering lock")
+        raise ValueError(f"{profile.name} car cannot follow the line on {track.name}: "
+                         "a bend is tighter than its steering lock")
     lap_time = float(np.sum(ds / mean_speed))
     return LimitResult(lap_time, smooth, speeds, float(np.sum(ds)), offsets)
 

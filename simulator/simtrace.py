@@ -11,16 +11,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Iterable, Sequence
+from typing import IO
 
 from simulator.episode import StepResult, TrialResult
 from simulator.rules import METRICS_STATUS, EpisodeStatus
 
-SIMTRACE_HEADER = (
-    "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,"
-    "progress,closest_waypoint,track_len,tstamp,episode_status,pause_duration"
-).split(",")
+SIMTRACE_HEADER = ["episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
+                   "all_wheels_on_track", "progress", "closest_waypoint", "track_len", "tstamp", "episode_status",
+                   "pause_duration"]
 
 TRAINING_METRICS_VERSION = 2.0
 

@@ -5,8 +5,9 @@ The PNG needs no browser (Plotly's static export needs Kaleido/Chrome, often mis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw

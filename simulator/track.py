@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -137,10 +138,10 @@ class Track:
         Like DeepRacer, the list closes the loop: its last point repeats the first, so it has
         `n_waypoints + 1` entries and waypoint indices run 0..n_waypoints.
         """
-        points = list(zip(self._cx, self._cy))
+        points = list(zip(self._cx, self._cy, strict=True))
         return points + points[:1]
 
-    def reversed(self) -> "Track":
+    def reversed(self) -> Track:
         """The same track driven the other way round (waypoint 0 stays the start line)."""
         order = np.r_[0, np.arange(self.n_waypoints - 1, 0, -1)]
         return Track(

@@ -9,7 +9,7 @@ laps of about 1-3 km like the Udacity simulator's lake track).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +56,7 @@ def borders(center: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
     return center + normal * width / 2.0, center - normal * width / 2.0
 
 
-@lru_cache(maxsize=None)
+@cache
 def build_design(name: str) -> Track:
     """Build a built-in track by name (`<design>` or `<design>_road`)."""
     road = name.endswith(ROAD_SUFFIX)
@@ -69,7 +69,8 @@ def build_design(name: str) -> Track:
     center = spline_loop(points, float(scale_spec["spacing"]))
     left, right = borders(center, float(scale_spec["width"]))
     # DeepRacer convention: for a counter-clockwise loop the inner border is on the left.
-    signed_area = 0.5 * float(np.sum(center[:, 0] * np.roll(center[:, 1], -1) - np.roll(center[:, 0], -1) * center[:, 1]))
+    x, y = center[:, 0], center[:, 1]
+    signed_area = 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
     inner, outer = (left, right) if signed_area >= 0.0 else (right, left)
     return Track(
         name=name,

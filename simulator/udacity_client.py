@@ -11,13 +11,15 @@ telemetry after the engine.io OPEN and after every `steer` or `manual` received.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import websocket
 from PIL import Image
@@ -255,10 +257,8 @@ class UdacityClient:
                         self._emit_telemetry(ws, stats, on_frame)
         finally:
             stats.seconds = time.monotonic() - began
-            try:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
                 ws.close()
-            except (OSError, websocket.WebSocketException):
-                pass
         return stats
 
     def _emit_telemetry(self, ws: websocket.WebSocket, stats: ClientStats,

@@ -1,8 +1,8 @@
 """Test settings: the production settings plus a plumbing job kind that only tests register."""
 
-from webapp.settings import *  # noqa: F403
 import os
 
+from webapp.settings import *
 from webapp.settings import PITLANE_JOB_KINDS
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -22,7 +22,7 @@ ROOT_URLCONF = "tests.support.urls"
 
 # Subprocesses started by tests (Celery worker, Daphne) are pointed at the test database by name.
 if os.environ.get("PITLANE_TEST_DB_NAME"):
-    DATABASES["default"]["NAME"] = os.environ["PITLANE_TEST_DB_NAME"]  # noqa: F405
+    DATABASES["default"]["NAME"] = os.environ["PITLANE_TEST_DB_NAME"]
 
 # Serve static files straight from the app folders (no collectstatic before tests).
 WHITENOISE_USE_FINDERS = True

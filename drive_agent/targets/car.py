@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from abc import ABC, abstractmethod
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 from PIL import Image

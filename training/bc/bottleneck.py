@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import keras
+import numpy as np
 
 from training.bc import data
 from training.bc.config import TrainConfig

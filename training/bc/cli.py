@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from simulator.stopping import Stopped
 from training.bc.config import ConfigError, TrainConfig, load_grid

@@ -10,9 +10,10 @@ import dataclasses
 import difflib
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ARCHITECTURES = ("pilotnet", "inception_transfer")
 COLOR_SPACES = ("yuv", "rgb", "gray")
@@ -119,19 +120,19 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         _reject_unknown_keys(data)
         return cls(**dict(data))
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         return cls.from_dict(_parse_json_object(text))
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         return cls.from_json(Path(path).read_text())
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -285,11 +286,11 @@ def expand_grid(config_with_lists: Mapping[str, Any] | TrainConfig) -> list[Trai
     axes = [_grid_values(n, config_with_lists[n]) for n in names]
     configs = []
     for combo in itertools.product(*axes):
-        values = dict(zip(names, combo))
+        values = dict(zip(names, combo, strict=True))
         try:
             configs.append(TrainConfig(**values))
         except ConfigError as exc:
-            varying = {n: v for n, v, axis in zip(names, combo, axes) if len(axis) > 1}
+            varying = {n: v for n, v, axis in zip(names, combo, axes, strict=True) if len(axis) > 1}
             raise ConfigError(f"grid combination {varying} is invalid: {exc}") from exc
     return configs
 

@@ -24,8 +24,7 @@ import tensorflow as tf
 from drive_agent.model_card import PreprocessingSpec
 from training.bc import augment, tf_color, tf_resize
 from training.bc.config import SOURCE_HEIGHT, SOURCE_WIDTH, TrainConfig
-from training.bc.dataset_index import (FrameIndex, camera_samples, concat, index_dataset,
-                                      index_datasets, split_index)
+from training.bc.dataset_index import FrameIndex, camera_samples, concat, index_dataset, index_datasets, split_index
 from training.bc.smoothing import smooth_steering
 from training.bc.split import block_split
 

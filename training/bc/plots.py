@@ -7,7 +7,8 @@ Each function returns `json.loads(fig.to_json())`: plain lists and dicts (no Num
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

@@ -9,8 +9,8 @@ model saw and written as PNGs and an animated GIF.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import keras
 import numpy as np
@@ -122,7 +122,7 @@ def write_heatmaps(model: keras.Model, model_inputs: np.ndarray, display_frames:
         return written
     picks = np.unique(np.linspace(0, n - 1, num=min(sample_count, n)).astype(int))
     maps = saliency_maps(model, model_inputs[picks])
-    for k, (i, heat) in enumerate(zip(picks, maps)):
+    for k, (i, heat) in enumerate(zip(picks, maps, strict=True)):
         name = f"frame_{k:03d}.png"
         _enlarge(overlay(display_frames[i], heat), scale).save(out_dir / name)
         pngs.append(f"{out_dir.name}/{name}")

@@ -25,8 +25,14 @@ from PIL import Image
 from drive_agent.preprocessing import preprocess
 from simulator.stopping import OnProgress, ShouldStop, Stopped, raise_if_stopped
 from training.bc import bottleneck, data, export, models, plots, saliency
-from training.bc.callbacks import (BEST_WEIGHTS_FILE, CHECKPOINT_DIR, MODEL_FILE,
-                                  EpochCheckpointer, ProgressReporter, load_checkpoint_state)
+from training.bc.callbacks import (
+    BEST_WEIGHTS_FILE,
+    CHECKPOINT_DIR,
+    MODEL_FILE,
+    EpochCheckpointer,
+    ProgressReporter,
+    load_checkpoint_state,
+)
 from training.bc.config import TrainConfig
 from training.bc.dataset_index import recording
 

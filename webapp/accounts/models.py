@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from webapp.core.slugs import unique_slug
 
-
 # Slugs that would collide with the fixed /teams/<word>/ pages.
 RESERVED_TEAM_SLUGS = frozenset({"new", "join", "switch"})
 
@@ -91,9 +90,9 @@ class Invite(models.Model):
     def __str__(self) -> str:
         return f"{self.team} invite {self.code}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("team_join", args=[self.code])
+
     @property
     def is_usable(self) -> bool:
         return not self.revoked and (self.expires is None or self.expires > timezone.now())
-
-    def get_absolute_url(self) -> str:
-        return reverse("team_join", args=[self.code])

@@ -38,7 +38,7 @@ class ApiToken(models.Model):
         return self.revoked is None
 
     @classmethod
-    def issue(cls, *, team, user, name: str) -> tuple["ApiToken", str]:
+    def issue(cls, *, team, user, name: str) -> tuple[ApiToken, str]:
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
             team=team, created_by=user, name=name.strip() or "token", prefix=raw[:12], token_hash=hash_token(raw)

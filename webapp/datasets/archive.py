@@ -13,9 +13,9 @@ import re
 import shutil
 import stat
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from simulator.stopping import ShouldStop, raise_if_stopped
 

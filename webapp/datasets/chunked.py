@@ -33,7 +33,8 @@ class _FileOnDisk(UploadedFile):
     """The assembled zip, handed to accept_upload like a streamed upload."""
 
     def __init__(self, path: Path, name: str):
-        super().__init__(open(path, "rb"), name, "application/zip", path.stat().st_size, None)
+        super().__init__(open(path, "rb"), name,  # noqa: SIM115 (Django closes an UploadedFile)
+                         "application/zip", path.stat().st_size, None)
         self.path = path
 
     def temporary_file_path(self) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -238,7 +238,7 @@ def _derived(dataset: Dataset, segments, work_dir: Path, mode: str, weight: int)
         for i in range(start, min(end, len(rows) - 1) + 1):
             recovery[i] = True
     kept = []
-    for row, is_recovery in zip(rows, recovery):
+    for row, is_recovery in zip(rows, recovery, strict=True):
         if mode == "exclude" and is_recovery or mode == "only" and not is_recovery:
             continue
         kept.extend([row] * (max(weight, 1) if is_recovery and mode == "include" else 1))

@@ -16,7 +16,7 @@ class StreamedUpload(UploadedFile):
     """An uploaded file that already lies at its final place on disk."""
 
     def __init__(self, path: Path, name: str, content_type: str, size: int, charset):
-        super().__init__(open(path, "rb"), name, content_type, size, charset)
+        super().__init__(open(path, "rb"), name, content_type, size, charset)  # noqa: SIM115 (Django closes it)
         self.path = path
 
     def temporary_file_path(self) -> str:
@@ -41,7 +41,7 @@ class LimitedDiskUploadHandler(FileUploadHandler):
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length and content_length > self.max_bytes + 64 * 1024:
             self.too_large = True  # the body is still drained by Django, then the view says why
-        return None
+        return
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
@@ -50,7 +50,7 @@ class LimitedDiskUploadHandler(FileUploadHandler):
         folder = Path(settings.UPLOAD_ROOT) / "incoming"
         folder.mkdir(parents=True, exist_ok=True)
         self._path = folder / f"{uuid.uuid4().hex}.part"
-        self._fh = open(self._path, "wb")
+        self._fh = open(self._path, "wb")  # noqa: SIM115 (closed in file_complete or on abort)
         self._size = 0
 
     def receive_data_chunk(self, raw_data, start):
@@ -60,7 +60,7 @@ class LimitedDiskUploadHandler(FileUploadHandler):
             self.discard()
             raise StopUpload(connection_reset=False)
         self._fh.write(raw_data)
-        return None
+        return
 
     def file_complete(self, file_size):
         self._fh.close()

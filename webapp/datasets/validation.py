@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
-from simulator.driving_log import (CAMERAS, COLUMNS, LOG_NAME, LogRow, format_number, image_time,
-                                   parse_driving_log)
+from simulator.driving_log import CAMERAS, COLUMNS, LOG_NAME, LogRow, format_number, image_time, parse_driving_log
 from simulator.stopping import ShouldStop, raise_if_stopped
 
 from .archive import SOURCE_LOG_NAME

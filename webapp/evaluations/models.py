@@ -40,7 +40,7 @@ def _set_speed_help() -> str:
             "Empty: the drive agent's default.")
 
 
-def evaluation_file_path(instance: "Evaluation", filename: str) -> str:
+def evaluation_file_path(instance: Evaluation, filename: str) -> str:
     return f"teams/{instance.team_id}/evaluations/{instance.pk}/{filename}"
 
 

@@ -42,7 +42,7 @@ def track_figure(evaluation: Evaluation, trace: dict) -> dict:
         x=trace["x"], y=trace["y"], mode="markers", name="Path",
         marker={"size": 5, "color": trace["speed"], "colorscale": "Turbo", "showscale": True,
                 "colorbar": {"title": {"text": "m/s"}}},
-        customdata=list(zip(trace["trial"], trace["t"], trace["steering_deg"])),
+        customdata=list(zip(trace["trial"], trace["t"], trace["steering_deg"], strict=True)),
         hovertemplate="trial %{customdata[0]}<br>t %{customdata[1]:.2f} s<br>speed %{marker.color:.2f} m/s"
                       "<br>steering %{customdata[2]:.1f}°<extra></extra>",
     ))

@@ -1,5 +1,6 @@
-"""Evaluation pages of a team: start from the model page's Evaluations section, follow live, read the results, download the
-DeepRacer files, publish to a league event. Every lookup is scoped to the URL's team (404 else)."""
+"""Evaluation pages of a team: start from the model page's Evaluations section, follow live, read the
+results, download the DeepRacer files, publish to a league event. Every lookup is scoped to the URL's
+team (404 else)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 
-def artifact_path(instance: "TrainedModel", filename: str) -> str:
+def artifact_path(instance: TrainedModel, filename: str) -> str:
     return f"teams/{instance.team_id}/models/{instance.pk or 'new'}/{filename}"
 
 
@@ -91,7 +91,7 @@ class TrainedModel(models.Model):
         return f"{self.artifacts_dir}/{relative}"
 
 
-def weights_path(instance: "InceptionWeights", filename: str) -> str:
+def weights_path(instance: InceptionWeights, filename: str) -> str:
     return f"teams/{instance.team_id}/weights/{filename}"
 
 

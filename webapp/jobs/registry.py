@@ -3,9 +3,9 @@ apps (and the test settings) add kinds without touching the worker."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Callable
 
 from django.conf import settings
 

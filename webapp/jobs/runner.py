@@ -83,7 +83,7 @@ def execute_job(job_id: int, worker: str = "local") -> Outcome:
         finish_job(job, Job.Status.CANCELLED, message="Cancelled", log_tail=reporter.log_tail)
     except UnknownJobKind as exc:
         finish_job(job, Job.Status.FAILED, message="Failed", error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a readable job error
+    except Exception as exc:
         if isinstance(exc, SoftTimeLimitExceeded):
             error = f"The job ran past its time limit ({settings.JOB_SOFT_TIME_LIMIT_S} s) and was stopped."
         else:

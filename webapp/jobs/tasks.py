@@ -21,7 +21,7 @@ def run_job(self, job_id: int) -> str:
         # The database was unreachable or locked while claiming or finishing the job (errors
         # inside the job itself are recorded on it): the runner is idempotent, so try again
         # rather than drop the message and leave the job queued for ever.
-        raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6)))
+        raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6))) from exc
     if outcome is Outcome.BUSY:
         # Another worker's heartbeat is fresh, or the dead one's has not gone stale yet: look again.
         raise self.retry(countdown=max(1.0, settings.JOB_STALE_AFTER_S / 2))

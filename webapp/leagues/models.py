@@ -77,7 +77,8 @@ class Event(models.Model):
     location = models.CharField(max_length=200, blank=True)
     ranking_rule = models.CharField(max_length=20, choices=RankingRule.choices, default=RankingRule.BEST_LAP)
     consecutive_laps = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1)], help_text="N for the two average rules: how many consecutive valid laps count.",
+        default=3, validators=[MinValueValidator(1)],
+        help_text="N for the two average rules: how many consecutive valid laps count.",
     )
     off_track_penalty_s = models.FloatField(default=2.0)
     max_resets_per_lap = models.PositiveSmallIntegerField(default=3)
@@ -89,12 +90,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.league}: {self.name}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("event_detail", args=[self.league.slug, self.pk])
+
     def clean(self):
         if self.starts and self.ends and self.ends < self.starts:
             raise ValidationError({"ends": "An event cannot end before it starts."})
-
-    def get_absolute_url(self) -> str:
-        return reverse("event_detail", args=[self.league.slug, self.pk])
 
 
 class Registration(models.Model):

@@ -6,8 +6,9 @@ A lap counts as `lap_time_s + resets * penalty_s` (the event's off-track penalty
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 BEST_LAP = "best_lap"
 BEST_AVERAGE = "best_average"

@@ -34,12 +34,13 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) -m webapp.run_local
 
-# Browser tests drive Debian's chromium; install it when we can (root with apt), else they skip.
+# Browser tests drive Debian's chromium; install it when we can (root with apt). Without it they skip
+# with a message, except under CI (CI set), where they fail.
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 		echo "Installing Debian's chromium for the browser tests..."; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-		|| echo "Could not install chromium: browser tests will be skipped."; \
+		|| echo "Could not install chromium: browser tests will skip (fail under CI)."; \
 	fi
 
 # The lint and type gate first: ruff (lint, import order, pyupgrade, bugbear, unused noqa) and mypy.

@@ -2,6 +2,14 @@
 
 `make test` runs pytest with REDIS_URL pointing at an embedded Redis; run bare, the suite starts
 its own. Workers and Daphne run as real subprocesses against the test database.
+
+Fixture modules shared across folders are registered once here (`pytest_plugins`): the tiny ready
+model (tests.support.model_fixtures) and the per-test folders `pitlane_dirs` (tests.support.folders).
+Helpers live in tests/support (waiting: `run_async`, `wait_for`) and are imported from there, never
+from a conftest.
+
+TensorFlow thread settings go into the environment before anything imports TensorFlow (the machine
+has 2 shared cores); worker and Daphne subprocesses inherit them.
 """
 
 from __future__ import annotations
@@ -16,6 +24,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import ROOT, SHARED_DATA
+
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+pytest_plugins = ["tests.support.model_fixtures", "tests.support.folders"]
 
 _redis = None
 
@@ -245,25 +259,3 @@ def daphne_server(transactional_db):
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=10)
     log.close()
-
-
-def run_async(coroutine_function, *args):
-    """Run `coroutine_function(*args)` to completion on a fresh event loop in its own thread.
-
-    Playwright's sync API keeps an event loop running in the main thread while browser tests
-    are active, so `asyncio.run` there would refuse; a thread of its own never collides."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine_function(*args)).result()
-
-
-def wait_for(predicate, timeout_s: float = 20.0, interval_s: float = 0.1, message: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {message}")

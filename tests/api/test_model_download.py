@@ -9,7 +9,6 @@ import json
 import pytest
 
 from drive_agent.fetch import FetchError, cache_dir_for, fetch_model
-from tests.support.model_fixtures import make_ready_model, tiny_steering_model  # noqa: F401
 from webapp.api.models import ApiToken
 from webapp.garage.models import TrainedModel
 

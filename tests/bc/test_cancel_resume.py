@@ -6,7 +6,7 @@ import time
 import pytest
 
 from simulator.stopping import Stopped
-from tests.bc.conftest import tiny_config
+from tests.bc.helpers import tiny_config
 from training.bc.callbacks import load_checkpoint_state
 from training.bc.train import train
 

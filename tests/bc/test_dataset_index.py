@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.bc.conftest import make_dataset
+from tests.bc.helpers import make_dataset
 from training.bc.config import TrainConfig
 from training.bc.dataset_index import index_dataset, index_datasets
 from training.bc.smoothing import exponential_forward_backward, gaussian, smooth_steering

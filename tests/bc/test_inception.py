@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.bc.conftest import tiny_config
+from tests.bc.helpers import tiny_config
 from training.bc import bottleneck
 from training.bc.dataset_index import index_datasets, recording
 from training.bc.models import build_inception_prefix

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from drive_agent.preprocessing import preprocess
-from tests.bc.conftest import make_dataset, tiny_config
+from tests.bc.helpers import make_dataset, tiny_config
 from training.bc import data
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.bc.conftest import make_dataset
+from tests.bc.helpers import make_dataset
 from training.bc.config import TrainConfig
 from training.bc.dataset_index import index_datasets, split_index
 from training.bc.split import block_split, min_distance

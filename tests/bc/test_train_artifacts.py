@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from drive_agent.model_card import load_model_card
-from tests.bc.conftest import tiny_config
+from tests.bc.helpers import tiny_config
 from training.bc import data
 from training.bc.export import tflite_predict
 

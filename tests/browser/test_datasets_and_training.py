@@ -8,10 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import log_in
-from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.datasets.helpers import zip_folder
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("pitlane_dirs")]  # per-test folders, seen by Daphne and the worker
 
 # Keeps, across page loads of the tab, every value a progress bar showed (sessionStorage).
 RECORD_BAR = """([selector, key]) => {
@@ -32,7 +32,7 @@ def seen(page, key):
 
 
 def test_upload_ingest_train_watch_and_see_plots(served_static, daphne_server, celery_worker_process, new_page,
-                                                 team_a, real_sample, tmp_path):  # noqa: F811
+                                                 team_a, real_sample, tmp_path):
     archive = zip_folder(real_sample, tmp_path / "real_sample.zip", prefix="data/")
     page = new_page()
     log_in(page, daphne_server, team_a.captain.username, "correct-horse-battery")

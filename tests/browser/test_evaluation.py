@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.helpers import log_in
-from tests.support.model_fixtures import make_ready_model, tiny_steering_model  # noqa: F401
 from webapp.evaluations.models import Evaluation, TrackLimit
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

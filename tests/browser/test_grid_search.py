@@ -8,12 +8,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import in_thread, log_in
-from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.garage.helpers import ready_dataset
 from webapp.garage.models import TrainedModel
 from webapp.jobs.models import Job
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("pitlane_dirs")]  # per-test folders, seen by Daphne and the worker
 
 # Installed in every page load of the tab: records each bar value the websocket paints (server-
 # rendered values are not mutations), across the reloads that finished runs cause.
@@ -32,7 +32,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
 def test_grid_of_four_runs_live_cancel_one_and_rank(served_static, daphne_server,
                                                     celery_worker_process, new_page, client, team_a,
-                                                    real_sample, tmp_path):  # noqa: F811
+                                                    real_sample, tmp_path):
     dataset = in_thread(ready_dataset, client, team_a, real_sample, tmp_path)
     page = new_page()
     page.add_init_script(RECORD_LIVE_BARS)

@@ -9,15 +9,15 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.browser.helpers import in_thread, log_in
-from tests.datasets.conftest import pitlane_dirs, real_sample  # noqa: F401  (per-test folders, the sample)
 from tests.datasets.helpers import zip_folder
 from webapp.datasets.models import Dataset
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("pitlane_dirs")]  # per-test folders, seen by Daphne and the worker
 
 
 def test_interrupted_upload_resumes_after_a_reload(daphne_server, celery_worker_process, new_page, team_a,
-                                                  real_sample, tmp_path):  # noqa: F811
+                                                  real_sample, tmp_path):
     archive = zip_folder(real_sample, tmp_path / "real_sample.zip", prefix="data/")
     chunk = settings.PITLANE_UPLOAD_CHUNK_BYTES
     assert archive.stat().st_size > 3 * chunk  # several chunks, so the cut falls in the middle

@@ -1,13 +1,11 @@
-"""Fixtures for evaluation tests: a ready tiny model and a finished evaluation run in-process."""
+"""Fixtures for evaluation tests: a finished evaluation run in-process, on a ready tiny model
+(`make_ready_model`, tests/support/model_fixtures.py, registered in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.model_fixtures import make_ready_model, tiny_steering_model  # noqa: F401
-
-#: A made-up cached limit, so page tests do not spend seconds in the solver (the worker test does).
-FAKE_LIMIT_S = 9.5
+from tests.evaluations.helpers import FAKE_LIMIT_S
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ import json
 import pytest
 from django.db import transaction
 
+from tests.support.waiting import wait_for
 from webapp.evaluations.models import Evaluation, TrackLimit
 from webapp.jobs.models import Job
 from webapp.jobs.services import request_cancel, start_job
-
-from ..conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

@@ -9,11 +9,10 @@ import re
 import pytest
 from django.contrib.staticfiles import finders
 
+from tests.evaluations.helpers import FAKE_LIMIT_S
 from webapp.evaluations.limits import ensure_limit
 from webapp.evaluations.models import Evaluation, TrackLimit
 from webapp.garage.models import TrainedModel
-
-from .conftest import FAKE_LIMIT_S
 
 pytestmark = pytest.mark.django_db
 

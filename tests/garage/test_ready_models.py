@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.support.model_fixtures import make_ready_model, tiny_steering_model  # noqa: F401
 from webapp.api.models import ApiToken
 from webapp.evaluations.models import Evaluation
 from webapp.garage import selectors
@@ -50,7 +49,7 @@ def download(team, model, artifact: str) -> str:
 
 
 @pytest.fixture
-def without_file(team_a, make_ready_model):  # noqa: F811
+def without_file(team_a, make_ready_model):
     """A model whose training published it (status READY, card, artifacts) but whose TFLite file is
     not recorded, beside a complete one as the control."""
     complete = make_ready_model(team_a, name="Complete model")

@@ -3,8 +3,8 @@ and figures; another run is cancelled mid-training within seconds."""
 
 import pytest
 
-from tests.conftest import wait_for
 from tests.garage.helpers import ready_dataset, train_form_data
+from tests.support.waiting import wait_for
 from webapp.garage.models import TrainedModel
 from webapp.jobs.models import Job
 

@@ -5,7 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from tests.conftest import run_async
+from tests.support.waiting import run_async
 from webapp.asgi import application
 from webapp.jobs.models import Job
 from webapp.jobs.notify import notify_job

@@ -5,7 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from tests.conftest import run_async, wait_for
+from tests.support.waiting import run_async, wait_for
 from webapp.jobs.consumers import JobUpdatesConsumer
 from webapp.jobs.models import Job
 

@@ -1,5 +1,6 @@
 """Fixtures for tests that need a team's trained model in the database with a real TFLite file
-(the tiny driving model of tests.support.tiny_models). Import them into a conftest or test module."""
+(the tiny driving model of tests.support.tiny_models). Registered for the whole suite by
+tests/conftest.py (`pytest_plugins`): request them by name, never import them."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from webapp.accounts.current import SESSION_KEY
 from webapp.accounts.models import Membership, Team
-from webapp.accounts.services import create_team, join_team, create_invite
+from webapp.accounts.services import create_invite, create_team, join_team
 
 pytestmark = pytest.mark.django_db
 

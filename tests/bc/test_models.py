@@ -3,8 +3,7 @@
 import numpy as np
 
 from training.bc.config import TrainConfig
-from training.bc.models import (PILOTNET_PARAMS_66x200, build_pilotnet, build_transfer_head,
-                               compile_model)
+from training.bc.models import PILOTNET_PARAMS_66x200, build_pilotnet, build_transfer_head, compile_model
 
 
 def test_pilotnet_has_252219_parameters_at_66x200x3():

@@ -4,8 +4,14 @@ import zipfile
 
 import pytest
 
-from tests.datasets.helpers import (REAL_SAMPLE_ROWS, ingest_in_process, record_log, sample_members,
-                                    zip_folder, zip_members)
+from tests.datasets.helpers import (
+    REAL_SAMPLE_ROWS,
+    ingest_in_process,
+    record_log,
+    sample_members,
+    zip_folder,
+    zip_members,
+)
 from webapp.datasets.models import Dataset
 from webapp.jobs.models import Job
 

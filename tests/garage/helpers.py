@@ -22,7 +22,6 @@ def ready_dataset(client, team, real_sample: Path, tmp_path: Path, name: str = "
 def train_form_data(dataset, **overrides) -> dict:
     """POST data of the training form: the form's defaults, a tiny run, then overrides."""
     from training.bc.config import TrainConfig
-
     from webapp.garage.forms import _format
 
     data = {k: _format(v) for k, v in TrainConfig().to_dict().items() if k != "inception_weights"}

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from simulator.stopping import Stopped
 from tests.datasets.helpers import run_in_process
-from tests.support.uploads import send
 from tests.garage.helpers import ready_dataset, train_form_data
+from tests.support.uploads import send
 from webapp.datasets.models import Dataset
 from webapp.garage.models import TrainedModel
 from webapp.jobs.models import Job
@@ -94,7 +94,7 @@ def test_model_whose_training_stops_shows_cancelled(client, team_a, dataset, mon
     assert model.job.status == Job.Status.CANCELLED and model.status == TrainedModel.Status.CANCELLED
 
 
-def test_dataset_cancelled_before_ingest_says_so(client, team_a, archive, pitlane_dirs):  # noqa: F811
+def test_dataset_cancelled_before_ingest_says_so(client, team_a, archive, pitlane_dirs):
     client.force_login(team_a.captain)
     body = send(client, team_a, "a" * 32, archive, 0, len(archive)).json()
     dataset = Dataset.objects.get(pk=body["dataset_id"])

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from simulator.appearance import Randomisation, to_gray
-from simulator.camera import (DEEPRACER_FRONT, UDACITY_CENTER, CameraRig, DeepRacerCamera, UdacityCameras,
-                              pixel_rays)
+from simulator.camera import DEEPRACER_FRONT, UDACITY_CENTER, CameraRig, DeepRacerCamera, UdacityCameras, pixel_rays
 from simulator.render_texture import BORDER, GROUND, SHADES, SURFACE, texture_for
 from simulator.track import load_track
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from simulator.car import DEEPRACER, UDACITY, MPH, Car, CarState, Command, get_profile, wheel_positions
+from simulator.car import DEEPRACER, MPH, UDACITY, Car, CarState, Command, get_profile, wheel_positions
 
 
 def drive(car: Car, commands) -> list[CarState]:

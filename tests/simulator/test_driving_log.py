@@ -7,9 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from simulator.driving_log import (COLUMNS, DrivingLogError, DrivingLogWriter, LogRow, format_number,
-                                   image_file_name, image_name, image_time, parse_driving_log,
-                                   read_driving_log, write_driving_log)
+from simulator.driving_log import (
+    COLUMNS,
+    DrivingLogError,
+    DrivingLogWriter,
+    LogRow,
+    format_number,
+    image_file_name,
+    image_name,
+    image_time,
+    parse_driving_log,
+    read_driving_log,
+    write_driving_log,
+)
 
 NAME = re.compile(r"^(center|left|right)_\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}_\d{3}\.jpg$")
 

@@ -46,7 +46,7 @@ def test_every_shared_npy_loads(path):
     assert track.name == path.stem
     assert track.center.shape[1] == 2 and len(track.center) == len(track.widths)
     assert not np.allclose(track.center[0], track.center[-1])  # closing row removed
-    assert 0.55 <= track.widths.min() and track.widths.max() <= 1.25
+    assert track.widths.min() >= 0.55 and track.widths.max() <= 1.25
     expected = np.sum(np.linalg.norm(np.diff(raw[:, 0:2], axis=0), axis=1))
     assert track.length == pytest.approx(expected, rel=1e-9)
     assert track.scale == "deepracer"
@@ -70,12 +70,12 @@ def test_builtin_tracks_have_both_scales():
     for name in small:
         t = load_track(name)
         assert t.scale == "deepracer"
-        assert 0.76 - 1e-6 <= t.widths.min() and t.widths.max() <= 1.07 + 1e-6
+        assert t.widths.min() >= 0.76 - 1e-6 and t.widths.max() <= 1.07 + 1e-6
         assert 15.0 <= t.length <= 40.0
     for name in road:
         t = load_track(name)
         assert t.scale == "udacity"
-        assert 8.0 - 1e-6 <= t.widths.min() and t.widths.max() <= 10.0 + 1e-6
+        assert t.widths.min() >= 8.0 - 1e-6 and t.widths.max() <= 10.0 + 1e-6
         assert 900.0 <= t.length <= 3000.0
 
 

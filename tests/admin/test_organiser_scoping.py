@@ -37,7 +37,7 @@ def test_the_migration_created_the_group_with_league_permissions():
 
 def test_changelists_list_only_the_organisers_own_objects(client, league_a, league_b):
     client.force_login(league_a.organiser)
-    for model, own, other in zip(MODELS, objects(league_a), objects(league_b)):
+    for model, own, other in zip(MODELS, objects(league_a), objects(league_b), strict=True):
         response = client.get(reverse(f"admin:leagues_{model}_changelist"))
         assert response.status_code == 200, model
         shown = list(response.context["cl"].result_list)

@@ -90,7 +90,7 @@ def test_side_cameras_add_and_subtract_the_correction(real_sample):
     frames = np.arange(10)
     paths, angles, owners = camera_samples(ix, frames, True, 0.2)
     assert len(paths) == 30 and list(owners) == list(frames) * 3
-    by_path = dict(zip(paths, angles))
+    by_path = dict(zip(paths, angles, strict=True))
     for i in frames:
         assert by_path[ix.center[i]] == pytest.approx(ix.steering[i])
         assert by_path[ix.left[i]] == pytest.approx(ix.steering[i] + 0.2)

@@ -62,9 +62,5 @@ def test_a_different_config_refuses_the_checkpoint(real_sample, tmp_path):
         train([real_sample], tiny_config(epochs=2), out, should_stop=lambda: bool(finished),
               on_progress=lambda p: finished.append(p) if p["phase"] == "epoch_end" else None)
     assert (out / "checkpoint" / "state.json").is_file()
-    try:
+    with pytest.raises(ValueError, match="different configuration"):
         train([real_sample], tiny_config(epochs=2, learning_rate=0.1), out)
-    except ValueError as exc:
-        assert "different configuration" in str(exc)
-    else:
-        raise AssertionError("expected a ValueError")

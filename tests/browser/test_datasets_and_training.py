@@ -23,7 +23,8 @@ RECORD_BAR = """([selector, key]) => {
                metrics: (document.querySelector('[data-field="metrics"]') || {}).textContent || ""});
     sessionStorage.setItem(key, JSON.stringify(seen));
   };
-  new MutationObserver(note).observe(el, {attributes: true, subtree: true, attributeFilter: ["aria-valuenow", "style"]});
+  new MutationObserver(note).observe(el,
+    {attributes: true, subtree: true, attributeFilter: ["aria-valuenow", "style"]});
 }"""
 
 

@@ -1,6 +1,7 @@
 """Chunked uploads: the browser's way to send multi-GB logs without any server holding them."""
 
 import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -25,7 +26,7 @@ def test_chunks_assemble_into_a_dataset_and_queue_ingest(client, team_a, archive
     assert body["redirect"] == dataset.get_absolute_url()
     assert dataset.name == "Chunked" and dataset.upload_bytes == total
     assert dataset.job.kind == "datasets.ingest" and dataset.job.status == Job.Status.QUEUED
-    assert open(dataset.upload_path, "rb").read() == archive
+    assert Path(dataset.upload_path).read_bytes() == archive
     assert not part_path(team_a, upload_id).exists()
 
 
@@ -36,7 +37,7 @@ def test_a_resent_chunk_is_not_written_twice(client, team_a, archive):
     assert send(client, team_a, upload_id, archive[:half], 0, len(archive)).json()["received"] == half
     response = send(client, team_a, upload_id, archive[half:], half, len(archive))
     assert response.status_code == 201
-    assert open(Dataset.objects.get().upload_path, "rb").read() == archive
+    assert Path(Dataset.objects.get().upload_path).read_bytes() == archive
 
 
 def test_a_gap_is_refused_with_a_clear_message_and_loses_nothing(client, team_a, archive):
@@ -92,7 +93,7 @@ def test_server_says_how_much_it_has_so_an_upload_can_resume(client, team_a, tea
     assert client.get(url, {"upload_id": upload_id}).json() == {"received": 1000}
     # Carry on from there, as a reloaded page does: the dataset is the whole file.
     body = send(client, team_a, upload_id, archive[1000:], 1000, len(archive)).json()
-    assert open(Dataset.objects.get(pk=body["dataset_id"]).upload_path, "rb").read() == archive
+    assert Path(Dataset.objects.get(pk=body["dataset_id"]).upload_path).read_bytes() == archive
     assert client.get(url, {"upload_id": "../../etc"}).status_code == 400
     # Another team's member learns nothing about it.
     other = uuid.uuid4().hex

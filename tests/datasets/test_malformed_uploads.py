@@ -100,8 +100,9 @@ def test_not_a_zip_and_no_csv(client, alpha, real_sample, tmp_path, pitlane_dirs
     only_images = {k: v for k, v in sample_members(real_sample, rows=3).items() if k != "driving_log.csv"}
     dataset = ingest_in_process(client, alpha, zip_members(tmp_path / "nocsv.zip", only_images))
     _rejected(dataset, "No driving_log.csv", pitlane_dirs)
-    response = client.post(f"/teams/{alpha.slug}/datasets/upload/",
-                           {"file": open(tmp_path / "junk.zip", "rb")}, HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    with open(tmp_path / "junk.zip", "rb") as junk:
+        response = client.post(f"/teams/{alpha.slug}/datasets/upload/", {"file": junk},
+                               HTTP_X_REQUESTED_WITH="XMLHttpRequest")
     assert response.status_code == 201  # a .zip name is accepted; the ingest job says what is wrong
 
 

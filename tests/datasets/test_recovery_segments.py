@@ -18,7 +18,8 @@ def test_mark_recovery_shown_on_plot_and_validated(client, team_a, dataset):
     url = f"/teams/{team_a.slug}/datasets/{dataset.pk}/recoveries/"
     client.post(url, {"start": 10, "end": 29, "note": "left edge"})
     assert list(dataset.recoveries.values_list("start", "end")) == [(10, 29)]
-    for bad, message in [({"start": 20, "end": 40}, "overlaps"), ({"start": 100, "end": 500}, "Frames run from 0 to 119")]:
+    for bad, message in [({"start": 20, "end": 40}, "overlaps"),
+                         ({"start": 100, "end": 500}, "Frames run from 0 to 119")]:
         page = client.post(url, bad, follow=True).content.decode()
         assert message in page
     assert dataset.recoveries.count() == 1

@@ -26,7 +26,8 @@ def test_page_shows_commands_with_the_teams_model_ids(client, team_a, team_b, ma
     client.force_login(team_a.captain)
     html = client.get(f"/teams/{team_a.slug}/agent/").content.decode()
     assert f"drive_agent --model-id {ready.pk} --server http://testserver --token $PITLANE_TOKEN" in html
-    assert f"--model-id {ready.pk} --server http://testserver --token $PITLANE_TOKEN --target sim --track pitlane_loop" in html
+    assert (f"--model-id {ready.pk} --server http://testserver --token $PITLANE_TOKEN --target sim "
+            "--track pitlane_loop") in html
     assert f"--model-id {training.pk}" not in html and "Still training" in html
     assert "Bravo secret" not in html and f"--model-id {foreign.pk} " not in html
     assert "pip install ./pitlane_drive_agent-" in html and f"/teams/{team_a.slug}/agent/wheel/" in html

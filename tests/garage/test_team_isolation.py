@@ -74,7 +74,8 @@ def test_every_dataset_and_model_url_is_404_for_another_team(client, team_a, tea
     assert b"Bravo secret" not in client.get(reverse("model_train", args=[team_a.slug])).content
     # Nothing of team B changed.
     assert Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.READY).exists()
-    assert RecoverySegment.objects.filter(pk=segment.pk).exists() and InceptionWeights.objects.filter(team=team_b).exists()
+    assert RecoverySegment.objects.filter(pk=segment.pk).exists()
+    assert InceptionWeights.objects.filter(team=team_b).exists()
     assert dataset.path.is_dir()
 
 

@@ -51,7 +51,7 @@ def test_grid_expands_into_one_job_per_combination(client, team_a, dataset):
     assert models[0].name == "Tiny PilotNet [learning_rate=0.001, batch_size=8]"
 
     # Finished runs are ranked by validation loss, best first; unfinished ones come last.
-    for model, loss in zip(models, [0.09, 0.03, None, 0.05]):
+    for model, loss in zip(models, [0.09, 0.03, None, 0.05], strict=True):
         if loss is not None:
             model.metrics = {"val_loss": loss}
             model.status = TrainedModel.Status.READY

@@ -1,6 +1,8 @@
 """Inception v3 transfer learning from the web form: frozen prefix, cached bottleneck features,
 a ready model with Grad-CAM heat maps; and the weights choices (team upload, server path)."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.datasets.helpers import run_in_process
@@ -41,7 +43,7 @@ def test_weights_sources_resolve_to_local_files(client, team_a, team_b, settings
     assert weights.team == team_a and weights.size == weights_file.stat().st_size
     model = TrainedModel(team=team_a, config={"architecture": "inception_transfer"},
                          options={"weights": f"team:{weights.pk}"})
-    assert open(services.resolve_weights(model), "rb").read() == weights_file.read_bytes()
+    assert Path(services.resolve_weights(model)).read_bytes() == weights_file.read_bytes()
     settings.PITLANE_INCEPTION_WEIGHTS = "/srv/weights/inception.h5"
     model.options = {"weights": "settings"}
     assert services.resolve_weights(model) == "/srv/weights/inception.h5"

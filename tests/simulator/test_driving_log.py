@@ -47,7 +47,7 @@ def test_writer_matches_the_real_sample_layout(tmp_path, shared_data):
     assert ours.count(", ") == real_line.count(", ") == 6
     ours_fields, real_fields = ours.split(", "), real_line.split(", ")
     assert ours_fields[3:] == real_fields[3:]  # identical number formatting
-    for ours_path, real_path in zip(ours_fields[:3], real_fields[:3]):
+    for ours_path, real_path in zip(ours_fields[:3], real_fields[:3], strict=True):
         assert Path(ours_path).is_absolute()
         assert image_file_name(ours_path) == image_file_name(real_path)  # same naming, same timestamp
 

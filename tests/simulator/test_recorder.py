@@ -75,7 +75,7 @@ def test_record_writes_a_readable_log(tmp_path, road):
     with Image.open(log.image_path(log.rows[5], "left")) as image:
         assert image.format == "JPEG" and image.size == (320, 160) and image.mode == "RGB"
     times = [image_time(row.center) for row in log]
-    gaps = {round((b - a).total_seconds() * 1000) for a, b in zip(times, times[1:])}
+    gaps = {round((b - a).total_seconds() * 1000) for a, b in itertools.pairwise(times)}
     assert gaps <= {66, 67}  # 15 Hz
     assert all(-1 <= row.steering <= 1 and 0 <= row.speed <= 30.5 for row in log)
 
@@ -85,7 +85,7 @@ def test_record_with_recoveries_skips_the_drift_frames_in_time(tmp_path, road):
     stats = record(road, tmp_path, 200, seed=4, config=config)
     assert stats.recoveries >= 1 and stats.recovery_frames > 0 and stats.steps > stats.frames
     times = [image_time(row.center) for row in read_driving_log(tmp_path)]
-    assert max((b - a).total_seconds() for a, b in zip(times, times[1:])) > 0.2  # recording paused
+    assert max((b - a).total_seconds() for a, b in itertools.pairwise(times)) > 0.2  # recording paused
 
 
 def test_record_refuses_a_deepracer_scale_track(tmp_path):

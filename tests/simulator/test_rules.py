@@ -1,5 +1,6 @@
 """Race rules: lap timing, off-track resets with penalties, reversed, immobilised, time up."""
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -46,7 +47,7 @@ def test_lap_time_and_progress(track):
     # Progress starts 0.14 m ahead of the start (DeepRacer's x, y point) and never jumps back.
     assert steps[0].progress == pytest.approx(0.14 / track.length * 100, rel=1e-6)
     progress = [r.progress for r in steps]
-    assert all(b >= a - 0.05 for a, b in zip(progress, progress[1:]))
+    assert all(b >= a - 0.05 for a, b in itertools.pairwise(progress))
     # The lap time is the step clock when the line is crossed: about length / speed.
     assert last.lap_time == pytest.approx(last.sim_time)
     assert track.length / 1.5 < last.lap_time < track.length / 1.5 * 1.15

@@ -133,7 +133,7 @@ def test_evaluation_round_trip(tmp_path, track, aws_logs):
     log = DeepRacerLog(str(tmp_path))
     log.load_evaluation_trace(ignore_metadata=True)
     agg = AnalysisUtils.simulation_agg(log.df, is_eval=True).sort_values("episode")
-    for row, trial in zip(agg.itertuples(), result.trials):
+    for row, trial in zip(agg.itertuples(), result.trials, strict=True):
         assert row.progress == 100.0
         assert row.time == pytest.approx(trial.lap_time, abs=2e-3)
         assert row.off_track == trial.off_track_count
@@ -142,7 +142,7 @@ def test_evaluation_round_trip(tmp_path, track, aws_logs):
     aws = json.loads((aws_logs / "console_evaluation_metrics.json").read_text())
     assert list(ours) == list(aws)
     assert [list(m) for m in ours["metrics"]] == [list(m) for m in aws["metrics"]]
-    for mine, theirs in zip(ours["metrics"], aws["metrics"]):
+    for mine, theirs in zip(ours["metrics"], aws["metrics"], strict=True):
         assert {k: type(v) for k, v in mine.items()} == {k: type(v) for k, v in theirs.items()}
         assert mine["elapsed_time_in_milliseconds"] == pytest.approx(
             [t.lap_time for t in result.trials][mine["trial"] - 1] * 1000, abs=1

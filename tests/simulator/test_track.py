@@ -134,7 +134,7 @@ def test_global_projection_is_vectorised_and_matches_local():
     rng = np.random.default_rng(0)
     s = rng.uniform(0, t.length, 200)
     off = rng.uniform(-0.4, 0.4, 200)
-    pts = np.array([t.pose_at(a, b)[:2] for a, b in zip(s, off)])
+    pts = np.array([t.pose_at(a, b)[:2] for a, b in zip(s, off, strict=True)])
     g = t.project(pts[:, 0], pts[:, 1])
     for k in range(len(pts)):
         local = t.project_local(pts[k, 0], pts[k, 1], int(g["segment"][k]) + 2)

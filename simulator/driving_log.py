@@ -169,19 +169,57 @@ def _header_columns(fields: list[str]) -> tuple[str, ...] | None:
     return None
 
 
+#: Longest line, newline included, that a row may take: three image paths and four numbers fit in
+#: a few hundred characters. A longer line is a bad row; it is read in pieces of this size and
+#: dropped, so one huge line (a 50 MB "row") costs no memory and loses no other row.
+MAX_LINE_CHARS = 8192
+TOO_LONG = f"the line is longer than {MAX_LINE_CHARS:,} characters, too long for a row"
+
+
+def _lines(stream: TextIO | Iterable[str]) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) of every line; text is None for a line longer than MAX_LINE_CHARS."""
+    readline = getattr(stream, "readline", None)
+    if readline is None:  # a list of lines, a generator
+        for number, text in enumerate(stream, start=1):
+            yield number, (text if len(text) <= MAX_LINE_CHARS else None)
+        return
+    number = 0
+    while text := readline(MAX_LINE_CHARS):
+        number += 1
+        if len(text) < MAX_LINE_CHARS or text.endswith(("\n", "\r")):
+            yield number, text
+            continue
+        while (rest := readline(MAX_LINE_CHARS)) and not rest.endswith(("\n", "\r")):
+            pass  # skip to the end of the over-long line without keeping it
+        yield number, None
+
+
 def parse_driving_log(stream: TextIO | Iterable[str], path: str | os.PathLike = LOG_NAME,
                       strict: bool = True) -> DrivingLog:
     """Parse driving-log text. `strict`: raise on the first bad row; otherwise collect errors
-    in `DrivingLog.errors` and keep the good rows."""
+    in `DrivingLog.errors` and keep the good rows.
+
+    Each line is one row (a quoted field cannot run on into the next line), so a line that is
+    not a row (too long, or not CSV) is one bad row with its line number."""
     source = Path(path).name
     rows: list[LogRow] = []
     errors: list[DrivingLogError] = []
     columns: tuple[str, ...] = COLUMNS
     has_header = False
-    reader = csv.reader(stream, skipinitialspace=True)
     first = True
-    for fields in reader:
-        line = reader.line_num
+    for line, text in _lines(stream):
+        try:
+            if text is None:
+                raise DrivingLogError(line, TOO_LONG, source)
+            try:
+                fields = next(csv.reader((text,), skipinitialspace=True), [])
+            except csv.Error as exc:
+                raise DrivingLogError(line, f"not a CSV row ({exc})", source) from None
+        except DrivingLogError as error:
+            if strict:
+                raise
+            errors.append(error)
+            continue
         if not fields or all(not f.strip() for f in fields):
             continue
         if first:

@@ -32,7 +32,37 @@ SOURCE_HEIGHT, SOURCE_WIDTH = 160, 320
 
 
 class ConfigError(ValueError):
-    """A training configuration that cannot be used; the message names the field."""
+    """A training configuration that cannot be used; the message names the field, and `field`
+    holds its name when one field is to blame (None for a whole-file problem)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+#: Inclusive upper bounds of the numeric fields (the lower bounds are checked in `validate`).
+#: Generous for real work, but they keep one request from asking for a run that never ends or
+#: a model that does not fit in a worker's memory.
+MAX_VALUES: dict[str, int | float] = {
+    "head_conv_filters": 1024,
+    "head_dense_units": 4096,
+    "inception_cut": 310,                    # InceptionV3 without its top has 311 layers
+    "crop_top": SOURCE_HEIGHT - 1,
+    "crop_bottom": SOURCE_HEIGHT - 1,
+    "resize_height": 2 * SOURCE_HEIGHT,
+    "resize_width": 2 * SOURCE_WIDTH,
+    "shift_px": SOURCE_WIDTH // 2 - 1,
+    "batch_size": 1024,
+    "epochs": 1000,
+    "patience": 1000,
+    "max_steps_per_epoch": 100_000,
+    "val_block_frames": 100_000,
+    "val_gap_frames": 10_000,
+    "seed": 2**32 - 1,
+    "representative_samples": 1000,
+    "saliency_samples": 64,
+    "saliency_gif_frames": 240,
+}
 
 
 @dataclass(frozen=True)
@@ -154,29 +184,43 @@ def _reject_unknown_keys(data: Mapping[str, Any]) -> None:
         if key not in FIELD_NAMES:
             close = difflib.get_close_matches(str(key), FIELD_NAMES, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown configuration key {key!r}{hint}")
+            raise ConfigError(f"unknown configuration key {key!r}{hint}", str(key))
 
 
 def _check_type(name: str, value: Any, kinds: tuple[type, ...], allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) and bool not in kinds:
-        raise ConfigError(f"{name} must be {' or '.join(k.__name__ for k in kinds)}, got a bool")
+        raise ConfigError(f"{name} must be {' or '.join(k.__name__ for k in kinds)}, got a bool", name)
     if not isinstance(value, kinds):
         wanted = " or ".join(k.__name__ for k in kinds)
-        raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}", name)
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}", name)
 
 
 def _check_range(name: str, value: float, low: float, high: float, low_open: bool = False) -> None:
     too_low = value <= low if low_open else value < low
     if too_low or value > high:
         bracket = "(" if low_open else "["
-        raise ConfigError(f"{name} must be in {bracket}{low}, {high}]; got {value!r}")
+        raise ConfigError(f"{name} must be in {bracket}{low}, {high}]; got {value!r}", name)
+
+
+def _check_upper_bounds(cfg: TrainConfig) -> None:
+    """Every numeric field has a ceiling (`MAX_VALUES`); the message names the field and it."""
+    values: dict[str, Any] = {name: getattr(cfg, name) for name in MAX_VALUES if hasattr(cfg, name)}
+    values["resize_height"], values["resize_width"] = cfg.resize
+    if not isinstance(cfg.inception_cut, int):
+        del values["inception_cut"]
+    for name, high in MAX_VALUES.items():
+        value = values.get(name)
+        if value is not None and value > high:
+            field = "resize" if name.startswith("resize_") else name
+            what = f"resize {name.split('_')[1]}" if field == "resize" else name
+            raise ConfigError(f"{what} must be at most {high:,}; got {value!r}", field)
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -200,7 +244,7 @@ def validate(cfg: TrainConfig) -> None:
     for name in int_fields:
         _check_type(name, getattr(cfg, name), (int,))
         if getattr(cfg, name) < 0:
-            raise ConfigError(f"{name} must not be negative; got {getattr(cfg, name)!r}")
+            raise ConfigError(f"{name} must not be negative; got {getattr(cfg, name)!r}", name)
     float_fields = ("smoothing_alpha", "smoothing_sigma", "side_correction", "brightness",
                     "shadow_probability", "shift_angle_per_px", "learning_rate", "l2",
                     "val_fraction")
@@ -212,19 +256,20 @@ def validate(cfg: TrainConfig) -> None:
 
     if cfg.crop_top + cfg.crop_bottom >= SOURCE_HEIGHT:
         raise ConfigError(f"crop_top + crop_bottom must leave rows of the {SOURCE_HEIGHT}-row "
-                          f"frame; got {cfg.crop_top} + {cfg.crop_bottom}")
+                          f"frame; got {cfg.crop_top} + {cfg.crop_bottom}", "crop_bottom")
     if (not isinstance(cfg.resize, tuple) or len(cfg.resize) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                        for v in cfg.resize)):
         raise ConfigError("resize must be [height, width] of positive integers; "
-                          f"got {cfg.resize!r}")
+                          f"got {cfg.resize!r}", "resize")
     for name in ("batch_size", "epochs", "head_conv_filters", "head_dense_units"):
         if getattr(cfg, name) < 1:
-            raise ConfigError(f"{name} must be at least 1; got {getattr(cfg, name)!r}")
+            raise ConfigError(f"{name} must be at least 1; got {getattr(cfg, name)!r}", name)
     if cfg.max_steps_per_epoch is not None and cfg.max_steps_per_epoch < 1:
-        raise ConfigError(f"max_steps_per_epoch must be at least 1; got {cfg.max_steps_per_epoch}")
+        raise ConfigError(f"max_steps_per_epoch must be at least 1; got {cfg.max_steps_per_epoch}",
+                          "max_steps_per_epoch")
     if cfg.val_block_frames < 1:
-        raise ConfigError("val_block_frames must be at least 1")
+        raise ConfigError("val_block_frames must be at least 1", "val_block_frames")
     _check_range("val_fraction", cfg.val_fraction, 0.0, 0.5, low_open=True)
     _check_range("learning_rate", cfg.learning_rate, 0.0, 1.0, low_open=True)
     _check_range("smoothing_alpha", cfg.smoothing_alpha, 0.0, 1.0, low_open=True)
@@ -235,20 +280,22 @@ def validate(cfg: TrainConfig) -> None:
     _check_range("shift_angle_per_px", cfg.shift_angle_per_px, 0.0, 0.05)
     _check_range("l2", cfg.l2, 0.0, 1.0)
     if cfg.shift_px >= SOURCE_WIDTH // 2:
-        raise ConfigError(f"shift_px must be below {SOURCE_WIDTH // 2}; got {cfg.shift_px}")
+        raise ConfigError(f"shift_px must be below {SOURCE_WIDTH // 2}; got {cfg.shift_px}", "shift_px")
+    _check_upper_bounds(cfg)
 
     if cfg.architecture == "pilotnet" and min(cfg.resize) < PILOTNET_MIN_SIDE:
         raise ConfigError(f"pilotnet needs resize sides of at least {PILOTNET_MIN_SIDE} px "
-                          f"(its five valid convolutions); got {list(cfg.resize)}")
+                          f"(its five valid convolutions); got {list(cfg.resize)}", "resize")
     if cfg.architecture == "inception_transfer":
         if min(cfg.resize) < INCEPTION_MIN_SIDE:
             raise ConfigError(f"inception_transfer needs resize sides of at least "
                               f"{INCEPTION_MIN_SIDE} px; got {list(cfg.resize)} "
-                              f"(try resize [80, 200])")
+                              f"(try resize [80, 200])", "resize")
         if cfg.color_space != "rgb":
-            raise ConfigError("inception_transfer was trained on RGB images: set color_space 'rgb'")
+            raise ConfigError("inception_transfer was trained on RGB images: set color_space 'rgb'",
+                              "color_space")
         if isinstance(cfg.inception_cut, int) and cfg.inception_cut < 1:
-            raise ConfigError("inception_cut as a layer index must be at least 1")
+            raise ConfigError("inception_cut as a layer index must be at least 1", "inception_cut")
 
 
 # --- grid search ------------------------------------------------------------------------------
@@ -268,7 +315,7 @@ def _grid_values(name: str, value: Any) -> list[Any]:
         return [value]
     if isinstance(value, (list, tuple)):
         if not value:
-            raise ConfigError(f"grid field {name!r} is an empty list")
+            raise ConfigError(f"grid field {name!r} is an empty list", name)
         return list(value)
     return [value]
 
@@ -291,7 +338,7 @@ def expand_grid(config_with_lists: Mapping[str, Any] | TrainConfig) -> list[Trai
             configs.append(TrainConfig(**values))
         except ConfigError as exc:
             varying = {n: v for n, v, axis in zip(names, combo, axes, strict=True) if len(axis) > 1}
-            raise ConfigError(f"grid combination {varying} is invalid: {exc}") from exc
+            raise ConfigError(f"grid combination {varying} is invalid: {exc}", exc.field) from exc
     return configs
 
 

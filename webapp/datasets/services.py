@@ -24,6 +24,23 @@ from .models import Dataset, RecoverySegment
 INGEST_KIND = "datasets.ingest"
 SAMPLE_FRAMES = 8
 Progress = Callable[[float, str], None]
+UNEXPECTED = "Ingestion stopped on an unexpected error; the job's log has the details."
+
+
+class IngestFailed(RuntimeError):
+    """Ingestion failed for a reason that is not the upload's fault; the message is the one the
+    dataset shows (the original exception is chained, so the job's log keeps its traceback)."""
+
+
+def failure_message(exc: BaseException) -> str:
+    """A sentence for the team about an unexpected ingest error: its own message when it has one
+    a person can read, never a Python class name or a bare repr (str(KeyError('x')) is "'x'")."""
+    if isinstance(exc, MemoryError):
+        return "Ingestion ran out of memory."
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"Ingestion failed: {exc.strerror}."
+    text = "" if isinstance(exc, (LookupError, AssertionError)) else str(exc).strip()
+    return f"Ingestion failed: {text}" if text else UNEXPECTED
 
 
 def limits() -> archive.Limits:
@@ -97,9 +114,10 @@ def ingest(dataset: Dataset, progress: Progress, should_stop: ShouldStop) -> Dat
         if not checked.rows:
             dataset.report = checked.report(notes)
             dataset.rows_total, dataset.rows_skipped = checked.rows_total, checked.skipped
-            raise archive.UploadRejected(
-                "No usable rows: " + ("driving_log.csv is empty." if not checked.rows_total else
-                                      f"all {checked.rows_total} rows have problems (see the report)."))
+            raise archive.UploadRejected("No usable rows: " + (
+                "driving_log.csv is empty." if not checked.rows_total else
+                "its only row has a problem (see the report)." if checked.rows_total == 1 else
+                f"all {checked.rows_total:,} rows have problems (see the report)."))
         validation.write_clean_log(dest, checked.rows)
         progress(92, "Drawing figures")
         dataset.directory = str(dest.relative_to(dataset_root()))
@@ -124,8 +142,8 @@ def ingest(dataset: Dataset, progress: Progress, should_stop: ShouldStop) -> Dat
         raise
     except Exception as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        _fail(dataset, f"Ingestion failed: {exc}")
-        raise
+        _fail(dataset, failure_message(exc))
+        raise IngestFailed(dataset.error) from exc
     _discard_upload(dataset)
     progress(100, f"{dataset.frames:,} frames ready, {dataset.rows_skipped:,} rows skipped")
     return dataset

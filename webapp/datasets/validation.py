@@ -4,27 +4,43 @@ Parsing (both layouts, `", "` separators, scientific notation, header or not) is
 reader in `simulator.driving_log`; here each row's three images are also checked: present in
 IMG/, decodable JPEGs, all of one size. Bad rows are skipped and every one is reported with its
 line number and the reason; nothing is dropped silently. No Django here, so it tests in isolation.
+
+Images are checked in two passes so that a hostile frame costs nothing: first every image's
+header (format and size, no pixels decoded); the log's frame size is the most common one among
+those headers, and a frame above MAX_FRAME_PIXELS or of another size is skipped from its header
+alone. Only frames of the log's size are then decoded, to catch truncated or damaged files.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-from simulator.driving_log import CAMERAS, COLUMNS, LOG_NAME, LogRow, format_number, image_time, parse_driving_log
+from simulator.driving_log import (
+    CAMERAS,
+    COLUMNS,
+    LOG_NAME,
+    TOO_LONG,
+    LogRow,
+    format_number,
+    image_time,
+    parse_driving_log,
+)
 from simulator.stopping import ShouldStop, raise_if_stopped
 
 from .archive import SOURCE_LOG_NAME
 
 #: How many problems the report lists one by one (all are counted).
 MAX_LISTED_PROBLEMS = 500
-EXPECTED_SIZE = (320, 160)
+#: Largest frame, in pixels, that is ever decoded (camera frames are 320x160; this is 1920x1080).
+MAX_FRAME_PIXELS = 1920 * 1080
 
 KIND_LABELS = {
     "wrong_columns": "wrong number of columns",
@@ -33,7 +49,9 @@ KIND_LABELS = {
     "invalid_value": "value out of range or empty",
     "missing_image": "image missing from IMG/",
     "corrupt_image": "image is not a readable JPEG",
+    "image_too_large": "image too large to be a camera frame",
     "size_mismatch": "image size differs from the other frames",
+    "bad_line": "line is not a row (too long, or not CSV)",
 }
 
 
@@ -67,6 +85,8 @@ class Validation:
 
 
 def _kind_of_parse_error(reason: str) -> str:
+    if reason == TOO_LONG or reason.startswith("not a CSV row"):
+        return "bad_line"
     if "columns" in reason:
         return "wrong_columns"
     if "not a number" in reason:
@@ -76,18 +96,53 @@ def _kind_of_parse_error(reason: str) -> str:
     return "invalid_value"
 
 
-def _check_image(path: Path) -> tuple[str | None, tuple[int, int] | None]:
-    """(problem kind or None, size) after a full decode (verify() alone misses truncation)."""
+Header = tuple[str | None, tuple[int, int] | None]
+
+
+def _read_header(path: Path) -> Header:
+    """(problem kind or None, size) from the file's header alone: no pixel is decoded."""
     try:
-        with Image.open(path) as img:
-            if img.format != "JPEG":
-                return "corrupt_image", None
-            img.load()
-            return None, img.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.format != "JPEG":
+                    return "corrupt_image", None
+                size = img.size
     except FileNotFoundError:
         return "missing_image", None
+    except Image.DecompressionBombError:
+        return "image_too_large", None
     except Exception:  # noqa: BLE001 - Pillow raises many kinds for damaged files
         return "corrupt_image", None
+    if size[0] * size[1] > MAX_FRAME_PIXELS:
+        return "image_too_large", size
+    return None, size
+
+
+def _decodes(path: Path) -> bool:
+    """Whether a JPEG (whose header was checked) decodes fully: verify() alone misses truncation."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+        return True
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for damaged files
+        return False
+
+
+def _image_problem(camera: str, name: str, kind: str, size: tuple[int, int] | None) -> tuple[str, str]:
+    if kind == "missing_image":
+        return kind, f"{camera} image {name!r} is not in IMG/"
+    if kind == "image_too_large":
+        what = f"{size[0]}x{size[1]} pixels" if size else "too many pixels"
+        return kind, (f"{camera} image {name!r} has {what}; a frame may have at most "
+                      f"{MAX_FRAME_PIXELS:,} (it was not decoded)")
+    return kind, f"{camera} image {name!r} is not a readable JPEG"
+
+
+def dominant_size(sizes: Iterable[tuple[int, int]]) -> tuple[int, int] | None:
+    """The most common frame size (the first one seen among equals), or None when there is none."""
+    common = Counter(sizes).most_common(1)
+    return common[0][0] if common else None
 
 
 def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
@@ -103,7 +158,18 @@ def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
         result.add(error.line, _kind_of_parse_error(error.reason), error.reason)
     img_dir = dest / "IMG"
     present = set(os.listdir(img_dir)) if img_dir.is_dir() else set()
-    checked: dict[str, tuple[str | None, tuple[int, int] | None]] = {}
+    # Pass 1: every image's header (format, size), then the log's frame size.
+    headers: dict[str, Header] = {}
+    for k, row in enumerate(log.rows):
+        if k % 100 == 0:
+            raise_if_stopped(should_stop, "validation stopped")
+        for camera in CAMERAS:
+            name = row.image_name(camera)
+            if name not in headers:
+                headers[name] = _read_header(img_dir / name) if name in present else ("missing_image", None)
+    result.image_size = dominant_size(size for kind, size in headers.values() if kind is None and size)
+    # Pass 2: skip rows by their headers; decode only frames of the log's size.
+    decoded: dict[str, bool] = {}
     for k, row in enumerate(log.rows):
         if k % 100 == 0:
             raise_if_stopped(should_stop, "validation stopped")
@@ -112,20 +178,19 @@ def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
         problem = None
         for camera in CAMERAS:
             name = row.image_name(camera)
-            if name not in present:
-                problem = ("missing_image", f"{camera} image {name!r} is not in IMG/")
-                break
-            if name not in checked:
-                checked[name] = _check_image(img_dir / name)
-            kind, size = checked[name]
+            kind, size = headers[name]
             if kind:
-                problem = (kind, f"{camera} image {name!r} is not a readable JPEG")
+                problem = _image_problem(camera, name, kind, size)
                 break
-            if result.image_size is None:
-                result.image_size = size
             if size != result.image_size:
+                assert size is not None and result.image_size is not None
                 problem = ("size_mismatch", f"{camera} image {name!r} is {size[0]}x{size[1]}, the log's "
                                             f"frames are {result.image_size[0]}x{result.image_size[1]}")
+                break
+            if name not in decoded:
+                decoded[name] = _decodes(img_dir / name)
+            if not decoded[name]:
+                problem = _image_problem(camera, name, "corrupt_image", size)
                 break
         if problem:
             result.add(row.line, *problem)

@@ -148,6 +148,7 @@ class TrainForm(forms.Form):
             except ValueError:
                 self.add_error(name, "Enter a value or a comma-separated list of values.")
         text = cleaned.get("advanced_json", "").strip()
+        from_json: set[str] = set()
         if text:
             try:
                 extra = json.loads(text)
@@ -159,12 +160,21 @@ class TrainForm(forms.Form):
                 return cleaned
             extra.pop("inception_weights", None)
             grid.update(extra)
+            from_json = set(extra)
         if self.errors:
             return cleaned
         try:
             configs = bc.expand_grid(grid)
         except (bc.ConfigError, TypeError) as exc:
-            raise forms.ValidationError(f"Configuration: {exc}") from None
+            # TrainConfig's rule (bounds included), shown on the box the value came from.
+            field = getattr(exc, "field", None)
+            if field in from_json:
+                self.add_error("advanced_json", str(exc))
+            elif field in self.fields:
+                self.add_error(field, str(exc))
+            else:
+                raise forms.ValidationError(f"Configuration: {exc}") from None
+            return cleaned
         check_grid_size(len(configs))  # the service's rule, shown here before anything is queued
         if any(c.architecture == "inception_transfer" for c in configs) and not cleaned.get("weights"):
             self.add_error("weights", "Choose the Inception v3 weights for transfer learning.")

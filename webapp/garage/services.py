@@ -15,6 +15,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from training.bc import config as bc
 from webapp.datasets.services import RECOVERY_MODES
 from webapp.jobs.services import new_group_key, start_job
 
@@ -43,6 +44,27 @@ def check_recovery_options(recovery_mode: str, recovery_weight: int) -> None:
         raise ValidationError(f"The recovery weight must be between 1 and {MAX_RECOVERY_WEIGHT}.")
 
 
+def check_configs(configs) -> list[bc.TrainConfig]:
+    """Every configuration as a validated TrainConfig (a mapping of its fields is accepted too).
+
+    TrainConfig owns the rules, upper bounds included; a broken one is refused here as a
+    ValidationError on the field to blame, so no caller can queue a run the form would refuse."""
+    checked = []
+    for config in configs:
+        try:
+            if isinstance(config, bc.TrainConfig):
+                bc.validate(config)
+                checked.append(config)
+            else:
+                checked.append(bc.TrainConfig.from_dict(config))
+        except (bc.ConfigError, TypeError) as exc:
+            field = getattr(exc, "field", None)
+            if field in bc.FIELD_NAMES:
+                raise ValidationError({field: str(exc)}) from None
+            raise ValidationError(f"Configuration: {exc}") from None
+    return checked
+
+
 def _varying(grid: dict[str, Any]) -> list[str]:
     """Grid keys that hold several values (resize only when it is a list of lists)."""
     names = []
@@ -66,9 +88,12 @@ def run_name(base: str, config: dict, varying: list[str]) -> str:
 def start_training(*, team, user, name: str, datasets, configs, grid: dict | None = None,
                    weights: str = "none", recovery_mode: str = "include", recovery_weight: int = 1,
                    cloned_from: TrainedModel | None = None) -> list[TrainedModel]:
-    """One TrainedModel and one training job per configuration; a grid shares a group key."""
+    """One TrainedModel and one training job per configuration; a grid shares a group key.
+
+    `configs`: TrainConfig objects or mappings of their fields; each is validated here."""
     configs = list(configs)
     check_grid_size(len(configs))
+    configs = check_configs(configs)
     check_recovery_options(recovery_mode, recovery_weight)
     datasets = list(datasets)
     if not datasets:

@@ -3,7 +3,10 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+
+from webapp.accounts.signup import SIGNUP_REFUSED, sign_up
 
 pytestmark = pytest.mark.django_db
 
@@ -40,11 +43,43 @@ def test_signup_ignores_an_offsite_next(client):
     assert response.url == reverse("dashboard")
 
 
-def test_signup_rejects_a_taken_email(client, make_user):
+def _refusal(response) -> list[str]:
+    assert response.status_code == 200
+    assert "_auth_user_id" not in response.wsgi_request.session
+    form = response.context["form"]
+    assert not any(form.errors.get(field) for field in ("username", "email")), form.errors
+    return form.non_field_errors()
+
+
+def test_signup_refuses_a_taken_email_without_saying_so_and_tells_its_owner(client, make_user):
     make_user("dora")  # dora@example.com
     response = _signup(client, username="dora2", email="DORA@example.com")
-    assert response.status_code == 200
-    assert "already exists" in response.content.decode()
+    assert _refusal(response) == [SIGNUP_REFUSED]
+    assert "already exists" not in response.content.decode()
+    assert get_user_model().objects.filter(email__iexact="dora@example.com").count() == 1
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["dora@example.com"]
+    body = mail.outbox[0].body
+    assert "dora" in body and "http://testserver/accounts/password/reset/" in body
+
+
+def test_a_taken_username_gets_the_same_answer_and_mails_nobody(client, make_user):
+    make_user("dora")
+    taken_email = _refusal(_signup(client, username="newname", email="dora@example.com"))
+    mail.outbox.clear()
+    taken_username = _refusal(_signup(client, username="DORA", email="someone-new@example.com"))
+    assert taken_username == taken_email == [SIGNUP_REFUSED]
+    assert mail.outbox == []
+    assert not get_user_model().objects.filter(email="someone-new@example.com").exists()
+
+
+def test_the_service_enforces_one_account_per_email(make_user):
+    make_user("ivy")  # ivy@example.com
+    with pytest.raises(ValidationError) as refused:
+        sign_up(username="ivy-two", email=" IVY@Example.com ", password=PASSWORD)
+    assert refused.value.messages == [SIGNUP_REFUSED]
+    assert get_user_model().objects.filter(email__iexact="ivy@example.com").count() == 1
+    user = sign_up(username="ivy-three", email="ivy3@example.com", password=PASSWORD)
+    assert user.check_password(PASSWORD) and user.email == "ivy3@example.com"
 
 
 def test_login_and_logout(client, make_user):

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import BaseUserCreationForm
 
 
-class SignupForm(UserCreationForm):
+class SignupForm(BaseUserCreationForm):
+    """Checks the fields and the password. Whether the username or the address is free is the
+    service's decision (`webapp.accounts.signup.sign_up`), answered without saying which is taken."""
+
     email = forms.EmailField(help_text="Used only to reset your password.")
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(BaseUserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "email")
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists.")
-        return email
+        return self.cleaned_data["email"].strip()
+
+    def validate_unique(self) -> None:
+        # The model's "A user with that username already exists." would enumerate usernames.
+        pass
 
 
 class TeamForm(forms.Form):

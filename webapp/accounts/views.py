@@ -18,6 +18,7 @@ from webapp.leagues.selectors import registrations_of_team
 from . import selectors, services
 from .current import forget_current_team, remember_current_team
 from .forms import JoinCodeForm, SignupForm, SwitchTeamForm, TeamForm
+from .signup import sign_up
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
@@ -39,10 +40,19 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect(_safe_next(request, reverse("dashboard")))
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome to Pitlane, {user.username}.")
-        return redirect(_safe_next(request, reverse("dashboard")))
+        try:
+            user = sign_up(
+                username=form.cleaned_data["username"], email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                login_url=request.build_absolute_uri(reverse("login")),
+                reset_url=request.build_absolute_uri(reverse("password_reset")),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to Pitlane, {user.username}.")
+            return redirect(_safe_next(request, reverse("dashboard")))
     return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request, "")})
 
 

@@ -41,6 +41,11 @@ def team_ids_of(user) -> list[int]:
     return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
 
 
+def team_ids_of_user_id(user_id: int) -> list[int]:
+    """The teams of a signed-in user known only by id (a websocket re-checking its user's teams)."""
+    return list(Membership.objects.filter(user_id=user_id).values_list("team_id", flat=True))
+
+
 def require_member(user, team: Team) -> None:
     if not is_member(user, team):
         raise Http404

@@ -6,6 +6,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from .models import Invite, Membership, Team
+from .notify import notify_membership_changed
+
+
+def _tell_sockets_after_commit(user_id: int) -> None:
+    """Once the change is committed, the user's open job sockets re-check their teams."""
+    transaction.on_commit(lambda: notify_membership_changed(user_id))
 
 
 @transaction.atomic
@@ -48,6 +54,7 @@ def join_team(*, user, code: str) -> Team:
     if created:
         invite.uses += 1
         invite.save(update_fields=["uses"])
+        _tell_sockets_after_commit(user.pk)
     return invite.team
 
 
@@ -63,6 +70,7 @@ def leave_team(*, user, team: Team) -> None:
             raise ValidationError("Hand the captaincy to another member before you leave.")
         # The last member leaving dissolves the team's membership list; the team's work stays.
     membership.delete()
+    _tell_sockets_after_commit(user.pk)
 
 
 @transaction.atomic
@@ -74,6 +82,7 @@ def remove_member(*, user, team: Team, member_id: int) -> None:
     if membership.is_captain:
         raise ValidationError("The captain cannot remove themselves; hand over the captaincy first.")
     membership.delete()
+    _tell_sockets_after_commit(member_id)
 
 
 @transaction.atomic

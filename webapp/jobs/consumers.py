@@ -1,14 +1,101 @@
-"""Websocket of a signed-in user: job updates of the user's own teams, nothing else."""
+"""Websocket of a signed-in user: job updates of the user's own teams, nothing else.
+
+Membership is checked against the database, not remembered from connect: every job update is
+forwarded only if the user is still a member of the job's team, every refresh re-reads the
+user's teams, and a `membership.changed` message on the user's group (sent when they join, leave
+or are removed) closes the socket when a team was lost (the page reconnects with what is left).
+
+Snapshots are shared: sockets of the same teams that ask at about the same moment get one
+database read and one encoded message. A socket only shares a read that began after it joined its
+groups, so no update can fall between the snapshot and the live messages.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from webapp.accounts.selectors import team_ids_of
+from webapp.accounts.notify import user_group
+from webapp.accounts.selectors import team_ids_of_user_id
 
-from .models import Job
 from .notify import team_group
+from .selectors import live_snapshot
+
+#: Close code when the user lost a team this socket was following.
+CLOSE_MEMBERSHIP_LOST = 4403
+
+
+def _snapshot_message(team_ids: frozenset[int]) -> str:
+    return json.dumps({"type": "snapshot", "jobs": live_snapshot(team_ids)})
+
+
+class _Batch:
+    def __init__(self, future: asyncio.Future):
+        self.future = future
+        self.started: float | None = None
+
+
+class SharedSnapshots:
+    """One snapshot read per set of teams at a time; askers that come while a read runs wait for
+    the next one (started when the current one ends), so N sockets connecting together cost about
+    two reads instead of N, and nobody gets a read that started before it asked."""
+
+    def __init__(self) -> None:
+        self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def get(self, team_ids: frozenset[int], since: float) -> str:
+        loop = asyncio.get_running_loop()
+        slots = self._per_loop.setdefault(loop, {})
+        slot = slots.get(team_ids)
+        if slot is None:
+            slot = slots[team_ids] = {"running": None, "next": None}
+            loop.create_task(self._drain(slots, team_ids))
+        running = slot["running"]
+        if running is not None and running.started is not None and running.started >= since:
+            return await asyncio.shield(running.future)
+        if slot["next"] is None:
+            slot["next"] = _Batch(loop.create_future())
+        return await asyncio.shield(slot["next"].future)
+
+    async def _drain(self, slots: dict, team_ids: frozenset[int]) -> None:
+        slot = slots[team_ids]
+        try:
+            await asyncio.sleep(0)  # let the asker that created the slot queue its batch
+            while slot["next"] is not None:
+                batch, slot["next"] = slot["next"], None
+                batch.started = time.monotonic()
+                slot["running"] = batch
+                try:
+                    batch.future.set_result(await database_sync_to_async(_snapshot_message)(team_ids))
+                except Exception as exc:  # noqa: BLE001 - handed to every asker of this batch
+                    batch.future.set_exception(exc)
+                slot["running"] = None
+        finally:
+            del slots[team_ids]
+
+
+shared_snapshots = SharedSnapshots()
+
+#: Group joins and leaves in flight at once per event loop. redis-py's asyncio pool (100
+#: connections by default) refuses a connection beyond its size instead of waiting; hundreds of
+#: sockets connecting together would get "Too many connections". Kept well under the pool size so
+#: group sends and the layer's receive loop always find a connection.
+MAX_GROUP_OPS_IN_FLIGHT = 40
+_group_ops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def _bounded(operation):
+    loop = asyncio.get_running_loop()
+    semaphore = _group_ops.get(loop)
+    if semaphore is None:
+        semaphore = _group_ops[loop] = asyncio.Semaphore(MAX_GROUP_OPS_IN_FLIGHT)
+    async with semaphore:
+        return await operation
 
 
 class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
@@ -17,26 +104,61 @@ class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.groups_joined = [team_group(team_id) for team_id in await database_sync_to_async(team_ids_of)(user)]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.user_id = user.pk
+        self.team_ids: frozenset[int] = frozenset()
+        _, team_ids = await asyncio.gather(
+            _bounded(self.channel_layer.group_add(user_group(self.user_id), self.channel_name)),
+            self._current_team_ids())
+        await self._follow(team_ids)
         await self.accept()
         # The page may have missed updates while it loaded: send the state from the database.
-        await self.send_json({"type": "snapshot", "jobs": await self._snapshot()})
+        await self._send_snapshot()
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        groups = [team_group(team_id) for team_id in getattr(self, "team_ids", ())]
+        if hasattr(self, "user_id"):
+            groups.append(user_group(self.user_id))
+        await asyncio.gather(*(_bounded(self.channel_layer.group_discard(g, self.channel_name)) for g in groups))
 
     async def receive_json(self, content, **kwargs):
-        if content.get("type") == "refresh":
-            await self.send_json({"type": "snapshot", "jobs": await self._snapshot()})
+        if content.get("type") == "refresh" and await self._recheck_teams():
+            await self._send_snapshot()
 
     async def job_update(self, event):
-        await self.send_json({"type": "job", "job": event["job"]})
+        job = event["job"]
+        if job.get("team_id") in self.team_ids and job["team_id"] in await self._current_team_ids():
+            await self.send_json({"type": "job", "job": job})
+        else:
+            await self._recheck_teams()
 
-    @database_sync_to_async
-    def _snapshot(self) -> list[dict]:
-        team_ids = [int(g.split(".")[1]) for g in self.groups_joined]
-        jobs = Job.objects.filter(team_id__in=team_ids).select_related("team").order_by("-created")[:100]
-        return [job.as_event() for job in jobs]
+    async def membership_changed(self, event):
+        if await self._recheck_teams():
+            await self._send_snapshot()  # a team was added: show its jobs
+
+    async def _recheck_teams(self) -> bool:
+        """Follow the user's teams as the database has them now; close the socket (and answer
+        False) if one this socket followed was lost."""
+        current = await self._current_team_ids()
+        if self.team_ids - current:
+            await self._follow(current)
+            await self.close(code=CLOSE_MEMBERSHIP_LOST)
+            return False
+        if current != self.team_ids:
+            await self._follow(current)
+        return True
+
+    async def _follow(self, team_ids: frozenset[int]) -> None:
+        added, dropped = team_ids - self.team_ids, self.team_ids - team_ids
+        self.team_ids = team_ids
+        await asyncio.gather(
+            *(_bounded(self.channel_layer.group_discard(team_group(t), self.channel_name)) for t in dropped),
+            *(_bounded(self.channel_layer.group_add(team_group(t), self.channel_name)) for t in added),
+        )
+
+    async def _send_snapshot(self) -> None:
+        # Asked now, after this socket's groups were joined: only a read that starts from now on
+        # may answer (it sees every change whose live message this socket could have missed).
+        await self.send(text_data=await shared_snapshots.get(self.team_ids, since=time.monotonic()))
+
+    async def _current_team_ids(self) -> frozenset[int]:
+        return frozenset(await database_sync_to_async(team_ids_of_user_id)(self.user_id))

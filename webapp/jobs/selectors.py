@@ -27,3 +27,9 @@ def jobs_of_teams(teams, *, status: str | None = None, kind: str | None = None):
 def job_of_teams_or_404(teams, job_id: int) -> Job:
     """One job of these teams; another team's job is 404."""
     return get_object_or_404(jobs_of_teams(teams), pk=job_id)
+
+
+def live_snapshot(team_ids) -> list[dict]:
+    """What a job websocket shows on connect and on refresh: the latest 100 jobs of these teams."""
+    jobs = Job.objects.filter(team_id__in=list(team_ids)).select_related("team").order_by("-created")[:100]
+    return [job.as_event() for job in jobs]

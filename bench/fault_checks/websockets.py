@@ -1,0 +1,241 @@
+"""Websocket figures against a real Daphne + Redis: how long an idle /ws/jobs/ socket stays open,
+and connect-to-snapshot latency with 200 sockets opened at once.
+
+Self-contained: an embedded Redis, a temporary var directory with a migrated SQLite database
+(200 users in 4 teams, 100 jobs per team so every snapshot is full), one Daphne subprocess;
+traffic only to 127.0.0.1; everything is stopped at the end.
+
+  ws_idle_survives_s     seconds an idle socket stayed open (the run watches it for IDLE_S = 35 s;
+                         >= 30 passes); ws_idle_update_received: a job update sent after the idle
+                         period reached it
+  ws_snapshot_p50_ms / ws_snapshot_p99_ms
+                         from starting the websocket handshake to having the snapshot, SOCKETS
+                         sockets of SOCKETS distinct users connecting concurrently (p99 target < 500)
+
+`python bench/fault_checks/websockets.py` prints `RESULT {json}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+# Run as a script, this folder comes first on sys.path and this file would shadow the `websockets`
+# client library it uses.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+SOCKETS = 200
+TEAMS = 4
+JOBS_PER_TEAM = 100
+IDLE_S = 35.0
+ROUNDS = 3
+
+# Run in a subprocess (the bench process stays free of Django settings): migrate, create the
+# users, teams, jobs and one session per user; print the session keys and a job id per team.
+_SETUP = r"""
+import json, sys
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.backends.db import SessionStore
+from webapp.accounts.models import Membership, Team
+from webapp.jobs.models import Job
+users_n, teams_n, jobs_n = map(int, sys.argv[1:4])
+User = get_user_model()
+password = make_password("bench-password-1")
+users = User.objects.bulk_create([User(username=f"bench{i}", email=f"bench{i}@example.com", password=password)
+                                  for i in range(users_n)])
+teams = [Team.objects.create(name=f"Bench team {t}") for t in range(teams_n)]
+Membership.objects.bulk_create([Membership(team=teams[i % teams_n], user=u, role=Membership.Role.MEMBER)
+                                for i, u in enumerate(users)])
+for team in teams:
+    Job.objects.bulk_create([Job(team=team, kind="training.bc", title=f"job {j}", progress=j % 100,
+                                 metrics={"loss": 0.1, "epoch": j}) for j in range(jobs_n)])
+sessions = []
+for user in users:
+    s = SessionStore()
+    s["_auth_user_id"] = str(user.pk)
+    s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    s["_auth_user_hash"] = user.get_session_auth_hash()
+    s.create()
+    sessions.append(s.session_key)
+jobs = [Job.objects.filter(team=t).order_by("-created").first().pk for t in teams]
+print("SETUP " + json.dumps({"sessions": sessions, "jobs": jobs}))
+"""
+
+_NOTIFY = r"""
+import sys
+import django
+django.setup()
+from webapp.jobs.models import Job
+from webapp.jobs.notify import notify_job
+notify_job(Job.objects.get(pk=int(sys.argv[1])))
+"""
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class Stack:
+    """Embedded Redis + a migrated SQLite database in a temporary var dir + one Daphne process."""
+
+    def __init__(self) -> None:
+        self.var_dir = Path(tempfile.mkdtemp(prefix="pitlane-bench-ws-"))
+        self.redis = None
+        self.daphne: subprocess.Popen | None = None
+        self.port = 0
+
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PITLANE_TEST_DB_NAME")}
+        env.update({
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "PITLANE_VAR_DIR": str(self.var_dir),
+            "REDIS_URL": self.redis.url,
+            "PITLANE_CHANNEL_PREFIX": f"bench{os.getpid()}",
+            "DEBUG": "0",
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def start(self) -> dict:
+        from webapp.embedded_redis import EmbeddedRedis, free_port
+
+        self.redis = EmbeddedRedis().start()
+        setup = subprocess.run([sys.executable, "-c", _SETUP, str(SOCKETS), str(TEAMS), str(JOBS_PER_TEAM)],
+                               cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=180)
+        line = [x for x in setup.stdout.splitlines() if x.startswith("SETUP ")]
+        if setup.returncode != 0 or not line:
+            raise RuntimeError(f"setup failed:\n{setup.stdout[-2000:]}\n{setup.stderr[-3000:]}")
+        data = json.loads(line[-1][len("SETUP "):])
+        self.port = free_port()
+        self.log = open(self.var_dir / "daphne.log", "w")  # noqa: SIM115 - open while Daphne runs
+        self.daphne = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "webapp.asgi:application"],
+            cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/health/", timeout=2)
+                break
+            except Exception as exc:
+                if self.daphne.poll() is not None or time.monotonic() > deadline:
+                    log = (self.var_dir / "daphne.log").read_text()[-3000:]
+                    raise RuntimeError("daphne did not start:\n" + log) from exc
+                time.sleep(0.2)
+        return data
+
+    def notify(self, job_id: int) -> None:
+        subprocess.run([sys.executable, "-c", _NOTIFY, str(job_id)], cwd=ROOT, env=self.env(),
+                       check=True, capture_output=True, timeout=60)
+
+    def stop(self) -> None:
+        if self.daphne is not None and self.daphne.poll() is None:
+            os.killpg(self.daphne.pid, signal.SIGTERM)
+            try:
+                self.daphne.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.daphne.pid, signal.SIGKILL)
+                self.daphne.wait(timeout=10)
+        if getattr(self, "log", None):
+            self.log.close()
+        if self.redis is not None:
+            self.redis.stop()
+        shutil.rmtree(self.var_dir, ignore_errors=True)
+
+
+def _connect(port: int, session: str):
+    import websockets
+
+    return websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/jobs/", origin=f"http://127.0.0.1:{port}",
+        additional_headers={"Cookie": f"sessionid={session}"}, ping_interval=None,
+        open_timeout=60, max_size=None)
+
+
+async def _snapshot_latency(port: int, session: str) -> float:
+    started = time.perf_counter()
+    async with _connect(port, session) as ws:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        elapsed = time.perf_counter() - started
+        if message.get("type") != "snapshot" or len(message["jobs"]) != JOBS_PER_TEAM:
+            raise RuntimeError(f"unexpected first message: {str(message)[:200]}")
+        return elapsed * 1000
+
+
+async def _snapshot_round(port: int, sessions: list[str]) -> list[float]:
+    return list(await asyncio.gather(*(_snapshot_latency(port, s) for s in sessions)))
+
+
+async def _idle(stack: Stack, session: str, job_id: int) -> dict:
+    started = time.monotonic()
+    async with _connect(stack.port, session) as ws:
+        await ws.recv()  # the snapshot
+        close = None
+        try:
+            await asyncio.wait_for(ws.recv(), IDLE_S)
+            close = "unexpected message"
+        except TimeoutError:
+            pass  # still open and silent: what an idle socket should be
+        except Exception as exc:  # noqa: BLE001
+            close = f"{type(exc).__name__}: {exc}"
+        survived = time.monotonic() - started
+        received = False
+        if close is None:
+            await asyncio.to_thread(stack.notify, job_id)
+            try:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 15))
+                received = message.get("type") == "job" and message["job"]["id"] == job_id
+            except Exception as exc:  # noqa: BLE001
+                close = f"{type(exc).__name__}: {exc}"
+        return {"ws_idle_survives_s": round(survived, 1), "ws_idle_update_received": received,
+                "ws_idle_close": close}
+
+
+def measure() -> dict:
+    stack = Stack()
+    try:
+        data = stack.start()
+        sessions, jobs = data["sessions"], data["jobs"]
+        asyncio.run(_snapshot_round(stack.port, sessions[:10]))  # warm-up: imports, connections
+        latencies: list[float] = []
+        for _ in range(ROUNDS):
+            latencies += asyncio.run(_snapshot_round(stack.port, sessions))
+        figures = {
+            "ws_snapshot_sockets": SOCKETS,
+            "ws_snapshot_jobs_per_snapshot": JOBS_PER_TEAM,
+            "ws_snapshot_p50_ms": round(statistics.median(latencies), 1),
+            "ws_snapshot_p99_ms": round(_percentile(latencies, 99), 1),
+            "ws_snapshot_max_ms": round(max(latencies), 1),
+        }
+        figures.update(asyncio.run(_idle(stack, sessions[0], jobs[0])))
+        return figures
+    except Exception:
+        log = stack.var_dir / "daphne.log"
+        if log.exists():
+            shutil.copy(log, Path(tempfile.gettempdir()) / "pitlane-bench-ws-daphne.log")
+            print("daphne log:\n" + log.read_text()[-4000:], file=sys.stderr)
+        raise
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    print("RESULT " + json.dumps(measure()), flush=True)

@@ -2,11 +2,12 @@
 record laps, and by the admin (its form and its mark-valid action)."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from webapp.leagues import ranking
 from webapp.leagues.models import LapResult
-from webapp.leagues.services import make_organiser, mark_laps, record_lap
+from webapp.leagues.services import make_organiser, mark_laps, record_lap, save_lap
 
 
 def test_the_pure_rule():
@@ -18,6 +19,7 @@ def test_the_pure_rule():
 @pytest.mark.django_db
 def test_record_lap_applies_the_events_reset_limit(make_league, make_event, team_a):
     event = make_event(make_league(), max_resets_per_lap=1)
+    event.registrations.create(team=team_a)
     within = record_lap(event=event, team=team_a, lap_number=1, lap_time_s=9.0, resets=1)
     over = record_lap(event=event, team=team_a, lap_number=2, lap_time_s=8.0, resets=2)
     marked = record_lap(event=event, team=team_a, lap_number=3, lap_time_s=8.0, valid=False)
@@ -26,8 +28,25 @@ def test_record_lap_applies_the_events_reset_limit(make_league, make_event, team
 
 
 @pytest.mark.django_db
+def test_record_lap_refuses_a_team_not_registered_for_the_event(make_league, make_event, team_a, team_b):
+    event = make_event(make_league())
+    event.registrations.create(team=team_b, approved=False)
+    for team in (team_a, team_b):  # not registered; registered but not approved
+        with pytest.raises(ValidationError, match="not a registered"):
+            record_lap(event=event, team=team, lap_number=1, lap_time_s=9.0)
+    assert not LapResult.objects.exists()
+    event.registrations.create(team=team_a)
+    lap = record_lap(event=event, team=team_a, lap_number=1, lap_time_s=9.0)
+    lap.team = team_b  # moving a stored lap to an unregistered team is refused too
+    with pytest.raises(ValidationError, match="not a registered"):
+        save_lap(lap)
+    assert LapResult.objects.get().team == team_a
+
+
+@pytest.mark.django_db
 def test_mark_valid_keeps_laps_over_the_limit_invalid(make_league, make_event, team_a):
     event = make_event(make_league(), max_resets_per_lap=1)
+    event.registrations.create(team=team_a)
     record_lap(event=event, team=team_a, lap_number=1, lap_time_s=9.0, resets=0, valid=False)
     record_lap(event=event, team=team_a, lap_number=2, lap_time_s=8.0, resets=2)
     assert mark_laps(LapResult.objects.all(), valid=True) == (1, 1)
@@ -41,7 +60,9 @@ def organised(make_league, make_event, make_user, team_a):
     league = make_league()
     organiser = make_user("org")
     make_organiser(organiser, league)
-    return organiser, make_event(league, max_resets_per_lap=2)
+    event = make_event(league, max_resets_per_lap=2)
+    event.registrations.create(team=team_a)
+    return organiser, event
 
 
 def _lap_form(event, team, lap_number, resets):

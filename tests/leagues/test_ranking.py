@@ -110,6 +110,7 @@ def test_leaderboard_of_an_event_uses_its_rule(make_league, make_event, team_a, 
     for n, t in enumerate([10.0, 10.0, 30.0], start=1):
         LapResult.objects.create(event=event, team=team_a, lap_number=n, lap_time_s=t)
     # Laps with resets go through the service that applies the event's race rules.
+    event.registrations.create(team=team_b)
     record_lap(event=event, team=team_b, lap_number=1, lap_time_s=9.0, resets=1)
     record_lap(event=event, team=team_b, lap_number=2, lap_time_s=9.0)
     record_lap(event=event, team=team_b, lap_number=3, lap_time_s=5.0, resets=2)  # too many resets

@@ -3,13 +3,14 @@ Superusers see everything. Scoping is in one mixin so every model applies the sa
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.http import Http404
 
 from webapp.accounts.models import Team
 
-from . import services
+from . import selectors, services
 from .models import Event, LapResult, League, Registration
 
 
@@ -67,10 +68,19 @@ class RecordedByMixin:
         fields = tuple(super().get_readonly_fields(request, obj))
         return fields if request.user.is_superuser else fields + (self.user_field,)
 
-    def save_model(self, request, obj, form, change):
+    def fill_user_field(self, request, obj) -> None:
         if not getattr(obj, f"{self.user_field}_id"):
             setattr(obj, self.user_field, request.user)
+
+    def save_model(self, request, obj, form, change):
+        self.fill_user_field(request, obj)
         super().save_model(request, obj, form, change)
+
+
+def _limit_team_choices(form_class, teams) -> None:
+    """Narrow the team dropdown of a form class the admin just built for one request."""
+    if "team" in form_class.base_fields:
+        form_class.base_fields["team"].queryset = teams
 
 
 class EventInline(admin.TabularInline):
@@ -125,6 +135,12 @@ class RegistrationInline(admin.TabularInline):
     readonly_fields = ("created",)
     extra = 0
 
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        league = obj.league if obj is not None else None
+        _limit_team_choices(formset.form, selectors.registration_team_choices(request.user, league))
+        return formset
+
 
 @admin.register(Event)
 class EventAdmin(OrganiserScopedAdmin):
@@ -165,6 +181,28 @@ class RegistrationAdmin(RecordedByMixin, OrganiserScopedAdmin):
     def league_name(self, registration):
         return registration.event.league.name
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        teams = selectors.registration_team_choices(
+            request.user, obj.event.league if obj is not None else None, obj.team_id if obj is not None else None,
+        )
+        _limit_team_choices(form, teams)
+        return form
+
+
+class LapResultForm(forms.ModelForm):
+    """The team must be registered for the event: `services.lap_problem`, shown on the form."""
+
+    def clean(self):
+        cleaned = super().clean()
+        event, team = cleaned.get("event"), cleaned.get("team")
+        stored = (self.instance.event_id, self.instance.team_id) if self.instance.pk else None
+        if event is not None and team is not None and stored != (event.pk, team.pk):
+            problem = services.lap_problem(event, team)
+            if problem:
+                self.add_error("team", problem)
+        return cleaned
+
 
 @admin.register(LapResult)
 class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
@@ -175,13 +213,23 @@ class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
     list_select_related = ("team", "event", "event__league")
     ordering = ("event", "team", "lap_number")
     actions = ("mark_valid", "mark_invalid")
+    form = LapResultForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        teams = selectors.lap_team_choices(request.user, obj.event if obj is not None else None)
+        if obj is not None:
+            teams = (teams | Team.objects.filter(pk=obj.team_id)).distinct()  # an old lap keeps its team
+        _limit_team_choices(form, teams)
+        return form
 
     def save_model(self, request, obj, form, change):
-        # The event's race rules decide validity here as everywhere a lap is recorded.
+        # The event's race rules decide validity here as everywhere a lap is recorded: save_lap.
         if services.apply_race_rules(obj):
             self.message_user(request, f"Lap {obj.lap_number} has {obj.resets} resets, more than the event allows "
                                        f"({obj.event.max_resets_per_lap}): it is stored as invalid.", messages.WARNING)
-        super().save_model(request, obj, form, change)
+        self.fill_user_field(request, obj)
+        services.save_lap(obj)
 
     @admin.action(description="Mark selected laps valid", permissions=["change"])
     def mark_valid(self, request, queryset):

@@ -6,6 +6,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from webapp.accounts.models import Team
 from webapp.accounts.selectors import team_ids_of
 
 from . import ranking
@@ -89,3 +90,34 @@ def league_list_rows(user):
     return visible_leagues(user).annotate(
         event_count=Count("events", filter=~Q(events__status=Event.Status.DRAFT), distinct=True)
     )
+
+
+def _organised_leagues(user):
+    return League.objects.all() if user.is_superuser else League.objects.filter(organisers=user)
+
+
+def lap_team_choices(user, event: Event | None = None):
+    """The teams a lap may be recorded for in the admin: those with an approved registration for the
+    event (for any event the user organises while no event is chosen). The rule itself is
+    `services.lap_problem`; this only keeps other teams out of the dropdown."""
+    registrations = Registration.objects.filter(approved=True)
+    if event is not None:
+        registrations = registrations.filter(event=event)
+    else:
+        registrations = registrations.filter(event__league__in=_organised_leagues(user))
+    return Team.objects.filter(pk__in=registrations.values("team_id")).order_by("name")
+
+
+def registration_team_choices(user, league: League | None = None, current_team_id: int | None = None):
+    """The teams an organiser may register in the admin: those invited to the league and those
+    already registered for one of its events (for every league they organise while none is chosen),
+    plus the registration's current team. Superusers may register any team."""
+    if user.is_superuser:
+        return Team.objects.order_by("name")
+    leagues = _organised_leagues(user)
+    if league is not None:
+        leagues = leagues.filter(pk=league.pk)
+    condition = Q(league_invitations__in=leagues) | Q(registrations__event__league__in=leagues)
+    if current_team_id is not None:
+        condition |= Q(pk=current_team_id)
+    return Team.objects.filter(pk__in=Team.objects.filter(condition).values("pk")).order_by("name")

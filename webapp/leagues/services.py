@@ -67,8 +67,23 @@ def apply_race_rules(lap: LapResult) -> bool:
     return overridden
 
 
+def lap_problem(event: Event, team) -> str | None:
+    """Why a lap cannot be recorded for this team in this event, or None when it can: only teams
+    with an approved registration for the event race in it."""
+    if not Registration.objects.filter(event=event, team=team, approved=True).exists():
+        return (f"“{team.name}” is not a registered (approved) team of {event.name}: "
+                "register the team for the event before recording its laps.")
+    return None
+
+
 def save_lap(lap: LapResult) -> LapResult:
-    """Store a new or edited lap under its event's race rules."""
+    """Store a new or edited lap under its event's race rules; a new lap, or one moved to another
+    event or team, must belong to a team registered for the event (ValidationError otherwise)."""
+    stored = LapResult.objects.filter(pk=lap.pk).values_list("event_id", "team_id").first() if lap.pk else None
+    if stored != (lap.event_id, lap.team_id):
+        problem = lap_problem(lap.event, lap.team)
+        if problem:
+            raise ValidationError({"team": problem})
     apply_race_rules(lap)
     lap.save()
     return lap

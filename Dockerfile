@@ -27,4 +27,4 @@ RUN pip install --no-cache-dir ".[worker]" \
 
 USER pitlane
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "webapp.asgi:application"]
+CMD ["python", "-m", "webapp.server", "-b", "0.0.0.0", "-p", "8000", "webapp.asgi:application"]

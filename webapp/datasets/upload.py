@@ -1,5 +1,9 @@
 """A streaming upload handler: every byte goes straight to a file under the upload folder (never
-to memory), and an upload over the size limit is stopped as soon as it crosses it."""
+to memory), and an upload over the size limit is stopped as soon as it crosses it.
+
+The one-request upload form takes zips up to `PITLANE_DATASET_MAX_FORM_UPLOAD_BYTES` (a few MB,
+within the web server's request limit `PITLANE_MAX_REQUEST_BYTES`); larger ones go up in chunks
+(`chunked.py`), which is how the browser sends every zip."""
 
 from __future__ import annotations
 
@@ -10,6 +14,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.template.defaultfilters import filesizeformat
+
+
+def form_upload_limit() -> int:
+    """The most the one-request form takes: its own cap, or the dataset limit if that is lower."""
+    return min(settings.PITLANE_DATASET_MAX_FORM_UPLOAD_BYTES, settings.PITLANE_DATASET_MAX_UPLOAD_BYTES)
 
 
 class StreamedUpload(UploadedFile):
@@ -32,7 +42,7 @@ class LimitedDiskUploadHandler(FileUploadHandler):
 
     def __init__(self, request=None, max_bytes: int | None = None):
         super().__init__(request)
-        self.max_bytes = max_bytes or settings.PITLANE_DATASET_MAX_UPLOAD_BYTES
+        self.max_bytes = max_bytes or form_upload_limit()
         self.too_large = False
         self._path: Path | None = None
         self._fh = None
@@ -65,6 +75,14 @@ class LimitedDiskUploadHandler(FileUploadHandler):
     def file_complete(self, file_size):
         self._fh.close()
         return StreamedUpload(self._path, self.file_name, self.content_type, file_size, self.charset)
+
+    def too_large_message(self, chunk_url: str) -> str:
+        if self.max_bytes >= settings.PITLANE_DATASET_MAX_UPLOAD_BYTES:
+            return (f"The file is larger than the upload limit of "
+                    f"{filesizeformat(settings.PITLANE_DATASET_MAX_UPLOAD_BYTES)}.")
+        return (f"The file is larger than {filesizeformat(self.max_bytes)}, the most one request takes. "
+                f"Larger zips go up in chunks: upload it from this page in a browser with JavaScript on, "
+                f"or send it in pieces to {chunk_url} (upload_id, offset and total in the query string).")
 
     def upload_interrupted(self):
         self.discard()

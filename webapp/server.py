@@ -1,0 +1,128 @@
+"""Daphne with a ceiling on request bodies: `python -m webapp.server` takes Daphne's own arguments
+(`-b 127.0.0.1 -p 8000 webapp.asgi:application`) and is what `make run`, docker-compose, the
+image and the tests serve with.
+
+Plain Daphne takes any body in whole before the application sees it (Twisted writes it to a
+temporary file, then Daphne queues all of it in memory for the application), and Twisted parses a
+`multipart/form-data` or form-encoded POST body into `request.args` in memory on the event loop,
+which Django never reads: a 300 MB anonymous POST cost gigabytes and stalled every other request
+for seconds. Here
+
+- Twisted never parses form bodies (`parsePOSTFormSubmission=False`); Django parses them itself;
+- a body larger than `settings.PITLANE_MAX_REQUEST_BYTES` is answered `413` before it is read: as
+  soon as its `Content-Length` is known, or, sent with `Transfer-Encoding: chunked`, as soon as the
+  bytes received pass the limit. The connection is closed after the answer, so the rest of the
+  body is never read.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+
+from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.server import Server
+from django.template.defaultfilters import filesizeformat
+
+logger = logging.getLogger(__name__)
+
+
+class LimitedRequest(WebRequest):
+    """Daphne's request, with a body limit (`channel.factory.server.max_request_bytes`) and no
+    form parsing by Twisted."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+        self.body_bytes = 0
+        self.refused = False
+
+    # Twisted's hooks, in the order the channel calls them: gotLength after the headers, then
+    # handleContentChunk for each piece of the body, then requestReceived at its end.
+
+    def gotLength(self, length):
+        if length is not None and length > self.server.max_request_bytes:
+            self.content = io.BytesIO()  # Twisted closes it when the connection goes
+            self._refuse(f"{filesizeformat(length)} announced")
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        if self.refused:
+            return  # the rest of a read that passed the limit
+        self.body_bytes += len(data)
+        if self.body_bytes > self.server.max_request_bytes:
+            self._refuse("chunked body over the limit")
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command, path, version):
+        if self.refused:
+            return  # the end of a refused body arrived in the same read: nothing to run
+        super().requestReceived(command, path, version)
+
+    def _refuse(self, why: str) -> None:
+        """Answer 413 on the raw connection and close it, as Twisted answers a malformed request:
+        no application is started and no more of the body is read."""
+        self.refused = True
+        # allHeadersReceived would otherwise send "100 Continue" after our answer.
+        self.requestHeaders.removeHeader(b"Expect")
+        limit = filesizeformat(self.server.max_request_bytes)
+        body = (f"Request body too large: this server takes at most {limit} in one request. "
+                f"Dataset zips go up in chunks from the team's Datasets page.\n").encode()
+        self.channel.transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n\r\n" + body)
+        self.channel.loseConnection()
+        logger.warning("Refused a request body from %s (%s; limit %s)", self.client, why, limit)
+
+
+class LimitedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = LimitedRequest
+        return protocol
+
+    def acceptableProtocols(self):
+        """HTTP/1.1 only, where the limit is enforced. (Daphne would offer HTTP/2 over TLS when
+        Twisted's http2 extra is installed; Pitlane installs neither, and a TLS proxy in front
+        speaks HTTP/1.1 to Daphne.)"""
+        return [b"http/1.1"]
+
+
+class LimitedServer(Server):
+    """Daphne's server with `LimitedHTTPFactory`. `Server.run` builds its HTTP factory inline and
+    keeps it in `self.http_factory` before listening with it, so the assignment is where ours goes
+    in (the tests' 413s fail if a Daphne release stops listening with that attribute)."""
+
+    def __init__(self, *args, max_request_bytes: int | None = None, **kwargs):
+        if max_request_bytes is None:
+            from django.conf import settings
+
+            max_request_bytes = settings.PITLANE_MAX_REQUEST_BYTES
+        self.max_request_bytes = max_request_bytes
+        super().__init__(*args, **kwargs)
+
+    @property
+    def http_factory(self) -> HTTPFactory:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: HTTPFactory) -> None:
+        self._http_factory = factory if isinstance(factory, LimitedHTTPFactory) else LimitedHTTPFactory(self)
+
+
+class PitlaneCommandLine(CommandLineInterface):
+    description = "Pitlane's Daphne: HTTP/WebSocket server with a request body limit"
+    server_class = LimitedServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    PitlaneCommandLine().run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from .models import TOKEN_PREFIX, ApiToken, hash_token
+from .models import LAST_USED_RESOLUTION_S, TOKEN_PREFIX, ApiToken, hash_token
 
 
 class TeamPrincipal:
@@ -40,11 +43,20 @@ class TeamTokenAuthentication(authentication.BaseAuthentication):
         if not raw.startswith(TOKEN_PREFIX):
             raise exceptions.AuthenticationFailed("Malformed API token: team tokens start with 'plt_'.")
         token = ApiToken.objects.select_related("team").filter(token_hash=hash_token(raw)).first()
-        if token is None or not token.is_active:
+        if token is None or token.revoked is not None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed(
+                f"This API token expired on {token.expires:%Y-%m-%d %H:%M} UTC: "
+                "create a new one on your team's API tokens page."
+            )
         now = timezone.now()
-        if token.last_used is None or (now - token.last_used).total_seconds() > 60:
-            ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+        if token.last_used is None or (now - token.last_used).total_seconds() >= LAST_USED_RESOLUTION_S:
+            # One write a minute per token at most, and only if no other request wrote it meanwhile.
+            stale = now - timedelta(seconds=LAST_USED_RESOLUTION_S)
+            ApiToken.objects.filter(pk=token.pk).filter(Q(last_used__isnull=True) | Q(last_used__lte=stale)).update(
+                last_used=now
+            )
         return TeamPrincipal(token), token
 
     def authenticate_header(self, request):

@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 
 TOKEN_PREFIX = "plt_"
+# A token's last-used time is written at most once per this many seconds, not on every request.
+LAST_USED_RESOLUTION_S = 60
 
 
 def hash_token(raw: str) -> str:
@@ -24,7 +26,9 @@ class ApiToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(default=timezone.now)
-    last_used = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True,
+                                     help_text="Written at most once a minute, not on every request.")
+    expires = models.DateTimeField(null=True, blank=True, help_text="Refused from this moment on; empty: never.")
     revoked = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -34,13 +38,20 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires is not None and self.expires <= timezone.now()
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked is None
+        """Accepted by the API: neither revoked nor expired."""
+        return self.revoked is None and not self.is_expired
 
     @classmethod
-    def issue(cls, *, team, user, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, *, team, user, name: str, expires=None) -> tuple[ApiToken, str]:
+        """A new token and its secret (returned once). Expiry rules: `webapp.api.services.issue_token`."""
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            team=team, created_by=user, name=name.strip() or "token", prefix=raw[:12], token_hash=hash_token(raw)
+            team=team, created_by=user, name=name.strip() or "token", prefix=raw[:12], token_hash=hash_token(raw),
+            expires=expires,
         )
         return token, raw

@@ -106,16 +106,26 @@ def _get(url: str, token: str | None, timeout: float) -> bytes:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
-        raise FetchError(_http_message(exc.code, url)) from None
+        raise FetchError(_http_message(exc.code, url, _error_detail(exc))) from None
     except urllib.error.URLError as exc:
         raise _Offline(str(exc.reason)) from None
     except (TimeoutError, ConnectionError) as exc:
         raise _Offline(str(exc) or type(exc).__name__) from None
 
 
-def _http_message(code: int, url: str) -> str:
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    """The server's reason ({"detail": ...}, the API's error body), or "" when it gives none."""
+    try:
+        detail = json.loads(exc.read(4096) or b"{}").get("detail", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return detail.strip()[:300] if isinstance(detail, str) else ""
+
+
+def _http_message(code: int, url: str, detail: str = "") -> str:
     if code == 401:
-        return "the server rejected the API token (401): check --token or PITLANE_TOKEN"
+        reason = f"401: {detail}" if detail else "401"
+        return f"the server rejected the API token ({reason}): check --token or PITLANE_TOKEN"
     if code == 403:
         return "the API token may not read this model (403)"
     if code == 404:

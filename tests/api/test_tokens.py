@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from drive_agent.fetch import FetchError, fetch_model
 from webapp.api.models import ApiToken, hash_token
 from webapp.jobs.models import Job
 
@@ -121,6 +122,16 @@ def test_an_expired_token_gets_a_clear_401(client, team_a):
     assert "expired on" in response.json()["detail"] and "API tokens page" in response.json()["detail"]
     client.force_login(team_a.captain)
     assert ">expired<" in client.get(f"/teams/{team_a.slug}/tokens/").content.decode()
+
+
+def test_the_drive_agent_hears_through_daphne_that_its_token_expired(daphne_server, team_a, tmp_path):
+    token, secret = ApiToken.issue(team=team_a, user=team_a.captain, name="car",
+                                   expires=timezone.now() + timedelta(days=1))
+    with pytest.raises(FetchError, match="404"):  # accepted: the model id is simply unknown
+        fetch_model(999999, daphne_server, secret, cache_root=tmp_path)
+    ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(FetchError, match=r"401: This API token expired on .*check --token"):
+        fetch_model(999999, daphne_server, secret, cache_root=tmp_path)
 
 
 def test_last_used_is_written_at_most_once_a_minute(client, team_a):

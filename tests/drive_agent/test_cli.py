@@ -28,7 +28,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("token, model_id, message", [
-    ("plt_wrong", "42", "rejected the API token (401)"),
+    ("plt_wrong", "42", "rejected the API token (401: Invalid token.)"),
     (TOKEN, "7", "no such model (404"),
     (TOKEN, "13", "checksum mismatch"),
 ])

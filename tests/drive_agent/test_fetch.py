@@ -38,8 +38,8 @@ def test_fetch_verifies_and_caches(api: FakeApi, tmp_path: Path) -> None:
     assert [p for p, _ in api.requests] == ["/api/v1/models/42/"]
 
 
-def test_wrong_token_is_401_message(api: FakeApi, tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match=r"rejected the API token \(401\)"):
+def test_wrong_token_is_401_message_with_the_servers_reason(api: FakeApi, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match=r"rejected the API token \(401: Invalid token\.\)"):
         fetch_model(42, api.url, "plt_wrong", cache_root=tmp_path)
 
 

@@ -99,6 +99,16 @@ def test_a_chunked_transfer_encoding_body_is_refused_once_it_passes_the_limit(da
     assert _health(daphne_server) == 200
 
 
+def test_a_chunked_body_just_over_the_limit_sent_at_once_is_refused(daphne_server):
+    """The bytes that pass the limit and the body's end arrive in one read: still a 413 and a
+    closed connection."""
+    whole = b"".join(raw_http.chunked_encoding(raw_http.zeros(settings.PITLANE_MAX_REQUEST_BYTES + 1)))
+    response = raw_http.send(daphne_server, "POST", "/api/v1/health/", {
+        "Content-Type": "application/octet-stream", "Transfer-Encoding": "chunked",
+    }, [whole])
+    _assert_refused(response)
+
+
 def test_a_form_post_and_an_8_mb_upload_chunk_within_the_limit_still_work(daphne_server, team_a, make_user):
     make_user("carol", password="correct-horse-battery")
     # A multipart form, which Twisted no longer parses: Django reads its fields and logs carol in.

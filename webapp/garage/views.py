@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.accounts.selectors import membership_or_404
 from webapp.datasets.selectors import ready_datasets_of_team
+from webapp.jobs.services import waiting_notice
 
 from . import selectors, services
 from .forms import TrainForm
@@ -59,6 +60,8 @@ def model_train(request, team_slug: str):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            if notice := waiting_notice([run.job for run in runs]):
+                messages.warning(request, notice)
             if len(runs) == 1:
                 messages.success(request, f"Training {runs[0].name}.")
                 return redirect(runs[0])

@@ -38,6 +38,9 @@ class Job(models.Model):
 
     queue = models.CharField(max_length=20, default="training")
     celery_task_id = models.CharField(max_length=64, blank=True)
+    dispatched = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When its message last reached the broker; empty while the broker could not be reached.")
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -62,6 +65,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def awaiting_dispatch(self) -> bool:
+        """Queued, but its message never reached the broker: the reaper sends it when it can."""
+        return self.status == self.Status.QUEUED and self.dispatched is None
 
     @property
     def duration_s(self) -> float | None:

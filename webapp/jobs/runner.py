@@ -16,6 +16,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from simulator.stopping import Stopped
@@ -67,6 +68,21 @@ def _claim(job_id: int, worker: str) -> tuple[Outcome | None, Job | None]:
     return None, job
 
 
+UNEXPECTED_ERROR = "The job stopped on an unexpected error; its log shows the details."
+
+
+def readable_error(exc: BaseException) -> str:
+    """What the team reads as the job's error: the exception's own message, never its class name
+    (the traceback goes to the job's log tail); a message-less exception gets a plain sentence."""
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"The job ran past its time limit ({settings.JOB_SOFT_TIME_LIMIT_S} s) and was stopped."
+    if isinstance(exc, MemoryError):
+        return "The job ran out of memory."
+    if isinstance(exc, LookupError):
+        return UNEXPECTED_ERROR  # str(KeyError("x")) is "'x'": nothing a person can act on
+    return str(exc).strip() or UNEXPECTED_ERROR
+
+
 def execute_job(job_id: int, worker: str = "local") -> Outcome:
     outcome, job = _claim(job_id, worker)
     if outcome is not None:
@@ -84,10 +100,7 @@ def execute_job(job_id: int, worker: str = "local") -> Outcome:
     except UnknownJobKind as exc:
         finish_job(job, Job.Status.FAILED, message="Failed", error=str(exc))
     except Exception as exc:
-        if isinstance(exc, SoftTimeLimitExceeded):
-            error = f"The job ran past its time limit ({settings.JOB_SOFT_TIME_LIMIT_S} s) and was stopped."
-        else:
-            error = f"{type(exc).__name__}: {exc}"
+        error = readable_error(exc)
         reporter.log(traceback.format_exc())
         reporter.flush()
         logger.exception("Job %s failed", job.pk)
@@ -100,11 +113,53 @@ def execute_job(job_id: int, worker: str = "local") -> Outcome:
 
 
 def reap_stale_jobs() -> list[int]:
-    """Find running jobs whose worker vanished; re-queue them (or fail them after too many tries).
+    """Re-send queued jobs whose message was lost, then re-queue running jobs whose worker vanished
+    (or fail them after too many tries).
 
-    Returns the ids that were re-queued. A re-queued job whose old message is redelivered later is
+    Returns the ids that were sent again. A job whose old message is redelivered later is
     harmless: the runner sees it finished or running and does not run it twice.
     """
+    return redispatch_lost_jobs() + _requeue_orphans()
+
+
+def redispatch_lost_jobs() -> list[int]:
+    """Send again every queued job whose message the broker does not hold.
+
+    The broker loses messages when it restarts empty, and a job queued while it was unreachable
+    never got one (`dispatch.enqueue` leaves `dispatched` empty then). Only jobs whose last send is
+    older than JOB_REDISPATCH_AFTER_S are looked at, so a message on its way is not sent twice; if
+    one is anyway, `_claim` lets exactly one delivery run the job. Returns the ids sent again;
+    nothing when the broker is still unreachable.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_REDISPATCH_AFTER_S)
+    candidates = list(Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=False).filter(
+        Q(dispatched__lt=cutoff) | Q(dispatched__isnull=True, created__lt=cutoff)).order_by("created"))
+    if not candidates:
+        return []
+    try:
+        in_broker = dispatch.task_ids_in_broker(delivered_within_s=settings.JOB_REDISPATCH_AFTER_S)
+    except dispatch.BROKER_ERRORS as exc:
+        logger.warning("Cannot look for lost job messages: the broker is unreachable (%s)", exc)
+        return []
+    sent = []
+    for job in candidates:
+        if job.celery_task_id and job.celery_task_id in in_broker:
+            continue
+        with transaction.atomic():
+            job = Job.objects.select_for_update().get(pk=job.pk)
+            if job.status != Job.Status.QUEUED or job.cancel_requested:
+                continue
+            note = ("The job queue was unreachable when it was submitted; sent now." if job.dispatched is None
+                    else "Its message was lost by the job queue; sent again.")
+            job.log_tail = (job.log_tail + "\n" + note).strip()[-Job.LOG_TAIL_CHARS:]
+            job.save(update_fields=["log_tail"])
+        if dispatch.enqueue(job):
+            sent.append(job.pk)
+            logger.info("Job %s: %s", job.pk, note)
+    return sent
+
+
+def _requeue_orphans() -> list[int]:
     requeued = []
     stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat__lt=_stale_before())
     for job in stale:

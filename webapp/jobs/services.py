@@ -26,6 +26,17 @@ def start_job(*, team, user, kind: str, params: dict | None = None, title: str =
     return job
 
 
+def waiting_notice(jobs) -> str:
+    """What to tell the person who just started `jobs` when some could not reach the job queue
+    (they are saved and start once it is back; see dispatch.enqueue); empty when all were sent."""
+    waiting = sum(1 for job in jobs if job.awaiting_dispatch)
+    if not waiting:
+        return ""
+    what = "The job is" if waiting == 1 else f"{waiting} jobs are"
+    return (f"The job queue cannot be reached right now. {what} saved and will start "
+            "automatically once the queue is back; nothing needs to be submitted again.")
+
+
 def new_group_key() -> str:
     return uuid.uuid4().hex[:16]
 

@@ -93,10 +93,24 @@ class LimitedHTTPFactory(HTTPFactory):
         return [b"http/1.1"]
 
 
+#: Connections the kernel queues for the server while it is busy. Twisted's default is 50: when
+#: hundreds of pages reconnect their job sockets at once, the 51st onwards had its SYN dropped and
+#: retried a second later (tests/deploy/test_listen_backlog.py). Linux caps it at somaxconn.
+LISTEN_BACKLOG = 1024
+
+
+def with_backlog(endpoint: str) -> str:
+    """A Twisted `tcp:` endpoint description with LISTEN_BACKLOG unless it names a backlog."""
+    if endpoint.startswith("tcp:") and ":backlog=" not in endpoint:
+        return f"{endpoint}:backlog={LISTEN_BACKLOG}"
+    return endpoint
+
+
 class LimitedServer(Server):
     """Daphne's server with `LimitedHTTPFactory`. `Server.run` builds its HTTP factory inline and
     keeps it in `self.http_factory` before listening with it, so the assignment is where ours goes
-    in (the tests' 413s fail if a Daphne release stops listening with that attribute)."""
+    in (the tests' 413s fail if a Daphne release stops listening with that attribute). TCP
+    endpoints listen with LISTEN_BACKLOG."""
 
     def __init__(self, *args, max_request_bytes: int | None = None, **kwargs):
         if max_request_bytes is None:
@@ -105,6 +119,7 @@ class LimitedServer(Server):
             max_request_bytes = settings.PITLANE_MAX_REQUEST_BYTES
         self.max_request_bytes = max_request_bytes
         super().__init__(*args, **kwargs)
+        self.endpoints = [with_backlog(endpoint) for endpoint in self.endpoints]
 
     @property
     def http_factory(self) -> HTTPFactory:

@@ -2,7 +2,8 @@
 and connect-to-snapshot latency with 200 sockets opened at once.
 
 Self-contained: an embedded Redis, a temporary var directory with a migrated SQLite database
-(200 users in 4 teams, 100 jobs per team so every snapshot is full), one Daphne subprocess;
+(200 users in 4 teams, 100 jobs per team so every snapshot is full), one web server subprocess
+(`python -m webapp.server`, Daphne as `make run` serves it);
 traffic only to 127.0.0.1; everything is stopped at the end.
 
   ws_idle_survives_s     seconds an idle socket stayed open (the run watches it for IDLE_S = 35 s;
@@ -10,7 +11,8 @@ traffic only to 127.0.0.1; everything is stopped at the end.
                          period reached it
   ws_snapshot_p50_ms / ws_snapshot_p99_ms
                          from starting the websocket handshake to having the snapshot, SOCKETS
-                         sockets of SOCKETS distinct users connecting concurrently (p99 target < 500)
+                         sockets of SOCKETS distinct users connecting concurrently, ROUNDS rounds
+                         after a warm-up (p99 target < 500); the client runs on the same cores
 
 `python bench/fault_checks/websockets.py` prints `RESULT {json}`.
 """
@@ -128,7 +130,7 @@ class Stack:
         self.port = free_port()
         self.log = open(self.var_dir / "daphne.log", "w")  # noqa: SIM115 - open while Daphne runs
         self.daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "webapp.asgi:application"],
+            [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(self.port), "webapp.asgi:application"],
             cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while True:
@@ -230,7 +232,6 @@ def measure() -> dict:
     except Exception:
         log = stack.var_dir / "daphne.log"
         if log.exists():
-            shutil.copy(log, Path(tempfile.gettempdir()) / "pitlane-bench-ws-daphne.log")
             print("daphne log:\n" + log.read_text()[-4000:], file=sys.stderr)
         raise
     finally:

@@ -201,3 +201,35 @@ def test_joining_a_team_adds_its_jobs_to_an_open_socket(team_a, team_b, member):
     assert first["jobs"] == []
     assert second["type"] == "snapshot" and [j["id"] for j in second["jobs"]] == [job_b.pk]
     assert update["job"]["id"] == job_b.pk
+
+
+def test_sign_in_reads_teams_and_leaves_no_database_connection_open(client, team_a, team_b):
+    """Through the real websocket stack (session cookie -> SessionUserAndTeamsMiddleware): a burst
+    of sockets shares the sign-in thread's connection, which is closed once the burst is over."""
+    from django.db import connections
+
+    from webapp.accounts import socket_auth
+    from webapp.asgi import application
+
+    job = Job.objects.create(team=team_a, kind="test.countdown")
+    Job.objects.create(team=team_b, kind="test.countdown")
+    client.force_login(team_a.captain)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000"), (b"cookie", cookie)]
+
+    async def one():
+        ws = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+        connected, _ = await ws.connect()
+        snapshot = await ws.receive_json_from(timeout=10)
+        await ws.disconnect()
+        return connected, snapshot
+
+    async def burst():
+        return await asyncio.gather(*(one() for _ in range(20)))
+
+    results = run(burst)
+    assert all(connected for connected, _ in results)
+    assert all([j["id"] for j in snapshot["jobs"]] == [job.pk] for _, snapshot in results)
+    open_after = socket_auth._lane.executor.submit(
+        lambda: [c.alias for c in connections.all(initialized_only=True) if c.connection is not None]).result()
+    assert open_after == []

@@ -17,11 +17,11 @@ import json
 import time
 import weakref
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from webapp.accounts.notify import user_group
 from webapp.accounts.selectors import team_ids_of_user_id
+from webapp.accounts.socket_auth import socket_db
 
 from .notify import team_group
 from .selectors import live_snapshot
@@ -71,7 +71,7 @@ class SharedSnapshots:
                 batch.started = time.monotonic()
                 slot["running"] = batch
                 try:
-                    batch.future.set_result(await database_sync_to_async(_snapshot_message)(team_ids))
+                    batch.future.set_result(await socket_db(_snapshot_message)(team_ids))
                 except Exception as exc:  # noqa: BLE001 - handed to every asker of this batch
                     batch.future.set_exception(exc)
                 slot["running"] = None
@@ -106,10 +106,12 @@ class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = user.pk
         self.team_ids: frozenset[int] = frozenset()
-        _, team_ids = await asyncio.gather(
-            _bounded(self.channel_layer.group_add(user_group(self.user_id), self.channel_name)),
-            self._current_team_ids())
-        await self._follow(team_ids)
+        # The user's teams as read with the session (SessionUserAndTeamsMiddleware), else now.
+        team_ids = self.scope.get("team_ids")
+        if team_ids is None:
+            team_ids = await self._current_team_ids()
+        await asyncio.gather(_bounded(self.channel_layer.group_add(user_group(self.user_id), self.channel_name)),
+                             self._follow(team_ids))
         await self.accept()
         # The page may have missed updates while it loaded: send the state from the database.
         await self._send_snapshot()
@@ -161,4 +163,4 @@ class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
         await self.send(text_data=await shared_snapshots.get(self.team_ids, since=time.monotonic()))
 
     async def _current_team_ids(self) -> frozenset[int]:
-        return frozenset(await database_sync_to_async(team_ids_of_user_id)(self.user_id))
+        return frozenset(await socket_db(team_ids_of_user_id)(self.user_id))

@@ -29,7 +29,14 @@ def job_of_teams_or_404(teams, job_id: int) -> Job:
     return get_object_or_404(jobs_of_teams(teams), pk=job_id)
 
 
+#: The columns `Job.as_event` reads; the rest (parameters, results, the log tail) can be large and
+#: a snapshot of 100 jobs, read for every socket that connects, need not load or decode them.
+EVENT_FIELDS = ("id", "team_id", "team__slug", "kind", "title", "status", "progress", "message", "metrics",
+                "error", "cancel_requested", "created")
+
+
 def live_snapshot(team_ids) -> list[dict]:
     """What a job websocket shows on connect and on refresh: the latest 100 jobs of these teams."""
-    jobs = Job.objects.filter(team_id__in=list(team_ids)).select_related("team").order_by("-created")[:100]
+    jobs = (Job.objects.filter(team_id__in=list(team_ids)).select_related("team").only(*EVENT_FIELDS)
+            .order_by("-created")[:100])
     return [job.as_event() for job in jobs]

@@ -55,7 +55,8 @@ def _point_settings_at_redis(settings, url: str) -> None:
     settings.REDIS_URL = url
     settings.CELERY_BROKER_URL = url
     settings.CELERY_RESULT_BACKEND = url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [url]
+    for host in settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]:
+        host["address"] = url  # keep the host's connection options (socket timeout)
 
 
 def pytest_unconfigure(config):
@@ -166,7 +167,7 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(exist_ok=True)
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (the worker's stdout until stop())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "webapp.celery", "worker", "-Q", self.queues,
              "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "-n", self.name,
@@ -206,7 +207,6 @@ def purge_queues():
     with app.connection_for_write() as conn:
         for queue in ("training", "evaluation", "maintenance"):
             conn.default_channel.queue_purge(queue)
-    yield
 
 
 @pytest.fixture
@@ -232,15 +232,16 @@ def make_worker(transactional_db, purge_queues):
 
 @pytest.fixture
 def daphne_server(transactional_db):
-    """Daphne serving the ASGI app (HTTP + websockets) on a free port, against the test database."""
+    """Daphne (webapp.server: with the request body limit) serving the ASGI app (HTTP + websockets) on a
+    free port, against the test database."""
     from webapp.embedded_redis import free_port
 
     port = free_port()
     log_path = ROOT / "var" / "daphne-test.log"
     log_path.parent.mkdir(exist_ok=True)
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 (Daphne's stdout for the fixture's lifetime)
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
+        [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
         cwd=ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     import urllib.request
@@ -253,7 +254,7 @@ def daphne_server(transactional_db):
             break
         except Exception:  # noqa: BLE001
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not start:\n{log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"daphne did not start:\n{log_path.read_text()[-3000:]}") from None
             time.sleep(0.2)
     yield url
     os.killpg(process.pid, signal.SIGTERM)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -33,7 +34,7 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "webapp.core.admin_apps.PitlaneAdminConfig",  # django.contrib.admin with PitlaneAdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "webapp.core",
     "webapp.accounts",
     "webapp.leagues",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "webapp.accounts.middleware.CurrentTeamMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -111,6 +114,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes), on the site's and the admin's login alike: after
+# PITLANE_LOGIN_FAILURE_LIMIT wrong passwords for one account (from anywhere), or from one address
+# (for any accounts), logins for it are refused, even with the right password, until
+# PITLANE_LOGIN_COOLOFF_S pass without another failure. A successful login clears that account's
+# failures only (webapp/accounts/login_throttle.py). The address is REMOTE_ADDR: behind a proxy,
+# run Daphne with --proxy-headers so it is the client's.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("PITLANE_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_float("PITLANE_LOGIN_COOLOFF_S", 15 * 60.0, minimum=1.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "webapp.accounts.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "webapp.accounts.login_throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
@@ -167,10 +185,20 @@ if env_bool("SECURE_COOKIES", False):
 # Redis: broker, results and the Channels layer. `make run` starts an embedded server on 6390.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 
+# channels_redis waits for a socket's next message with BZPOPMIN and a 5 s server-side timeout
+# (RedisChannelLayer.brpop_timeout). redis-py 8 gives every read a 5 s socket timeout by default,
+# which fires first: the read raises "Timeout reading from ...", the consumer dies and Daphne
+# closes every idle socket with 1011 after ~5 s. The socket timeout must stay above the blocking
+# read's (tests/jobs/test_socket_hardening.py checks it); it still catches a Redis that went silent.
+CHANNEL_REDIS_SOCKET_TIMEOUT_S = 15
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("PITLANE_CHANNEL_PREFIX", "pitlane")},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT_S,
+                       "socket_connect_timeout": 5, "health_check_interval": 30}],
+            "prefix": os.environ.get("PITLANE_CHANNEL_PREFIX", "pitlane"),
+        },
     }
 }
 
@@ -180,7 +208,9 @@ JOB_SOFT_TIME_LIMIT_S = env_int("JOB_SOFT_TIME_LIMIT_S", 6 * 3600, minimum=1)
 JOB_HARD_TIME_LIMIT_S = JOB_SOFT_TIME_LIMIT_S + 300
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_HARD_TIME_LIMIT_S + 600}
+# A short connect timeout: a web request that queues a job while Redis is down answers in about a
+# second (the job waits in the database; see webapp/jobs/dispatch.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_HARD_TIME_LIMIT_S + 600, "socket_connect_timeout": 3}
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -198,6 +228,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 JOB_HEARTBEAT_INTERVAL_S = env_float("JOB_HEARTBEAT_INTERVAL_S", 5.0, minimum=0.1)
 JOB_STALE_AFTER_S = env_float("JOB_STALE_AFTER_S", 60.0)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+# A queued job whose message is not in the broker this long after it was sent (Redis restarted
+# empty, or was down at submit time) is sent again by the reaper.
+JOB_REDISPATCH_AFTER_S = env_float("JOB_REDISPATCH_AFTER_S", 60.0, minimum=1.0)
 
 # Job kinds: kind -> handler ("module:function") and queue. Apps add theirs here.
 PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
@@ -214,7 +247,19 @@ PITLANE_DATASET_ROOT = Path(os.environ.get("PITLANE_DATASET_ROOT", VAR_DIR / "da
 PITLANE_UPLOAD_CHUNK_BYTES = env_int("PITLANE_UPLOAD_CHUNK_BYTES", 8 * 1024 * 1024, minimum=1)
 # Chunked uploads not finished within this many seconds are deleted by the maintenance queue.
 PITLANE_UPLOAD_ABANDONED_AFTER_S = env_float("PITLANE_UPLOAD_ABANDONED_AFTER_S", 24 * 3600.0, minimum=0.0)
+# A team's unfinished chunked uploads: at most this many at once, announcing at most these bytes.
+PITLANE_UPLOAD_MAX_OPEN_PER_TEAM = env_int("PITLANE_UPLOAD_MAX_OPEN_PER_TEAM", 4, minimum=1)
+PITLANE_UPLOAD_MAX_OPEN_BYTES_PER_TEAM = env_int("PITLANE_UPLOAD_MAX_OPEN_BYTES_PER_TEAM", 16 * 1024**3, minimum=1)
 PITLANE_DATASET_MAX_UPLOAD_BYTES = env_int("PITLANE_DATASET_MAX_UPLOAD_BYTES", 8 * 1024**3)
+# The one-request upload form (no JavaScript, scripts) takes zips up to this; larger go in chunks.
+PITLANE_DATASET_MAX_FORM_UPLOAD_BYTES = env_int("PITLANE_DATASET_MAX_FORM_UPLOAD_BYTES", 8 * 1024 * 1024, minimum=1)
+# The largest request body the web server reads (webapp/server.py answers 413 before reading it):
+# an upload chunk or a form upload, with room for multipart headers and fields. Django's own limits
+# agree: form fields and request.body up to 2.5 MB in memory, uploaded files above it on disk.
+_LARGEST_UPLOAD_REQUEST = max(PITLANE_UPLOAD_CHUNK_BYTES, PITLANE_DATASET_MAX_FORM_UPLOAD_BYTES) + 64 * 1024
+PITLANE_MAX_REQUEST_BYTES = env_int("PITLANE_MAX_REQUEST_BYTES", _LARGEST_UPLOAD_REQUEST + 1024 * 1024,
+                                    minimum=_LARGEST_UPLOAD_REQUEST)
+DATA_UPLOAD_MAX_MEMORY_SIZE = FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's defaults, said here
 PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES = env_int("PITLANE_DATASET_MAX_UNCOMPRESSED_BYTES", 20 * 1024**3)
 PITLANE_DATASET_MAX_COMPRESSION_RATIO = env_float("PITLANE_DATASET_MAX_COMPRESSION_RATIO", 200.0)
 PITLANE_DATASET_MAX_MEMBERS = env_int("PITLANE_DATASET_MAX_MEMBERS", 500000)
@@ -247,5 +292,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

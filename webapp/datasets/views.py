@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
@@ -50,8 +50,7 @@ def _receive_upload(request, team, handler: LimitedDiskUploadHandler):
     form = UploadForm(request.POST, request.FILES)
     error = None
     if handler.too_large:
-        error = (f"The file is larger than the upload limit of "
-                 f"{filesizeformat(settings.PITLANE_DATASET_MAX_UPLOAD_BYTES)}.")
+        error = handler.too_large_message(reverse("dataset_upload_chunk", args=[team.slug]))
     elif not form.is_valid():
         error = " ".join(e for errors in form.errors.values() for e in errors)
     else:
@@ -76,24 +75,31 @@ def _receive_upload(request, team, handler: LimitedDiskUploadHandler):
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "POST", "DELETE"])
 def dataset_upload_chunk(request, team_slug: str):
     """POST: one piece of a chunked upload (raw bytes; position and size in the query string).
-    GET: how many bytes of `upload_id` the server has, so an interrupted upload can resume."""
+    GET: how many bytes of `upload_id` the server has, so an interrupted upload can resume.
+    DELETE: give up an unfinished upload (it no longer counts against the team's quota).
+    A refused chunk answers `chunked.ChunkRefused.status` (400, 409, 413 or 429) and its body."""
     team = membership_or_404(request.user, team_slug).team
     query = request.GET
-    if request.method == "GET":
-        try:
-            return JsonResponse({"received": chunked.received_bytes(team=team, upload_id=query.get("upload_id", ""))})
-        except ValidationError as exc:
-            return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    upload_id = query.get("upload_id", "")
     try:
-        offset, total = int(query.get("offset", "")), int(query.get("total", ""))
-        result = chunked.append_chunk(team=team, user=request.user, upload_id=query.get("upload_id", ""),
-                                      offset=offset, total=total, filename=query.get("filename", ""),
-                                      name=query.get("name", ""), stream=request)
-    except ValueError:
-        return JsonResponse({"error": "offset and total must be whole numbers of bytes."}, status=400)
+        if request.method == "GET":
+            return JsonResponse({"received": chunked.received_bytes(team=team, upload_id=upload_id)})
+        if request.method == "DELETE":
+            if not chunked.discard_upload(team=team, upload_id=upload_id):
+                raise chunked.UploadConflict("A chunk of this upload is being written; try again.", retry=True)
+            return JsonResponse({"received": 0})
+        try:
+            offset, total = int(query.get("offset", "")), int(query.get("total", ""))
+        except ValueError:
+            return JsonResponse({"error": "offset and total must be whole numbers of bytes."}, status=400)
+        result = chunked.append_chunk(team=team, user=request.user, upload_id=upload_id, offset=offset,
+                                      total=total, filename=query.get("filename", ""), name=query.get("name", ""),
+                                      stream=request)
+    except chunked.ChunkRefused as exc:
+        return JsonResponse(exc.body(), status=exc.status)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     if result.dataset is None:

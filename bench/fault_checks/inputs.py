@@ -33,17 +33,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.fault_checks.stack import BenchStack, tagged_json  # noqa: E402  (after the path fix above)
 
 REAL_SAMPLE = ROOT.parent / "shared" / "data" / "udacity" / "real_sample"
 REAL_ROWS = 60
@@ -182,76 +179,25 @@ def _rejected_zip(path: Path, lines: list[str]) -> Path:
     return path
 
 
-class Stack:
-    """Embedded Redis + a temporary var dir + one Celery worker on the evaluation queue."""
-
-    def __init__(self) -> None:
-        self.var_dir = Path(tempfile.mkdtemp(prefix="pitlane-bench-inputs-"))
-        self.redis = None
-        self.worker: subprocess.Popen | None = None
-
-    def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PITLANE_TEST_DB_NAME")}
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "webapp.settings",
-            "PITLANE_VAR_DIR": str(self.var_dir),
-            "REDIS_URL": self.redis.url,
-            "DEBUG": "0",
-            "PYTHONUNBUFFERED": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        })
-        return env
-
-    def start(self) -> None:
-        from webapp.embedded_redis import EmbeddedRedis
-
-        self.redis = EmbeddedRedis().start()
-        # The database exists before the worker starts.
-        subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=self.env(),
-                       check=True, capture_output=True, timeout=180)
-        self.log_path = self.var_dir / "worker.log"
-        self.log = open(self.log_path, "w")  # noqa: SIM115 - open while the worker runs
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp.celery", "worker", "-Q", "evaluation",
-             "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "-n", f"bench-inputs-{os.getpid()}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while "ready." not in self.log_path.read_text():
-            if self.worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            os.killpg(self.worker.pid, signal.SIGTERM)
-            try:
-                self.worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.worker.pid, signal.SIGKILL)
-                self.worker.wait(timeout=10)
-        if getattr(self, "log", None):
-            self.log.close()
-        if self.redis is not None:
-            self.redis.stop()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
-
-
 def measure() -> dict:
     if not (REAL_SAMPLE / "driving_log.csv").is_file():
         raise RuntimeError(f"the real Udacity sample is not at {REAL_SAMPLE}")
-    stack = Stack()
+    stack = BenchStack("inputs", DEBUG="0", TF_CPP_MIN_LOG_LEVEL="3")
     try:
-        stack.start()
+        stack.redis.start()
+        stack.migrate()  # the database exists before the worker starts
+        worker = stack.start_worker("evaluation", f"bench-inputs-{os.getpid()}@%h", "--concurrency", "1",
+                                    "--pool", "prefork", "--without-heartbeat")
         zips = build_zips(stack.var_dir)
-        run = subprocess.run([sys.executable, "-c", _DRIVER, str(stack.worker.pid), str(JOB_TIMEOUT_S),
-                              json.dumps(zips)], cwd=ROOT, env=stack.env(), capture_output=True, text=True,
-                             timeout=JOB_TIMEOUT_S * 5)
-        line = [x for x in run.stdout.splitlines() if x.startswith("DRIVER ")]
-        if run.returncode != 0 or not line:
-            raise RuntimeError(f"driver failed:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}\n"
-                               f"worker:\n{stack.log_path.read_text()[-3000:]}")
-        out = json.loads(line[-1][len("DRIVER "):])
+        try:
+            stdout = stack.run_python(_DRIVER, str(worker.pid), str(JOB_TIMEOUT_S), json.dumps(zips),
+                                      timeout=JOB_TIMEOUT_S * 5)
+        except RuntimeError as exc:
+            raise RuntimeError(f"driver failed: {exc}\nworker:\n{stack.worker_log.read_text()[-3000:]}") from exc
+        out = tagged_json(stdout, "DRIVER")
+        if out is None:
+            raise RuntimeError(f"driver printed no DRIVER line:\n{stdout[-2000:]}\n"
+                               f"worker:\n{stack.worker_log.read_text()[-3000:]}")
     finally:
         stack.stop()
     base, jpeg, huge_line, rejected = out["baseline"], out["huge_jpeg"], out["huge_line"], out["rejected"]

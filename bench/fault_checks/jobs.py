@@ -20,21 +20,15 @@ production's thresholds are 60 s, so recovery there takes about a minute longer,
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from webapp.embedded_redis import EmbeddedRedis, free_port  # noqa: E402  (after the path fix above)
+from bench.fault_checks.stack import BenchStack, tagged_json  # noqa: E402  (after the path fix above)
 
 JOBS = 10
 STEPS, DELAY_S = 12, 0.25  # 3 s per job
@@ -78,49 +72,21 @@ print("STATUS " + json.dumps(dict(Job.objects.filter(pk__in=ids).values_list("id
 """
 
 
-class Stack:
+class Stack(BenchStack):
+    """The shared bench stack (test settings) + the jobs part's helpers."""
+
     def __init__(self):
-        self.var = Path(tempfile.mkdtemp(prefix="pitlane-bench-jobs-"))
-        self.redis = EmbeddedRedis(free_port())
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings_test", "PITLANE_VAR_DIR": str(self.var),
-                    "REDIS_URL": self.redis.url, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-        for name in ("PITLANE_TEST_DB_NAME", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-            self.env.pop(name, None)
-        self.worker: subprocess.Popen | None = None
+        super().__init__("jobs", settings="webapp.settings_test", TF_CPP_MIN_LOG_LEVEL="3")
         self.workers_started = 0
 
     def python(self, code: str, *args: str, tag: str) -> dict:
-        out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=self.env, capture_output=True,
-                             text=True, timeout=120)
-        for line in out.stdout.splitlines():
-            if line.startswith(tag + " "):
-                return json.loads(line[len(tag) + 1:])
-        if out.returncode:
-            raise RuntimeError(out.stderr[-3000:])
-        return {}
+        return tagged_json(self.run_python(code, *args), tag) or {}
 
     def start_worker(self) -> None:
         self.workers_started += 1
-        log_path = self.var / f"worker-{self.workers_started}.log"
-        with open(log_path, "w") as log:
-            self.worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "webapp.celery", "worker", "-B", "--loglevel", "INFO",
-                 "-Q", "training,evaluation,maintenance", "--concurrency", "2",
-                 "-n", f"bench{self.workers_started}@%h", "--schedule", str(self.var / "celerybeat-schedule"),
-                 "--without-gossip", "--without-mingle"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while "ready." not in log_path.read_text():
-            if self.worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def kill_worker(self) -> None:
-        """SIGKILL the worker's whole process group (what is left of it, if it exited)."""
-        if self.worker:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.worker.pid, signal.SIGKILL)
-            self.worker.wait(timeout=10)
+        super().start_worker("training,evaluation,maintenance", f"bench{self.workers_started}@%h",
+                             "-B", "--concurrency", "2", "--schedule", str(self.var_dir / "celerybeat-schedule"),
+                             log_name=f"worker-{self.workers_started}.log")
 
     def statuses(self, ids: list[int]) -> dict[int, str]:
         return {int(k): v for k, v in self.python(_STATUS, json.dumps(ids), tag="STATUS").items()}
@@ -138,16 +104,6 @@ class Stack:
             if len(done) == len(ids) or time.monotonic() - t0 > timeout_s:
                 return sum(1 for s in status.values() if s != "succeeded"), time.monotonic() - t0
             time.sleep(1.0)
-
-    def stop(self) -> None:
-        if self.worker and self.worker.poll() is None:
-            os.killpg(self.worker.pid, signal.SIGTERM)
-            try:
-                self.worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill_worker()
-        self.redis.stop()
-        shutil.rmtree(self.var, ignore_errors=True)
 
 
 def worker_kill_scenario(stack: Stack) -> dict:

@@ -23,15 +23,10 @@ Daphne instead (the figures before the fix: several GB, and the POST is read in 
 from __future__ import annotations
 
 import json
-import os
 import select
-import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -39,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.fault_checks.stack import BenchStack  # noqa: E402  (after the path fix above)
 
 MB = 1024 * 1024
 POST_BYTES = 300 * MB
@@ -52,65 +49,6 @@ def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
-
-
-class Stack:
-    """Embedded Redis + a migrated SQLite database in a temporary var dir + one web server."""
-
-    def __init__(self, server_module: str) -> None:
-        self.server_module = server_module
-        self.var_dir = Path(tempfile.mkdtemp(prefix="pitlane-bench-memory-"))
-        self.redis = None
-        self.process: subprocess.Popen | None = None
-        self.port = 0
-
-    def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PITLANE_TEST_DB_NAME")}
-        env.update({"DJANGO_SETTINGS_MODULE": "webapp.settings", "PITLANE_VAR_DIR": str(self.var_dir),
-                    "REDIS_URL": self.redis.url, "DEBUG": "0", "PYTHONUNBUFFERED": "1"})
-        return env
-
-    def start(self) -> None:
-        from webapp.embedded_redis import EmbeddedRedis, free_port
-
-        self.redis = EmbeddedRedis().start()
-        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=self.env(),
-                       check=True, capture_output=True, timeout=180)
-        self.port = free_port()
-        self.log = open(self.var_dir / "server.log", "w")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.server_module, "-b", "127.0.0.1", "-p", str(self.port),
-             "webapp.asgi:application"],
-            cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _health_ms(self.port)
-                break
-            except Exception as exc:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = (self.var_dir / "server.log").read_text()[-3000:]
-                    raise RuntimeError("server did not start:\n" + log) from exc
-                time.sleep(0.2)
-
-    def rss_mb(self) -> float:
-        import psutil
-
-        return psutil.Process(self.process.pid).memory_info().rss / MB
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if getattr(self, "log", None):
-            self.log.close()
-        if self.redis is not None:
-            self.redis.stop()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
 
 
 def _health_ms(port: int) -> float:
@@ -169,14 +107,22 @@ def _big_post(port: int, chunked: bool) -> dict:
         sock.close()
 
 
+def _rss_mb(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss / MB
+
+
 def measure(server_module: str = "webapp.server") -> dict:
-    stack = Stack(server_module)
+    stack = BenchStack("memory", DEBUG="0")
     try:
-        stack.start()
+        stack.redis.start()
+        stack.migrate()
+        stack.start_server(server_module)
         for _ in range(20):  # warm-up: imports, the database and Redis connections
             _health_ms(stack.port)
         time.sleep(SETTLE_S)
-        before = stack.rss_mb()
+        before = _rss_mb(stack.server.pid)
 
         latencies: list[float] = []
         peak = [before]
@@ -189,7 +135,7 @@ def measure(server_module: str = "webapp.server") -> dict:
 
         def watch_rss():
             while not post_done.is_set():
-                peak[0] = max(peak[0], stack.rss_mb())
+                peak[0] = max(peak[0], _rss_mb(stack.server.pid))
                 time.sleep(0.05)
 
         sender, watcher = threading.Thread(target=send), threading.Thread(target=watch_rss)
@@ -201,7 +147,7 @@ def measure(server_module: str = "webapp.server") -> dict:
         sender.join()
         watcher.join()
         time.sleep(SETTLE_S)
-        after = stack.rss_mb()
+        after = _rss_mb(stack.server.pid)
         chunked = _big_post(stack.port, chunked=True)
         return {
             "server": server_module,
@@ -218,9 +164,8 @@ def measure(server_module: str = "webapp.server") -> dict:
             "chunked_post_sent_mb": chunked["sent_mb"],
         }
     except Exception:
-        log = stack.var_dir / "server.log"
-        if log.exists():
-            print("server log:\n" + log.read_text()[-4000:], file=sys.stderr)
+        if stack.server_log.exists():
+            print("server log:\n" + stack.server_log.read_text()[-4000:], file=sys.stderr)
         raise
     finally:
         stack.stop()

@@ -31,12 +31,8 @@ import http.client
 import importlib.util
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -45,6 +41,8 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.fault_checks.stack import BenchStack  # noqa: E402  (after the path fix above)
 
 MB = 1024 * 1024
 GB = 1024**3
@@ -65,44 +63,18 @@ print(create_team(user=User.objects.get(username="racer"), name="Bench Racers").
 """
 
 
-class Stack:
-    def __init__(self) -> None:
-        self.var_dir = Path(tempfile.mkdtemp(prefix="pitlane-bench-throttles-"))
-        self.redis = None
-        self.process: subprocess.Popen | None = None
-        self.port = 0
+class Stack(BenchStack):
+    """The shared bench stack + requests and logins against its web server."""
 
-    def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PITLANE_TEST_DB_NAME")}
-        env.update({"DJANGO_SETTINGS_MODULE": "webapp.settings", "PITLANE_VAR_DIR": str(self.var_dir),
-                    "REDIS_URL": self.redis.url, "DEBUG": "0", "PYTHONUNBUFFERED": "1"})
-        return env
+    def __init__(self) -> None:
+        super().__init__("throttles", DEBUG="0")
 
     def start(self) -> str:
-        from webapp.embedded_redis import EmbeddedRedis, free_port
-
-        self.redis = EmbeddedRedis().start()
-        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=self.env(),
-                       check=True, capture_output=True, timeout=180)
-        slug = subprocess.run([sys.executable, "-c", SETUP], cwd=ROOT, env={**self.env(), "BENCH_PASSWORD": PASSWORD},
-                              check=True,
-                              capture_output=True, text=True, timeout=120).stdout.strip().splitlines()[-1]
-        self.port = free_port()
-        server = "webapp.server" if importlib.util.find_spec("webapp.server") else "daphne"
-        self.log = open(self.var_dir / "server.log", "w")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", server, "-b", "127.0.0.1", "-p", str(self.port), "webapp.asgi:application"],
-            cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if self.request("GET", "/api/v1/health/")[0] == 200:
-                    return slug
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + (self.var_dir / "server.log").read_text()[-3000:])
-            time.sleep(0.2)
+        self.redis.start()
+        self.migrate()
+        slug = self.run_python(SETUP, env_extra={"BENCH_PASSWORD": PASSWORD}).strip().splitlines()[-1]
+        self.start_server("webapp.server" if importlib.util.find_spec("webapp.server") else "daphne")
+        return slug
 
     def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None,
                 source: str = "127.0.0.1") -> tuple[int, dict, bytes]:
@@ -122,20 +94,6 @@ class Stack:
         cookie = headers.get("set-cookie", "")
         session = cookie.split("sessionid=", 1)[1].split(";", 1)[0] if "sessionid=" in cookie else ""
         return status, session
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if getattr(self, "log", None):
-            self.log.close()
-        if self.redis is not None:
-            self.redis.stop()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
 
 
 def _chunk(stack: Stack, slug: str, session: str, upload_id: str, offset: int, total: int, data: bytes,

@@ -22,14 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -37,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 # client library it uses.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
+
+from bench.fault_checks.stack import BenchStack, tagged_json  # noqa: E402  (after the path fix above)
 
 SOCKETS = 200
 TEAMS = 4
@@ -96,71 +93,23 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-class Stack:
-    """Embedded Redis + a migrated SQLite database in a temporary var dir + one Daphne process."""
+class Stack(BenchStack):
+    """The shared bench stack with this part's channel prefix, database rows and job notifications."""
 
     def __init__(self) -> None:
-        self.var_dir = Path(tempfile.mkdtemp(prefix="pitlane-bench-ws-"))
-        self.redis = None
-        self.daphne: subprocess.Popen | None = None
-        self.port = 0
-
-    def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PITLANE_TEST_DB_NAME")}
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "webapp.settings",
-            "PITLANE_VAR_DIR": str(self.var_dir),
-            "REDIS_URL": self.redis.url,
-            "PITLANE_CHANNEL_PREFIX": f"bench{os.getpid()}",
-            "DEBUG": "0",
-            "PYTHONUNBUFFERED": "1",
-        })
-        return env
+        super().__init__("ws", PITLANE_CHANNEL_PREFIX=f"bench{os.getpid()}", DEBUG="0")
 
     def start(self) -> dict:
-        from webapp.embedded_redis import EmbeddedRedis, free_port
-
-        self.redis = EmbeddedRedis().start()
-        setup = subprocess.run([sys.executable, "-c", _SETUP, str(SOCKETS), str(TEAMS), str(JOBS_PER_TEAM)],
-                               cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=180)
-        line = [x for x in setup.stdout.splitlines() if x.startswith("SETUP ")]
-        if setup.returncode != 0 or not line:
-            raise RuntimeError(f"setup failed:\n{setup.stdout[-2000:]}\n{setup.stderr[-3000:]}")
-        data = json.loads(line[-1][len("SETUP "):])
-        self.port = free_port()
-        self.log = open(self.var_dir / "daphne.log", "w")  # noqa: SIM115 - open while Daphne runs
-        self.daphne = subprocess.Popen(
-            [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(self.port), "webapp.asgi:application"],
-            cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/health/", timeout=2)
-                break
-            except Exception as exc:
-                if self.daphne.poll() is not None or time.monotonic() > deadline:
-                    log = (self.var_dir / "daphne.log").read_text()[-3000:]
-                    raise RuntimeError("daphne did not start:\n" + log) from exc
-                time.sleep(0.2)
+        self.redis.start()
+        out = self.run_python(_SETUP, str(SOCKETS), str(TEAMS), str(JOBS_PER_TEAM), timeout=180)
+        data = tagged_json(out, "SETUP")
+        if data is None:
+            raise RuntimeError(f"setup failed:\n{out[-2000:]}")
+        self.start_server("webapp.server")
         return data
 
     def notify(self, job_id: int) -> None:
-        subprocess.run([sys.executable, "-c", _NOTIFY, str(job_id)], cwd=ROOT, env=self.env(),
-                       check=True, capture_output=True, timeout=60)
-
-    def stop(self) -> None:
-        if self.daphne is not None and self.daphne.poll() is None:
-            os.killpg(self.daphne.pid, signal.SIGTERM)
-            try:
-                self.daphne.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.daphne.pid, signal.SIGKILL)
-                self.daphne.wait(timeout=10)
-        if getattr(self, "log", None):
-            self.log.close()
-        if self.redis is not None:
-            self.redis.stop()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
+        self.run_python(_NOTIFY, str(job_id), timeout=60)
 
 
 def _connect(port: int, session: str):
@@ -230,9 +179,8 @@ def measure() -> dict:
         figures.update(asyncio.run(_idle(stack, sessions[0], jobs[0])))
         return figures
     except Exception:
-        log = stack.var_dir / "daphne.log"
-        if log.exists():
-            print("daphne log:\n" + log.read_text()[-4000:], file=sys.stderr)
+        if stack.server_log.exists():
+            print("server log:\n" + stack.server_log.read_text()[-4000:], file=sys.stderr)
         raise
     finally:
         stack.stop()

@@ -36,9 +36,7 @@ def is_member(user, team: Team) -> bool:
 
 
 def team_ids_of(user) -> list[int]:
-    if not user.is_authenticated:
-        return []
-    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+    return team_ids_of_user_id(user.pk) if user.is_authenticated else []
 
 
 def team_ids_of_user_id(user_id: int) -> list[int]:

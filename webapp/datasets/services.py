@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from simulator.stopping import ShouldStop, Stopped
+from webapp.jobs.runner import exception_text
 from webapp.jobs.services import start_job
 
 from . import archive, validation
@@ -39,7 +40,7 @@ def failure_message(exc: BaseException) -> str:
         return "Ingestion ran out of memory."
     if isinstance(exc, OSError) and exc.strerror:
         return f"Ingestion failed: {exc.strerror}."
-    text = "" if isinstance(exc, (LookupError, AssertionError)) else str(exc).strip()
+    text = "" if isinstance(exc, AssertionError) else exception_text(exc)
     return f"Ingestion failed: {text}" if text else UNEXPECTED
 
 

@@ -78,9 +78,13 @@ def readable_error(exc: BaseException) -> str:
         return f"The job ran past its time limit ({settings.JOB_SOFT_TIME_LIMIT_S} s) and was stopped."
     if isinstance(exc, MemoryError):
         return "The job ran out of memory."
-    if isinstance(exc, LookupError):
-        return UNEXPECTED_ERROR  # str(KeyError("x")) is "'x'": nothing a person can act on
-    return str(exc).strip() or UNEXPECTED_ERROR
+    return exception_text(exc) or UNEXPECTED_ERROR
+
+
+def exception_text(exc: BaseException) -> str:
+    """The exception's message as a person can read it, or "" when it has none worth showing
+    (str(KeyError("x")) is "'x'": nothing a person can act on)."""
+    return "" if isinstance(exc, LookupError) else str(exc).strip()
 
 
 def execute_job(job_id: int, worker: str = "local") -> Outcome:

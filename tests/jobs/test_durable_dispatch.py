@@ -13,6 +13,7 @@ import redis
 from django.utils import timezone
 
 from tests.garage.helpers import ready_dataset, train_form_data
+from tests.support.job_kinds import start_countdown_from_web
 from tests.support.waiting import wait_for
 from webapp.celery import app
 from webapp.embedded_redis import EmbeddedRedis
@@ -22,13 +23,6 @@ from webapp.jobs.models import Job
 from webapp.jobs.runner import reap_stale_jobs
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def start_countdown(client, user, team, **params) -> Job:
-    client.force_login(user)
-    response = client.post(f"/teams/{team.slug}/test-countdown/", params)
-    assert response.status_code == 302
-    return Job.objects.get(pk=int(response.url.rstrip("/").split("/")[-1]))
 
 
 def statuses(ids) -> Counter:
@@ -68,7 +62,7 @@ def test_worker_killed_and_redis_emptied_loses_no_job(make_worker, client, team_
     doomed = [make_worker(name="doomed-1"), make_worker(name="doomed-2")]
     markers = {}
     for i in range(10):
-        job = start_countdown(client, team_a.captain, team_a, steps=12, delay_s=0.25,
+        job = start_countdown_from_web(client, team_a.captain, team_a, steps=12, delay_s=0.25,
                               marker=str(tmp_path / f"job{i}.txt"))
         markers[job.pk] = tmp_path / f"job{i}.txt"
     ids = list(markers)
@@ -91,7 +85,7 @@ def test_worker_killed_and_redis_emptied_loses_no_job(make_worker, client, team_
 
 
 def test_job_error_is_the_message_not_the_exception_class(celery_worker_process, client, team_a):
-    job = start_countdown(client, team_a.captain, team_a, steps=1, delay_s=0, fail="1")
+    job = start_countdown_from_web(client, team_a.captain, team_a, steps=1, delay_s=0, fail="1")
     wait_for(lambda: Job.objects.get(pk=job.pk).is_finished, timeout_s=30, message="job to finish")
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
@@ -106,7 +100,7 @@ def test_job_submitted_while_redis_is_down_starts_when_it_is_back(own_redis, mak
     The worker is started after the outage, as `make run` restarts it: a worker that holds
     unacknowledged messages when Redis goes away exits ("Unrecoverable error" in kombu's restore)."""
     own_redis.stop()
-    job = start_countdown(client, team_a.captain, team_a, steps=2, delay_s=0.05)  # old code: 19 s, then a 500
+    job = start_countdown_from_web(client, team_a.captain, team_a, steps=2, delay_s=0.05)  # old code: 19 s, then a 500
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED and job.awaiting_dispatch
     assert job.message == dispatch.WAITING_MESSAGE

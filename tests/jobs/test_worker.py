@@ -5,18 +5,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from tests.support.job_kinds import start_countdown_from_web
 from tests.support.waiting import run_async, wait_for
 from webapp.jobs.consumers import JobUpdatesConsumer
 from webapp.jobs.models import Job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def start_from_web(client, user, team, **params) -> Job:
-    client.force_login(user)
-    response = client.post(f"/teams/{team.slug}/test-countdown/", params)
-    assert response.status_code == 302
-    return Job.objects.get(pk=int(response.url.rstrip("/").split("/")[-1]))
 
 
 def status_of(job_id):
@@ -33,7 +27,7 @@ def test_job_queued_from_web_request_runs_and_progress_reaches_websocket(celery_
         assert connected
         snapshot = await communicator.receive_json_from(timeout=5)
         assert snapshot["type"] == "snapshot"
-        job = await sync_to_async(start_from_web)(client, alice, team_a, steps=6, delay_s=0.3)
+        job = await sync_to_async(start_countdown_from_web)(client, alice, team_a, steps=6, delay_s=0.3)
         seen = []
         while True:
             message = await communicator.receive_json_from(timeout=30)
@@ -55,7 +49,7 @@ def test_job_queued_from_web_request_runs_and_progress_reaches_websocket(celery_
 
 
 def test_cancel_stops_a_running_job(celery_worker_process, client, team_a):
-    job = start_from_web(client, team_a.captain, team_a, steps=200, delay_s=0.1)
+    job = start_countdown_from_web(client, team_a.captain, team_a, steps=200, delay_s=0.1)
     wait_for(lambda: Job.objects.get(pk=job.pk).progress > 2, message="job to make progress")
     response = client.post(f"/teams/{team_a.slug}/jobs/{job.pk}/cancel/")
     assert response.status_code == 302
@@ -68,7 +62,7 @@ def test_cancel_stops_a_running_job(celery_worker_process, client, team_a):
 def test_killed_worker_leaves_job_requeued_and_a_new_worker_finishes_it(make_worker, client, team_a, tmp_path):
     marker = tmp_path / "runs.txt"
     first = make_worker(name="doomed")
-    job = start_from_web(client, team_a.captain, team_a, steps=30, delay_s=0.2, marker=str(marker))
+    job = start_countdown_from_web(client, team_a.captain, team_a, steps=30, delay_s=0.2, marker=str(marker))
     wait_for(lambda: Job.objects.get(pk=job.pk).progress >= 20, message="job to get going")
     first.kill()
     assert status_of(job.pk) == Job.Status.RUNNING  # nobody told the database: the worker died
@@ -86,7 +80,7 @@ def test_redelivered_message_does_not_run_a_finished_job_again(celery_worker_pro
     from webapp.jobs.tasks import run_job
 
     marker = tmp_path / "runs.txt"
-    job = start_from_web(client, team_a.captain, team_a, steps=2, delay_s=0.05, marker=str(marker))
+    job = start_countdown_from_web(client, team_a.captain, team_a, steps=2, delay_s=0.05, marker=str(marker))
     wait_for(lambda: status_of(job.pk) == Job.Status.SUCCEEDED, message="job to finish")
     finished_at = Job.objects.get(pk=job.pk).finished
 

@@ -24,3 +24,14 @@ def countdown(job, reporter) -> dict:
     if job.params.get("fail"):
         raise ValueError("asked to fail")
     return {"steps": steps, "pid": os.getpid(), "ran_from": start}
+
+
+def start_countdown_from_web(client, user, team, **params):
+    """Start a countdown job the way a person does: signed in, through the test-only start view
+    (tests/support/urls.py); returns the Job the view redirected to."""
+    from webapp.jobs.models import Job
+
+    client.force_login(user)
+    response = client.post(f"/teams/{team.slug}/test-countdown/", params)
+    assert response.status_code == 302
+    return Job.objects.get(pk=int(response.url.rstrip("/").split("/")[-1]))

@@ -182,8 +182,7 @@ def _rejected_zip(path: Path, lines: list[str]) -> Path:
 def measure() -> dict:
     if not (REAL_SAMPLE / "driving_log.csv").is_file():
         raise RuntimeError(f"the real Udacity sample is not at {REAL_SAMPLE}")
-    stack = BenchStack("inputs", DEBUG="0", TF_CPP_MIN_LOG_LEVEL="3")
-    try:
+    with BenchStack("inputs", DEBUG="0", TF_CPP_MIN_LOG_LEVEL="3") as stack:
         stack.redis.start()
         stack.migrate()  # the database exists before the worker starts
         worker = stack.start_worker("evaluation", f"bench-inputs-{os.getpid()}@%h", "--concurrency", "1",
@@ -198,8 +197,6 @@ def measure() -> dict:
         if out is None:
             raise RuntimeError(f"driver printed no DRIVER line:\n{stdout[-2000:]}\n"
                                f"worker:\n{stack.worker_log.read_text()[-3000:]}")
-    finally:
-        stack.stop()
     base, jpeg, huge_line, rejected = out["baseline"], out["huge_jpeg"], out["huge_line"], out["rejected"]
     if base["status"] != "ready":
         raise RuntimeError(f"the baseline upload did not ingest: {base}")

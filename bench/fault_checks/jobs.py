@@ -138,14 +138,11 @@ def redis_down_scenario(stack: Stack) -> dict:
 
 
 def measure() -> dict:
-    stack = Stack()
-    try:
+    with Stack() as stack:
         stack.redis.start()
         stack.python(_SETUP, tag="SETUP")
         figures = worker_kill_scenario(stack)
         figures.update(redis_down_scenario(stack))
-    finally:
-        stack.stop()
     figures["jobs_lost"] = figures["jobs_lost_worker_kill"] + figures["jobs_lost_redis_down"]
     figures["jobs_of"] = 2 * JOBS
     figures["workers_started"] = stack.workers_started

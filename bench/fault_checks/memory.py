@@ -114,8 +114,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def measure(server_module: str = "webapp.server") -> dict:
-    stack = BenchStack("memory", DEBUG="0")
-    try:
+    with BenchStack("memory", DEBUG="0") as stack:
         stack.redis.start()
         stack.migrate()
         stack.start_server(server_module)
@@ -163,12 +162,6 @@ def measure(server_module: str = "webapp.server") -> dict:
             "chunked_post_status": chunked["status"],
             "chunked_post_sent_mb": chunked["sent_mb"],
         }
-    except Exception:
-        if stack.server_log.exists():
-            print("server log:\n" + stack.server_log.read_text()[-4000:], file=sys.stderr)
-        raise
-    finally:
-        stack.stop()
 
 
 if __name__ == "__main__":

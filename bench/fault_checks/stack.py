@@ -2,15 +2,13 @@
 SQLite database), an embedded Redis that keeps nothing on disk, and a web server and/or Celery
 worker subprocess, each in its own session with a log file in the var directory.
 
-    stack = BenchStack("jobs", settings="webapp.settings_test")
-    try:
+    with BenchStack("jobs", settings="webapp.settings_test") as stack:
         stack.redis.start()
         stack.migrate()
         stack.start_worker("evaluation", "bench@%h")
         port = stack.start_server()
         ...
-    finally:
-        stack.stop()  # process groups SIGTERM, then SIGKILL; Redis stopped; var directory removed
+    # on leaving: process groups SIGTERM, then SIGKILL; Redis stopped; var directory removed
 """
 
 from __future__ import annotations
@@ -140,6 +138,15 @@ class BenchStack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.worker.pid, signal.SIGKILL)
             self.worker.wait(timeout=10)
+
+    def __enter__(self) -> BenchStack:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Stop everything; on a failure, first show the tail of the web server's log."""
+        if exc is not None and self.server_log.exists():
+            print("server log:\n" + self.server_log.read_text()[-4000:], file=sys.stderr)
+        self.stop()
 
     def stop(self) -> None:
         _end(self.server, grace_s=10)

@@ -191,8 +191,7 @@ def _logins(stack: Stack) -> dict:
 
 
 def measure() -> dict:
-    stack = Stack()
-    try:
+    with Stack() as stack:
         slug = stack.start()
         status, session = stack.login("racer", PASSWORD, source="127.0.0.3")
         if status != 302 or not session:
@@ -200,8 +199,6 @@ def measure() -> dict:
         figures = _uploads(stack, slug, session)
         figures.update(_logins(stack))
         return figures
-    finally:
-        stack.stop()
 
 
 if __name__ == "__main__":

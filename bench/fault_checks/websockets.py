@@ -161,8 +161,7 @@ async def _idle(stack: Stack, session: str, job_id: int) -> dict:
 
 
 def measure() -> dict:
-    stack = Stack()
-    try:
+    with Stack() as stack:
         data = stack.start()
         sessions, jobs = data["sessions"], data["jobs"]
         asyncio.run(_snapshot_round(stack.port, sessions[:10]))  # warm-up: imports, connections
@@ -178,12 +177,6 @@ def measure() -> dict:
         }
         figures.update(asyncio.run(_idle(stack, sessions[0], jobs[0])))
         return figures
-    except Exception:
-        if stack.server_log.exists():
-            print("server log:\n" + stack.server_log.read_text()[-4000:], file=sys.stderr)
-        raise
-    finally:
-        stack.stop()
 
 
 if __name__ == "__main__":

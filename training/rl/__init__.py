@@ -1,0 +1,1 @@
+"""Reinforcement learning, DeepRacer style: sandboxed reward functions, PPO training, logs, export."""

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "webapp.garage",
     "webapp.datasets",
     "webapp.evaluations",
+    "webapp.rewards",
+    "djangocodemirror",  # CodeMirror 5 static files (reward function editor), served locally
 ]
 
 MIDDLEWARE = [

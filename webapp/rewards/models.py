@@ -52,10 +52,7 @@ class RewardFunctionVersion(models.Model):
 
     class Meta:
         ordering = ["function", "-number"]
-        constraints = [
-            models.UniqueConstraint(fields=["function", "number"], name="reward_version_number_unique"),
-            models.UniqueConstraint(fields=["function", "sha256"], name="reward_version_source_unique"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["function", "number"], name="reward_version_number_unique")]
 
     #: The only fields a saved version may change: its latest validation.
     VALIDATION_FIELDS = frozenset({"validation", "validated_track", "validated", "ok"})

@@ -57,8 +57,4 @@ class Migration(migrations.Migration):
             model_name='rewardfunctionversion',
             constraint=models.UniqueConstraint(fields=('function', 'number'), name='reward_version_number_unique'),
         ),
-        migrations.AddConstraint(
-            model_name='rewardfunctionversion',
-            constraint=models.UniqueConstraint(fields=('function', 'sha256'), name='reward_version_source_unique'),
-        ),
     ]

@@ -17,6 +17,12 @@ for evaluation, API and browser tests that need laps in a few hundred simulator 
 layer with hand-set weights on a small grayscale DeepRacer frame steers away from the brighter half
 of the image (the verge) towards the dark tarmac, so it drives the built-in DeepRacer tracks
 without training.
+
+An RL model that drives, laid out the same way (rl_discrete/model.tflite, model_card.json): a
+`discrete_actions` card for the DeepRacer camera with a five-row action table (steering angle x
+speed, DeepRacer units), whose one Dense layer picks the action whose steering best fits the
+brightness difference of the two image halves (argmax of -(d - centre)^2), so it completes laps of
+the DeepRacer-scale tracks at the actions' commanded speeds.
 """
 
 from __future__ import annotations
@@ -103,6 +109,50 @@ def build_steering_model(out_dir: str | Path) -> tuple[Path, Path]:
     return model_path, card_path
 
 
+RL_DIR = "rl_discrete"
+#: The RL model's action table (degrees, + = left; m/s) and, per action, the brightness difference
+#: (left half minus right half, 0..1) it answers best.
+RL_ACTIONS = [{"steering_angle": a, "speed": s} for a, s in
+              [(30, 0.8), (15, 1.2), (0, 1.6), (-15, 1.2), (-30, 0.8)]]
+RL_CENTRES = (-0.2, -0.08, 0.0, 0.08, 0.2)
+RL_SHARPNESS = 50.0
+
+
+def rl_card(sha256: str = "") -> dict:
+    """The `discrete_actions` model card of the RL driving model."""
+    card = steering_card(sha256)
+    card.update(kind="discrete_actions", action_space=RL_ACTIONS,
+                output={"name": "action", "units": "probabilities over action_space"},
+                training={"algorithm": "clipped_ppo", "config": {"builder": "tests.support.tiny_models"}})
+    return card
+
+
+def build_rl_model(out_dir: str | Path) -> tuple[Path, Path]:
+    """Write the RL driving model's `model.tflite` and `model_card.json` into `out_dir`."""
+    import numpy as np
+    import tensorflow as tf
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    h, w = STEERING_INPUT_HW
+    inp = tf.keras.Input((h, w, 1))
+    x = tf.keras.layers.Flatten()(tf.keras.layers.Rescaling(1 / 255.0)(inp))
+    dense = tf.keras.layers.Dense(len(RL_ACTIONS), activation="softmax")
+    model = tf.keras.Model(inp, dense(x))
+    # d = mean(left half) - mean(right half); logit_i = k (2 c_i d - c_i^2): nearest centre wins.
+    sign = np.where(np.arange(w) < w // 2, 1.0, -1.0)
+    d = np.tile(sign, (h, 1)).reshape(h * w, 1) / (h * w / 2)
+    centres = np.array(RL_CENTRES)
+    dense.set_weights([(d * 2 * centres[None, :] * RL_SHARPNESS).astype("float32"),
+                       (-(centres ** 2) * RL_SHARPNESS).astype("float32")])
+    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    model_path = out / MODEL_FILE
+    model_path.write_bytes(data)
+    card_path = out / CARD_FILE
+    card_path.write_text(json.dumps(rl_card(hashlib.sha256(data).hexdigest()), indent=1))
+    return model_path, card_path
+
+
 def build(out: Path) -> None:
     import numpy as np
     import tensorflow as tf
@@ -155,6 +205,7 @@ def build(out: Path) -> None:
     deepracer["tflite"]["input_shape"] = [1, *INPUT_HW, 1]
     save(body(len(ACTIONS), "softmax", channels=1), "deepracer_discrete.tflite", deepracer)
     build_steering_model(out / STEERING_DIR)
+    build_rl_model(out / RL_DIR)
 
 
 def cached_tiny_models(cache_dir: str | Path) -> Path:
@@ -185,6 +236,11 @@ def cached_tiny_models(cache_dir: str | Path) -> Path:
 def steering_model_files(folder: Path) -> tuple[Path, Path]:
     """(model.tflite, model_card.json) of the driving model in a `cached_tiny_models` folder."""
     return folder / STEERING_DIR / MODEL_FILE, folder / STEERING_DIR / CARD_FILE
+
+
+def rl_model_files(folder: Path) -> tuple[Path, Path]:
+    """(model.tflite, model_card.json) of the RL driving model in a `cached_tiny_models` folder."""
+    return folder / RL_DIR / MODEL_FILE, folder / RL_DIR / CARD_FILE
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from .models import DIRECTIONS, MIN_SET_SPEED, OFF_TRACK_PENALTY_S, TIME_LIMIT_S, TRIALS, max_set_speed, set_speed_unit
-from .tracks import profile_for_card, tracks_for_profile
+from .tracks import action_speeds_text, profile_for_card, tracks_for_profile
 
 
 class EvaluationForm(forms.Form):
@@ -22,6 +22,12 @@ class EvaluationForm(forms.Form):
         self.profile = profile_for_card(model.card)
         tracks = tracks_for_profile(self.profile)
         self.fields["track"].choices = [(name, name) for name in tracks]
+        if tracks:
+            self.fields["track"].initial = tracks[0]
+        # An action-space (RL) model commands its own speed with every action: no set speed.
+        self.action_speeds = action_speeds_text(model.card)
+        if self.action_speeds:
+            return
         # The bound is the car's top speed (the same rule start_evaluation applies), in the car's unit.
         limit = max_set_speed(self.profile)
         self.fields["set_speed"] = forms.FloatField(
@@ -31,8 +37,6 @@ class EvaluationForm(forms.Form):
         if self.profile == "udacity":
             self.fields["time_limit_s"].initial = 900.0  # road tracks are about a kilometre long
             self.fields["set_speed"].initial = 15.0
-        if tracks:
-            self.fields["track"].initial = tracks[0]
 
 
 class SubmitForm(forms.Form):

@@ -12,7 +12,7 @@ from webapp.leagues.services import record_lap
 
 from .models import Evaluation, Submission, max_set_speed, set_speed_unit
 from .selectors import submittable_events
-from .tracks import profile_for_card, tracks_for_profile
+from .tracks import action_speeds_text, profile_for_card, tracks_for_profile
 
 
 def check_set_speed(profile: str, set_speed: float | None) -> None:
@@ -36,6 +36,10 @@ def start_evaluation(*, team, user, model, track: str, direction: str, trials: i
     profile = profile_for_card(model.card)
     if track not in tracks_for_profile(profile):
         raise ValidationError(f"{track} is not a {profile}-scale track.")
+    speeds = action_speeds_text(model.card)
+    if speeds and set_speed is not None:
+        raise ValidationError({"set_speed": f"“{model.name}” drives at the speed of each action it chooses "
+                                            f"({speeds}): a set speed does not apply."})
     check_set_speed(profile, set_speed)
     evaluation = Evaluation(team=team, model=model, created_by=user, track=track, direction=direction,
                             trials=trials, off_track_penalty_s=off_track_penalty_s, time_limit_s=time_limit_s,

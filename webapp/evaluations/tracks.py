@@ -1,4 +1,4 @@
-"""Which car a model drives and which built-in tracks fit that car's scale."""
+"""Which car a model drives, which built-in tracks fit that car's scale, and who picks its speed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,28 @@ def profile_for_card(card: dict) -> str:
     """Udacity-camera models drive the Udacity car on road-scale tracks; the rest drive DeepRacer."""
     camera = str((card.get("input") or {}).get("camera", "udacity_center"))
     return "udacity" if camera.startswith("udacity") else "deepracer"
+
+
+def action_speeds(card: dict) -> tuple[float, float] | None:
+    """(slowest, fastest) commanded speed in m/s of an action-space model (DeepRacer RL models:
+    every action carries its speed, which the car is driven at), or None for a steering-only model
+    (the drive agent's speed controller then follows a set speed)."""
+    space = card.get("action_space")
+    kind = card.get("kind")
+    if kind == "discrete_actions" and isinstance(space, list) and space:
+        speeds = [float(row["speed"]) for row in space]
+        return min(speeds), max(speeds)
+    if kind == "continuous_actions" and isinstance(space, dict) and isinstance(space.get("speed"), dict):
+        return float(space["speed"]["low"]), float(space["speed"]["high"])
+    return None
+
+
+def action_speeds_text(card: dict) -> str:
+    """'0.8–1.6 m/s' for an action-space model, '' for a steering-only one."""
+    speeds = action_speeds(card)
+    if speeds is None:
+        return ""
+    return f"{speeds[0]:g} m/s" if speeds[0] == speeds[1] else f"{speeds[0]:g}–{speeds[1]:g} m/s"
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from . import selectors, services
 from .forms import EvaluationForm, SubmitForm
 from .limits import cached_limit
 from .plots import load_trace, track_figure
+from .tracks import action_speeds_text
 
 DOWNLOADS = {
     "simtrace": ("simtrace", "evaluation-simtrace-0-iteration.csv", "text/csv"),
@@ -66,6 +67,7 @@ def evaluation_detail(request, team_slug: str, evaluation_id: int):
         "team": team, "evaluation": evaluation, "job": evaluation.job,
         "figure": track_figure(evaluation, trace) if trace else None,
         "limit": limit,
+        "action_speeds": action_speeds_text(evaluation.model.card),
         "limit_pct": 100.0 * best / limit.lap_time_s if best and limit and limit.lap_time_s else None,
         "limit_gap": best - limit.lap_time_s if best and limit and limit.lap_time_s else None,
         "submit_form": SubmitForm(events=events) if events is not None and events.exists() else None,

@@ -6,9 +6,11 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from webapp.garage.selectors import ready_models_of_team
 from webapp.leagues.models import Event
 
 from .models import Evaluation
+from .tracks import profile_for_card, track_facts
 
 
 def evaluations_of_team(team, *, limit: int = 100):
@@ -38,3 +40,14 @@ def submittable_events(evaluation: Evaluation):
         .select_related("league")
         .distinct()
     )
+
+
+def models_for_event(team, event: Event) -> list:
+    """The team's ready models that can race a virtual event: those whose car (from the card's
+    camera) is at the scale of the event's built-in track; RL models first. Empty for physical
+    events and for tracks the simulator does not have."""
+    facts = track_facts(event.track)
+    if event.kind != Event.Kind.VIRTUAL or facts is None:
+        return []
+    fitting = [model for model in ready_models_of_team(team) if profile_for_card(model.card) == facts[0]]
+    return sorted(fitting, key=lambda model: model.kind != model.Kind.REINFORCEMENT)

@@ -40,6 +40,17 @@ def _track_scales() -> dict[str, str]:
     return {name: load_track(name).scale for name in list_tracks()}
 
 
+@lru_cache(maxsize=32)
+def track_facts(name: str) -> tuple[str, float] | None:
+    """(scale, length in m) of a built-in track; None for any other name (e.g. a physical track)."""
+    from simulator.track import list_tracks, load_track
+
+    if name not in list_tracks():
+        return None
+    track = load_track(name)
+    return track.scale, track.length
+
+
 def tracks_for_profile(profile: str) -> list[str]:
     """Built-in tracks at the car's scale (a DeepRacer car on a 1 km road would take minutes a lap)."""
     return [name for name, scale in _track_scales().items() if scale == profile]

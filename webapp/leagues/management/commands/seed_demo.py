@@ -15,6 +15,28 @@ from webapp.leagues.services import make_organiser
 
 LEAGUE_NAME = "Pitlane Demo League"
 ORGANISER = "organiser"
+#: The virtual time trial races this built-in DeepRacer-scale track (simulator.track), which the
+#: site's RL models (DeepRacer camera and car) can be evaluated on and so enter.
+VIRTUAL_TRACK = "pitlane_loop"
+#: The race day's track is a physical one, marked out on the floor: re:Invent 2018's layout.
+PHYSICAL_TRACK = "reinvent_base"
+#: What earlier versions wrote, which said the virtual trial used the re:Invent 2018 track.
+EARLIER_DESCRIPTIONS = (
+    "A public league to try Pitlane with: a virtual time trial on the re:Invent 2018 "
+    "track that any team can enter, and a race day for physical cars.",
+)
+
+
+def describe_league() -> str:
+    """The league's description, naming the track each event uses (the virtual one's facts come
+    from the simulator's own track)."""
+    from simulator.track import load_track
+
+    track = load_track(VIRTUAL_TRACK)
+    return (f"A public league to try Pitlane with: a virtual time trial on {VIRTUAL_TRACK}, a built-in "
+            f"DeepRacer-scale track ({track.length:.1f} m), that any team can enter with a "
+            f"reinforcement-learning model trained here, and a race day for physical cars on the "
+            f"re:Invent 2018 track ({PHYSICAL_TRACK}), marked out on the floor.")
 
 
 class Command(BaseCommand):
@@ -25,20 +47,17 @@ class Command(BaseCommand):
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
         league, created = League.objects.get_or_create(
             name=LEAGUE_NAME,
-            defaults={
-                "visibility": League.Visibility.PUBLIC,
-                "description": (
-                    "A public league to try Pitlane with: a virtual time trial on the re:Invent 2018 "
-                    "track that any team can enter, and a race day for physical cars."
-                ),
-            },
+            defaults={"visibility": League.Visibility.PUBLIC, "description": describe_league()},
         )
+        if league.description in EARLIER_DESCRIPTIONS:  # named a track the virtual event does not use
+            league.description = describe_league()
+            league.save(update_fields=["description"])
         self._report("League", league.name, created)
 
         virtual, created = Event.objects.get_or_create(
             league=league, name="Virtual Time Trial",
             defaults={
-                "kind": Event.Kind.VIRTUAL, "track": "pitlane_loop", "status": Event.Status.OPEN,
+                "kind": Event.Kind.VIRTUAL, "track": VIRTUAL_TRACK, "status": Event.Status.OPEN,
                 "starts": now, "ends": now + timedelta(days=30),
                 "ranking_rule": Event.RankingRule.BEST_LAP,
             },
@@ -48,7 +67,7 @@ class Command(BaseCommand):
         physical, created = Event.objects.get_or_create(
             league=league, name="Race Day",
             defaults={
-                "kind": Event.Kind.PHYSICAL, "track": "reinvent_base", "status": Event.Status.OPEN,
+                "kind": Event.Kind.PHYSICAL, "track": PHYSICAL_TRACK, "status": Event.Status.OPEN,
                 "starts": now + timedelta(days=21), "ends": now + timedelta(days=21, hours=8),
                 "location": "Workshop hall, track marked out on the floor",
                 "ranking_rule": Event.RankingRule.BEST_AVERAGE, "consecutive_laps": 3,

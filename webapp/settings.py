@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "webapp.datasets",
     "webapp.evaluations",
     "webapp.rewards",
+    "webapp.rl",
     "djangocodemirror",  # CodeMirror 5 static files (reward function editor), served locally
 ]
 
@@ -241,6 +242,8 @@ PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
     "garage.train_bc": {"handler": "webapp.garage.jobs:train_model", "queue": "training",
                         "label": "Behavioural-cloning training"},
     "evaluation": {"handler": "webapp.evaluations.jobs:evaluate", "queue": "evaluation", "label": "Evaluation"},
+    "rl.train": {"handler": "webapp.rl.jobs:train_rl", "queue": "training",
+                 "label": "Reinforcement-learning training"},
 }
 
 # Datasets (webapp.datasets): extracted recordings live on local disk, where training reads them.

@@ -79,6 +79,8 @@
   }
 
   function apply(job) {
+    // Pages that draw more than the job's row (an RL model's live charts) listen for this.
+    document.dispatchEvent(new CustomEvent("pitlane:job", { detail: job }));
     tables.forEach((table) => {
       if (String(job.team_id) !== table.dataset.teamId) return;
       const row = rowFor(table, job);

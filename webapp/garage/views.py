@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
@@ -37,6 +37,8 @@ def _train_form(request, team, data=None):
     initial, initial_config, cloned = {"name": "PilotNet", "recovery_mode": "include", "recovery_weight": 1}, None, None
     if request.GET.get("clone", "").isdigit():
         cloned = selectors.model_of_team_or_404(team, int(request.GET["clone"]))
+        if cloned.kind == cloned.Kind.REINFORCEMENT:
+            raise Http404("An RL model is cloned on the RL training page.")
         initial.update(services.clone_initial(cloned))
         initial_config = cloned.config
     elif request.GET.get("dataset", "").isdigit():
@@ -74,6 +76,8 @@ def model_train(request, team_slug: str):
 def model_detail(request, team_slug: str, model_id: int):
     team = membership_or_404(request.user, team_slug).team
     model = selectors.model_of_team_or_404(team, model_id)
+    if model.kind == model.Kind.REINFORCEMENT:  # its page is the RL app's (live charts, downloads)
+        return redirect("rl_model", team.slug, model.pk)
     ready = model.is_ready
     return render(request, "garage/model_detail.html", {
         "team": team, "model": model, "job": model.job, "ready": ready,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("teams/<slug:team_slug>/models/", include("webapp.garage.urls")),
     path("teams/<slug:team_slug>/evaluations/", include("webapp.evaluations.urls")),
     path("teams/<slug:team_slug>/agent/", include("webapp.agent.urls")),
+    path("teams/<slug:team_slug>/rewards/", include("webapp.rewards.urls")),
     path("teams/<slug:team_slug>/rl/", include("webapp.rl.urls")),
     path("api/v1/", include("webapp.api.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,70 @@
+"""The validation preview's Plotly figures: the reward as a heat map on the track (the preview
+drive's points coloured by reward over the track's borders and centre line) and the reward (and
+progress) over the preview's steps.
+
+Built server-side with plotly's Python API and drawn by the locally served plotly.min.js, like
+the evaluation page's figure (`webapp/evaluations/plots.py`)."""
+
+from __future__ import annotations
+
+import json
+
+
+def _closed(points) -> tuple[list[float], list[float]]:
+    xs, ys = points[:, 0].tolist(), points[:, 1].tolist()
+    return xs + xs[:1], ys + ys[:1]
+
+
+def heatmap_figure(track_name: str, preview: dict) -> dict:
+    """The track with the preview's steps coloured by the reward they earned."""
+    import plotly.graph_objects as go
+
+    from simulator.track import load_track
+
+    track = load_track(track_name)
+    fig = go.Figure()
+    for name, border in (("Inner border", track.inner), ("Outer border", track.outer)):
+        xs, ys = _closed(border)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
+                                 line={"color": "#6b7280", "width": 2}))
+    xs, ys = _closed(track.center)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Centre line", hoverinfo="skip",
+                             line={"color": "#d1d5db", "width": 1, "dash": "dash"}))
+    steps = preview.get("steps") or list(range(1, len(preview["x"]) + 1))
+    progress = preview.get("progress") or [None] * len(steps)
+    fig.add_trace(go.Scatter(
+        x=preview["x"], y=preview["y"], mode="markers", name="Reward",
+        marker={"size": 7, "color": preview["reward"], "colorscale": "Viridis", "showscale": True,
+                "colorbar": {"title": {"text": "reward"}}},
+        customdata=list(zip(steps, progress, strict=True)),
+        hovertemplate="step %{customdata[0]}<br>reward %{marker.color:.4g}<br>progress %{customdata[1]:.1f} %"
+                      "<extra></extra>",
+    ))
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=480, showlegend=False,
+        plot_bgcolor="#ffffff", xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1},
+    )
+    return json.loads(fig.to_json())
+
+
+def trace_figure(preview: dict) -> dict:
+    """Reward per step, with the lap progress on a second axis."""
+    import plotly.graph_objects as go
+
+    steps = preview.get("steps") or list(range(1, len(preview["reward"]) + 1))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=steps, y=preview["reward"], mode="lines", name="Reward",
+                             line={"color": "#e4572e", "width": 2}))
+    if preview.get("progress"):
+        fig.add_trace(go.Scatter(x=steps, y=preview["progress"], mode="lines", name="Progress (%)", yaxis="y2",
+                                 line={"color": "#2563a8", "width": 1, "dash": "dot"}))
+    fig.update_layout(
+        margin={"l": 50, "r": 50, "t": 10, "b": 40}, height=300, hovermode="x unified",
+        legend={"orientation": "h", "y": 1.12}, plot_bgcolor="#ffffff",
+        xaxis={"title": {"text": "step"}, "gridcolor": "#eef1f5"},
+        yaxis={"title": {"text": "reward"}, "gridcolor": "#eef1f5"},
+        yaxis2={"title": {"text": "progress (%)"}, "overlaying": "y", "side": "right", "range": [0, 100],
+                "showgrid": False},
+    )
+    return json.loads(fig.to_json())

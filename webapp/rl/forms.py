@@ -1,8 +1,8 @@
 """The RL training form: every field of training.rl.config.RLConfig a team chooses, with
 DeepRacer's names, defaults and ranges in the help text, plus the reward function version and an
-advanced JSON box. The rules are RLConfig.check()'s (bounds included), applied here through
-`services.check_config` so the form shows them on the field to blame; the service applies them
-again, whoever calls it."""
+advanced JSON box. The rules are RLConfig.check()'s (bounds included), applied here so the form
+shows them on the field to blame (or on the JSON box a value came from); the service applies them
+again, and its own (reward version, clone), whoever calls it."""
 
 from __future__ import annotations
 
@@ -212,7 +212,14 @@ class TrainRLForm(forms.Form):
             data.update(extra)
             from_json = set(extra)
         try:
-            config = services.check_config(data)
+            config = rl.RLConfig.from_dict(data)
+        except (rl.ConfigError, TypeError) as exc:
+            # RLConfig's rule (bounds included), shown on the box the value came from.
+            field = getattr(exc, "field", None)
+            self.add_error("advanced_json" if field in from_json else field if field in self.fields else None,
+                           str(exc))
+            return cleaned
+        try:
             if self.parent is not None:
                 cleaned["clone_explanation"] = services.clone_explanation(self.parent, config)
         except forms.ValidationError as exc:
@@ -228,7 +235,8 @@ class TrainRLForm(forms.Form):
     def add_service_error(self, exc: forms.ValidationError, from_json: set[str] = frozenset()) -> None:
         """A rule's refusal (RLConfig's or the service's), shown on the box the value came from:
         the field, the JSON box for a value typed there, or the whole form."""
-        for field, messages in getattr(exc, "error_dict", {None: exc.error_list}).items():
+        errors = exc.error_dict.items() if hasattr(exc, "error_dict") else [(None, exc.error_list)]
+        for field, messages in errors:
             target = "advanced_json" if field in from_json else field if field in self.fields else None
             for message in messages:
                 self.add_error(target, message)

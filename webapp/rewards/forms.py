@@ -29,7 +29,7 @@ class NewRewardForm(forms.Form):
         self.team = team
         self.examples = services.examples()
         cast(forms.ChoiceField, self.fields["start"]).choices = [(BLANK, "A blank function")] + [
-            (example.name, example.title) for example in self.examples]
+            (example.slug, example.title) for example in self.examples]
 
     def clean_name(self) -> str:
         return services.check_name(self.team, self.cleaned_data["name"])

@@ -15,8 +15,17 @@ def _closed(points) -> tuple[list[float], list[float]]:
     return xs + xs[:1], ys + ys[:1]
 
 
-def heatmap_figure(track_name: str, preview: dict) -> dict:
-    """The track with the preview's steps coloured by the reward they earned."""
+def _columns(preview: list[dict]) -> dict[str, list]:
+    """The preview's steps (reward_check's PreviewStep dicts) as columns, steps numbered from 1."""
+    keys = ("x", "y", "reward", "progress", "speed", "steering", "status")
+    columns: dict[str, list] = {key: [step.get(key) for step in preview] for key in keys}
+    columns["step"] = list(range(1, len(preview) + 1))
+    return columns
+
+
+def heatmap_figure(track_name: str, preview: list[dict]) -> dict:
+    """The track with the preview's steps coloured by the reward they earned (steps the function
+    did not reward, after a failure, in grey)."""
     import plotly.graph_objects as go
 
     from simulator.track import load_track
@@ -30,16 +39,28 @@ def heatmap_figure(track_name: str, preview: dict) -> dict:
     xs, ys = _closed(track.center)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Centre line", hoverinfo="skip",
                              line={"color": "#d1d5db", "width": 1, "dash": "dash"}))
-    steps = preview.get("steps") or list(range(1, len(preview["x"]) + 1))
-    progress = preview.get("progress") or [None] * len(steps)
+    c = _columns(preview)
+    rewarded = [i for i, r in enumerate(c["reward"]) if r is not None]
+    missing = [i for i, r in enumerate(c["reward"]) if r is None]
+
+    def pick(key: str, rows: list[int]) -> list:
+        return [c[key][i] for i in rows]
+
     fig.add_trace(go.Scatter(
-        x=preview["x"], y=preview["y"], mode="markers", name="Reward",
-        marker={"size": 7, "color": preview["reward"], "colorscale": "Viridis", "showscale": True,
+        x=pick("x", rewarded), y=pick("y", rewarded), mode="markers", name="Reward",
+        marker={"size": 7, "color": pick("reward", rewarded), "colorscale": "Viridis", "showscale": True,
                 "colorbar": {"title": {"text": "reward"}}},
-        customdata=list(zip(steps, progress, strict=True)),
+        customdata=list(zip(*(pick(k, rewarded) for k in ("step", "progress", "speed", "steering", "status")),
+                            strict=True)),
         hovertemplate="step %{customdata[0]}<br>reward %{marker.color:.4g}<br>progress %{customdata[1]:.1f} %"
-                      "<extra></extra>",
+                      "<br>speed %{customdata[2]:.2f} m/s<br>steering %{customdata[3]:.1f}°"
+                      "<br>%{customdata[4]}<extra></extra>",
     ))
+    if missing:
+        fig.add_trace(go.Scatter(
+            x=pick("x", missing), y=pick("y", missing), mode="markers", name="Not rewarded",
+            marker={"size": 6, "color": "#c0392b", "symbol": "x"}, customdata=pick("step", missing),
+            hovertemplate="step %{customdata}: no reward (the function failed)<extra></extra>"))
     fig.update_layout(
         margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=480, showlegend=False,
         plot_bgcolor="#ffffff", xaxis={"visible": False},
@@ -48,17 +69,16 @@ def heatmap_figure(track_name: str, preview: dict) -> dict:
     return json.loads(fig.to_json())
 
 
-def trace_figure(preview: dict) -> dict:
+def trace_figure(preview: list[dict]) -> dict:
     """Reward per step, with the lap progress on a second axis."""
     import plotly.graph_objects as go
 
-    steps = preview.get("steps") or list(range(1, len(preview["reward"]) + 1))
+    c = _columns(preview)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=steps, y=preview["reward"], mode="lines", name="Reward",
+    fig.add_trace(go.Scatter(x=c["step"], y=c["reward"], mode="lines", name="Reward",
                              line={"color": "#e4572e", "width": 2}))
-    if preview.get("progress"):
-        fig.add_trace(go.Scatter(x=steps, y=preview["progress"], mode="lines", name="Progress (%)", yaxis="y2",
-                                 line={"color": "#2563a8", "width": 1, "dash": "dot"}))
+    fig.add_trace(go.Scatter(x=c["step"], y=c["progress"], mode="lines", name="Progress (%)", yaxis="y2",
+                             line={"color": "#2563a8", "width": 1, "dash": "dot"}))
     fig.update_layout(
         margin={"l": 50, "r": 50, "t": 10, "b": 40}, height=300, hovermode="x unified",
         legend={"orientation": "h", "y": 1.12}, plot_bgcolor="#ffffff",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -98,16 +97,16 @@ BLANK_SOURCE = '''def reward_function(params):
 
 
 def examples() -> list:
-    """Our example reward functions (`training.rl.examples.EXAMPLES`: name, title, description, source)."""
+    """Our example reward functions (`training.rl.examples.EXAMPLES`: slug, title, summary, source)."""
     from training.rl.examples import EXAMPLES
 
-    return list(EXAMPLES.values()) if isinstance(EXAMPLES, dict) else list(EXAMPLES)
+    return list(EXAMPLES)
 
 
 def starting_source(start: str) -> str:
-    """The source a new function starts from: an example's, by name, or the blank template."""
+    """The source a new function starts from: an example's (by slug), or the blank template."""
     for example in examples():
-        if example.name == start:
+        if example.slug == start:
             return example.source
     return BLANK_SOURCE
 
@@ -169,28 +168,33 @@ def set_archived(function: RewardFunction, archived: bool) -> None:
 # -- validation -----------------------------------------------------------------------------------
 
 class _Slots:
-    """A per-process limit on concurrent validations (each holds a sandbox process and a thread)."""
+    """A per-process limit on concurrent validations (each holds a sandbox process and a thread).
+    A slot is taken by the request and given back by whoever finishes the validation."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running = 0
+        self.running = 0
 
-    @contextmanager
-    def take(self):
+    def acquire(self) -> None:
         limit = max(1, int(getattr(settings, "PITLANE_REWARD_VALIDATIONS_PER_PROCESS", 2)))
         with self._lock:
-            if self._running >= limit:
-                raise ValidationBusy(f"{self._running} reward function validations are running on this server; "
-                                     "try again in a few seconds.")
-            self._running += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running -= 1
+            if self.running >= limit:
+                raise ValidationBusy(f"The server is already validating {self.running} reward "
+                                     f"function{'s' if self.running != 1 else ''}; try again in a few seconds.")
+            self.running += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.running -= 1
 
 
 VALIDATION_SLOTS = _Slots()
+
+
+def validation_timeout_s() -> float:
+    """The most one validation may take, in all (static checks, sandbox start, the synthetic cars'
+    calls of up to 5 s each and the preview drive's batch)."""
+    return float(getattr(settings, "PITLANE_REWARD_VALIDATION_TIMEOUT_S", 60.0))
 
 
 def validation_tracks() -> list[str]:
@@ -208,6 +212,14 @@ def check_track(track: str) -> str:
     return track
 
 
+def check_sandbox() -> None:
+    """ValidationUnavailable (with the operator's sentence) when no sandbox can run team code here."""
+    from training.rl import sandbox
+
+    if sandbox.isolation_backend() is None and not sandbox.unsafe_opt_in():
+        raise ValidationUnavailable(sandbox.unavailable_reason())
+
+
 def run_validation(source: str, track: str) -> dict:
     """The report (JSON-ready dict) of `training.rl.reward_check.validate` on `source`: the sandbox
     process runs the team's code; this process only waits for its answer."""
@@ -221,14 +233,42 @@ def run_validation(source: str, track: str) -> dict:
     return report.to_json()
 
 
+def _validate_within_deadline(source: str, track: str) -> dict:
+    """`run_validation` in a thread of its own, waited for at most `validation_timeout_s()`. The
+    caller's slot passes to that thread, which gives it back when the sandbox is done (its own
+    limits end it), so a slow function keeps its slot but not the person waiting."""
+    outcome: dict = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["report"] = run_validation(source, track)
+        except BaseException as exc:  # noqa: BLE001 (handed to the waiting request)
+            outcome["error"] = exc
+        finally:
+            VALIDATION_SLOTS.release()
+            done.set()
+
+    threading.Thread(target=work, name="reward-validation", daemon=True).start()
+    limit = validation_timeout_s()
+    if not done.wait(limit):
+        raise ValidationError(f"Validation took longer than {limit:g} s and was given up: make the reward function "
+                              "faster (each call may take at most 5 s, and 300 preview steps are rewarded).")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"]
+
+
 def validate_version(version: RewardFunctionVersion, track: str) -> RewardFunctionVersion:
     """Validate one version on `track` and keep the report on it (the last one wins).
 
-    Raises ValidationError (unknown track), ValidationBusy (no free slot: answer 429) or
-    ValidationUnavailable (no sandbox on this server: nothing is stored)."""
+    Raises ValidationError (unknown track, or past the time limit: nothing is stored),
+    ValidationBusy (no free slot: answer 429) or ValidationUnavailable (no sandbox on this server:
+    nothing is stored)."""
     check_track(track)
-    with VALIDATION_SLOTS.take():
-        report = run_validation(version.source, track)
+    check_sandbox()
+    VALIDATION_SLOTS.acquire()
+    report = _validate_within_deadline(version.source, track)
     version.validation = report
     version.validated_track = track
     version.validated = timezone.now()

@@ -21,6 +21,38 @@ from webapp.accounts.selectors import membership_or_404
 from . import plots, selectors, services
 from .forms import EditForm, NewRewardForm
 
+#: The synthetic cars of `training.rl.reward_check.synthetic_cars`, as the page names them.
+CAR_TITLES = {
+    "start": ("Start", "on the start line, centred, 1 m/s, step 2"),
+    "mid_lap": ("Mid-lap", "halfway round, 40 % of the half width off centre, 8° off heading, 2.5 m/s, steering 15°"),
+    "off_track": ("Off track", "30 % round, beyond the right border, 25° off heading, 1.5 m/s, steering -30°"),
+    "finishing": ("Finishing", "on the finish line, progress 100 %, 3 m/s, step 180"),
+}
+
+ISSUE_KINDS = {"syntax": "syntax error", "undefined_name": "undefined name", "not_allowed": "not allowed",
+               "signature": "signature", "runtime": "reward function error", "sandbox": "sandbox"}
+
+
+def _pretty(params) -> str:
+    return json.dumps(params, indent=2, sort_keys=True, default=str) if params is not None else ""
+
+
+def _issue_rows(report: dict) -> list[dict]:
+    rows = []
+    for issue in report.get("issues", []):
+        step = issue.get("step")
+        where = (f"synthetic car: {CAR_TITLES.get(step, (step,))[0]}" if isinstance(step, str)
+                 else f"preview step {step + 1}" if isinstance(step, int) else "")
+        rows.append({**issue, "where": where, "params_json": _pretty(issue.get("params")),
+                     "kind_label": ISSUE_KINDS.get(issue.get("kind", ""), issue.get("kind", ""))})
+    return rows
+
+
+def _car_rows(report: dict) -> list[dict]:
+    return [{**car, "title": CAR_TITLES.get(car["name"], (car["name"], ""))[0],
+             "description": CAR_TITLES.get(car["name"], ("", ""))[1], "params_json": _pretty(car.get("params"))}
+            for car in report.get("cars", [])]
+
 
 @login_required
 def reward_list(request, team_slug: str):
@@ -46,7 +78,7 @@ def reward_new(request, team_slug: str):
             form.add_error(None, exc)
         else:
             messages.success(request, f"Created {function.name} (version 1). Validate it before training with it.")
-            return redirect(function)
+            return redirect(selectors.latest_version(function))
     return render(request, "rewards/reward_new.html", {"team": team, "form": form, "examples": form.examples})
 
 
@@ -59,9 +91,9 @@ def reward_detail(request, team_slug: str, function_id: int):
 
 def _version_page(request, team, function, version, form=None, *, status: int = 200, validation_error: str = ""):
     report = version.validation or {}
-    preview = report.get("preview") or {}
+    preview = report.get("preview") or []
     figures = None
-    if preview.get("x") and version.validated_track:
+    if preview and version.validated_track:
         figures = {"heatmap": plots.heatmap_figure(version.validated_track, preview),
                    "trace": plots.trace_figure(preview)}
     versions = list(selectors.versions_of(function))
@@ -70,8 +102,8 @@ def _version_page(request, team, function, version, form=None, *, status: int = 
     return render(request, "rewards/reward_version.html", {
         "team": team, "function": function, "version": version, "versions": versions, "latest": latest,
         "form": form, "report": report, "figures": figures, "validation_error": validation_error,
-        "issues": [{**issue, "params_json": json.dumps(issue["params"], indent=2, sort_keys=True)
-                    if issue.get("params") is not None else ""} for issue in report.get("issues", [])],
+        "issues": _issue_rows(report), "cars": _car_rows(report), "preview_steps": services.PREVIEW_STEPS,
+        "rewarded_steps": sum(1 for step in preview if step.get("reward") is not None),
     }, status=status)
 
 

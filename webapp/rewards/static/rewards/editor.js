@@ -54,7 +54,7 @@
   let flashed = null;
   jumps.forEach((b) => b.addEventListener("click", () => {
     const line = parseInt(b.dataset.jumpLine, 10) - 1;
-    const column = Math.max(0, parseInt(b.dataset.jumpColumn || "0", 10) - 1);
+    const column = Math.max(0, parseInt(b.dataset.jumpColumn || "0", 10));  // 0-based, as Python reports it
     if (editor) {
       if (flashed !== null) editor.removeLineClass(flashed, "background", "cm-jump-line");
       editor.setCursor({ line, ch: column });

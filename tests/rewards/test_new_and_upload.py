@@ -61,8 +61,8 @@ def test_upload_a_console_reward_function(client, team_a):
     ("reward.py", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "reward.py is a binary file"),
     ("reward.py", b"def reward_function(params):\n    # caf\xe9\n    return 1.0\n",
      "reward.py is not UTF-8 text (an undecodable byte on line 2)"),
-    ("reward.py", b"# " + b"x" * MAX_SOURCE_BYTES + b"\n", "reward.py is 65,539 bytes; a reward function may be at most "
-                                                            "65,536 bytes (64 KB)"),
+    ("reward.py", b"# " + b"x" * MAX_SOURCE_BYTES + b"\n",
+     "reward.py is 65,539 bytes; a reward function may be at most 65,536 bytes (64 KB)"),
     ("reward.txt", b"def reward_function(params):\n    return 1.0\n", "reward.txt is not a .py file"),
     ("reward.py", b"\n\n   \n", "The reward function is empty"),
 ])

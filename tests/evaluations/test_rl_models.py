@@ -39,9 +39,11 @@ def test_the_form_offers_deepracer_tracks_and_no_set_speed(client, team_a, make_
     assert "set_speed" not in form.fields and form.profile == "deepracer"
     tracks = [value for value, _ in form.fields["track"].choices]
     assert "pitlane_loop" in tracks and not any(name.endswith("_road") for name in tracks)
+    # ... and the DeepRacer tracks RL training uses (../shared/data's .npy tracks, e.g. re:Invent 2018).
+    assert "reinvent_base" in tracks
 
     client.force_login(team_a.captain)
-    html = client.get(model.get_absolute_url()).content.decode()
+    html = client.get(model.get_absolute_url(), follow=True).content.decode()  # the RL model page
     section = html.split('id="evaluations"', 1)[1]
     assert 'name="set_speed"' not in section
     assert re.search(r"data-action-speeds>.*0\.8.1\.6 m/s", section)
@@ -84,6 +86,13 @@ def test_the_runner_drives_the_chosen_actions_and_records_them(client, team_a, m
     html = client.get(evaluation.get_absolute_url()).content.decode()
     assert "the model's actions command 0.8–1.6 m/s" in html
     assert html.count("Lap complete") == 2
+
+
+def test_an_rl_model_evaluates_on_a_deepracer_npy_track(team_a, make_ready_rl_model, run_evaluation_now):
+    evaluation = run_evaluation_now(team_a, model=make_ready_rl_model(team_a), track="reinvent_base",
+                                    direction="clockwise", trials=1)
+    assert evaluation.summary["completed_laps"] == 1
+    assert float(simtrace_rows(evaluation)[0]["track_len"]) == pytest.approx(17.71, abs=0.01)  # reinvent_base
 
 
 @pytest.mark.worker

@@ -34,23 +34,23 @@ def action_speeds_text(card: dict) -> str:
 
 
 @lru_cache(maxsize=1)
-def _track_scales() -> dict[str, str]:
+def _tracks() -> dict[str, tuple[str, float]]:
+    """name -> (scale, length in m) of every track a model can be evaluated on: the built-in ones,
+    then the DeepRacer `.npy` tracks the simulator finds, which RL training also uses
+    (`training.rl.config.available_tracks`, e.g. reinvent_base)."""
     from simulator.track import list_tracks, load_track
+    from training.rl.config import available_tracks
 
-    return {name: load_track(name).scale for name in list_tracks()}
+    names = list(dict.fromkeys([*list_tracks(), *available_tracks()]))
+    return {name: (track.scale, track.length) for name in names for track in [load_track(name)]}
 
 
-@lru_cache(maxsize=32)
 def track_facts(name: str) -> tuple[str, float] | None:
-    """(scale, length in m) of a built-in track; None for any other name (e.g. a physical track)."""
-    from simulator.track import list_tracks, load_track
-
-    if name not in list_tracks():
-        return None
-    track = load_track(name)
-    return track.scale, track.length
+    """(scale, length in m) of a track the simulator has; None for any other name (e.g. a
+    physical track that only exists on a workshop floor)."""
+    return _tracks().get(name)
 
 
 def tracks_for_profile(profile: str) -> list[str]:
-    """Built-in tracks at the car's scale (a DeepRacer car on a 1 km road would take minutes a lap)."""
-    return [name for name, scale in _track_scales().items() if scale == profile]
+    """Tracks at the car's scale (a DeepRacer car on a 1 km road would take minutes a lap)."""
+    return [name for name, (scale, _) in _tracks().items() if scale == profile]

@@ -16,10 +16,11 @@ def _closed(points) -> tuple[list[float], list[float]]:
 
 
 def _columns(preview: list[dict]) -> dict[str, list]:
-    """The preview's steps (reward_check's PreviewStep dicts) as columns, steps numbered from 1."""
+    """The preview's steps (reward_check's PreviewStep dicts) as columns, with each step's index (from
+    0, as reward_check's messages count them)."""
     keys = ("x", "y", "reward", "progress", "speed", "steering", "status")
     columns: dict[str, list] = {key: [step.get(key) for step in preview] for key in keys}
-    columns["step"] = list(range(1, len(preview) + 1))
+    columns["step"] = list(range(len(preview)))
     return columns
 
 
@@ -85,6 +86,6 @@ def trace_figure(preview: list[dict]) -> dict:
         xaxis={"title": {"text": "step"}, "gridcolor": "#eef1f5"},
         yaxis={"title": {"text": "reward"}, "gridcolor": "#eef1f5"},
         yaxis2={"title": {"text": "progress (%)"}, "overlaying": "y", "side": "right", "range": [0, 100],
-                "showgrid": False},
+                "tickmode": "linear", "tick0": 0, "dtick": 25, "showgrid": False},
     )
     return json.loads(fig.to_json())

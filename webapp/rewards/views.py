@@ -42,7 +42,7 @@ def _issue_rows(report: dict) -> list[dict]:
     for issue in report.get("issues", []):
         step = issue.get("step")
         where = (f"synthetic car: {CAR_TITLES.get(step, (step,))[0]}" if isinstance(step, str)
-                 else f"preview step {step + 1}" if isinstance(step, int) else "")
+                 else f"preview step {step}" if isinstance(step, int) else "")
         rows.append({**issue, "where": where, "params_json": _pretty(issue.get("params")),
                      "kind_label": ISSUE_KINDS.get(issue.get("kind", ""), issue.get("kind", ""))})
     return rows

@@ -56,9 +56,13 @@
     const line = parseInt(b.dataset.jumpLine, 10) - 1;
     const column = Math.max(0, parseInt(b.dataset.jumpColumn || "0", 10));  // 0-based, as Python reports it
     if (editor) {
-      if (flashed !== null) editor.removeLineClass(flashed, "background", "cm-jump-line");
+      if (flashed !== null) {
+        editor.removeLineClass(flashed, "background", "cm-jump-line");
+        editor.removeLineClass(flashed, "wrap", "cm-jump-wrap");
+      }
       editor.setCursor({ line, ch: column });
       editor.addLineClass(line, "background", "cm-jump-line");
+      editor.addLineClass(line, "wrap", "cm-jump-wrap");
       flashed = line;
       editor.scrollIntoView({ line, ch: column }, 120);
       form.scrollIntoView({ behavior: "smooth", block: "start" });

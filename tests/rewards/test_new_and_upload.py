@@ -98,3 +98,31 @@ def test_a_taken_name_is_refused_on_the_form(client, team_a):
     response = _new(client, team_a, name="centre line", start="blank")
     assert "already has a reward function called &#x27;Centre line&#x27;" in response.content.decode()
     assert RewardFunction.objects.filter(team=team_a).count() == 1
+
+
+def test_upload_a_file_as_the_next_version(client, team_a):
+    function = make_function(team_a)
+    client.force_login(team_a.captain)
+    url = reverse("reward_upload", args=[team_a.slug, function.pk])
+    edited = CENTRE.replace("return 0.5", "return 0.45")
+    response = client.post(url, {"file": SimpleUploadedFile("tuned.py", edited.encode())}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("reward_version", args=[team_a.slug, function.pk, 2])
+    assert "Uploaded tuned.py as version 2." in response.content.decode()
+    assert function.versions.get(number=2).source == edited
+    # The same file again saves nothing; a bad one is refused and nothing is saved.
+    response = client.post(url, {"file": SimpleUploadedFile("tuned.py", edited.encode())}, follow=True)
+    assert "tuned.py holds the same code as version 2: nothing new saved." in response.content.decode()
+    response = client.post(url, {"file": SimpleUploadedFile("tuned.py", b"\xff\xfe\x00d\x00e\x00f")}, follow=True)
+    assert "tuned.py is a binary file" in response.content.decode()
+    response = client.post(url, {}, follow=True)
+    assert "Choose a .py file to upload." in response.content.decode()
+    assert function.versions.count() == 2
+
+
+def test_upload_to_another_teams_function_is_404(client, team_a, team_b):
+    secret = make_function(team_b, "Bravo secret")
+    client.force_login(team_a.captain)
+    for slug in (team_b.slug, team_a.slug):
+        url = reverse("reward_upload", args=[slug, secret.pk])
+        assert client.post(url, {"file": SimpleUploadedFile("x.py", CENTRE.encode())}).status_code == 404
+    assert secret.versions.count() == 1

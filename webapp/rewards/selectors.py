@@ -53,9 +53,14 @@ def version_of_team_or_404(team, version_id: int) -> RewardFunctionVersion:
 
 def versions_of_team(team):
     """Every version of the team's live (not archived) functions, for choosers such as the RL
-    training form: newest function first, newest version first."""
+    training form: by function name, newest version first."""
     return (RewardFunctionVersion.objects.filter(function__team=team, function__archived=False)
             .select_related("function").order_by("function__name", "-number"))
+
+
+def valid_versions_of_team(team):
+    """The versions training may use (validation passed: `services.check_trainable`), same order."""
+    return versions_of_team(team).filter(ok=True)
 
 
 def diff_table(old: RewardFunctionVersion, new: RewardFunctionVersion) -> str:

@@ -144,6 +144,29 @@ def reward_version(request, team_slug: str, function_id: int, number: int):
 
 
 @login_required
+@require_POST
+def reward_upload(request, team_slug: str, function_id: int):
+    """A `.py` file uploaded as the function's next version (the same checks as a new function's)."""
+    team = membership_or_404(request.user, team_slug).team
+    function = selectors.function_of_team_or_404(team, function_id)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        messages.error(request, "Choose a .py file to upload.")
+        return redirect(selectors.latest_version(function))
+    try:
+        version, created = services.save_version(function=function, user=request.user,
+                                                 source=services.read_upload(uploaded))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(selectors.latest_version(function))
+    if created:
+        messages.success(request, f"Uploaded {uploaded.name} as version {version.number}.")
+    else:
+        messages.info(request, f"{uploaded.name} holds the same code as version {version.number}: nothing new saved.")
+    return redirect(version)
+
+
+@login_required
 def reward_download(request, team_slug: str, function_id: int, number: int):
     team = membership_or_404(request.user, team_slug).team
     version = selectors.version_of_function_or_404(selectors.function_of_team_or_404(team, function_id), number)

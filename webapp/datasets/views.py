@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.accounts.selectors import membership_or_404
+from webapp.jobs.services import waiting_notice
 
 from . import chunked, selectors, services
 from .forms import RecoveryForm, UploadForm
@@ -68,10 +69,18 @@ def _receive_upload(request, team, handler: LimitedDiskUploadHandler):
             return JsonResponse({"error": error}, status=400)
         messages.error(request, error)
         return redirect("dataset_list", team.slug)
+    _tell_if_ingest_waits(request, dataset)
     if wants_json:
         return JsonResponse({"dataset_id": dataset.pk, "redirect": dataset.get_absolute_url()}, status=201)
     messages.success(request, f"Uploaded {dataset.source_name}; ingesting it now.")
     return redirect(dataset)
+
+
+def _tell_if_ingest_waits(request, dataset) -> None:
+    """The warning the training page gives when the job queue is unreachable: the ingest job is
+    saved and starts once the queue is back."""
+    if dataset.job is not None and (notice := waiting_notice([dataset.job])):
+        messages.warning(request, notice)
 
 
 @login_required
@@ -104,6 +113,7 @@ def dataset_upload_chunk(request, team_slug: str):
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     if result.dataset is None:
         return JsonResponse({"received": result.received})
+    _tell_if_ingest_waits(request, result.dataset)
     messages.success(request, f"Uploaded {result.dataset.source_name}; ingesting it now.")
     return JsonResponse({"received": result.received, "dataset_id": result.dataset.pk,
                          "redirect": result.dataset.get_absolute_url()}, status=201)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.accounts.selectors import membership_or_404
 from webapp.garage.selectors import model_of_team_or_404, ready_models_of_team
+from webapp.jobs.services import waiting_notice
 
 from . import selectors, services
 from .forms import EvaluationForm, SubmitForm
@@ -47,6 +48,8 @@ def evaluation_start(request, team_slug: str, model_id: int):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
+            if notice := waiting_notice([evaluation.job]):
+                messages.warning(request, notice)
             messages.success(request, f"Evaluation of “{model.name}” queued.")
             return redirect(evaluation)
     else:

@@ -5,7 +5,9 @@ Field names follow DeepRacer where DeepRacer has one (hyperparameters.json: `bat
 `num_episodes_between_training`, `e_greedy_value`, `epsilon_steps`, `exploration_type`,
 `stack_size`, `term_cond_max_episodes`, `term_cond_avg_score`; model_metadata.json:
 `action_space`, `action_space_type`), with DeepRacer's defaults and the console's ranges
-(shared/REFERENCE.md section 2). Everything else (tracks, sensor downscale, network, stop
+(shared/REFERENCE.md section 2), except `num_epochs`: 3, the low end of the console's 3-10, where
+the console defaults to 10; ten passes over every sample make the updates cost several times the
+simulation on two cores, three keep the run at about the simulator's pace. Everything else (tracks, sensor downscale, network, stop
 conditions, evaluation trials, domain randomisation, seed, parallel cars) is ours. Every numeric
 field has an upper bound so that one request cannot ask for a run that never ends.
 """
@@ -106,7 +108,7 @@ class RLConfig:
     network: str = "small"
     # Hyperparameters (DeepRacer's names and defaults)
     batch_size: int = 64
-    num_epochs: int = 10
+    num_epochs: int = 3  # DeepRacer's range is 3-10 (console default 10, DRfC 5); 3 keeps PPO at the simulator's pace
     lr: float = 3e-4
     beta_entropy: float = 0.01
     discount_factor: float = 0.99

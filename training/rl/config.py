@@ -7,8 +7,9 @@ Field names follow DeepRacer where DeepRacer has one (hyperparameters.json: `bat
 `action_space`, `action_space_type`), with DeepRacer's defaults and the console's ranges
 (shared/REFERENCE.md section 2), except `num_epochs`: 3, the low end of the console's 3-10, where
 the console defaults to 10; ten passes over every sample make the updates cost several times the
-simulation on two cores, three keep the run at about the simulator's pace. Everything else (tracks, sensor downscale, network, stop
-conditions, evaluation trials, domain randomisation, seed, parallel cars) is ours. Every numeric
+simulation on two cores, three keep the run at about the simulator's pace. Everything else
+(tracks, sensor downscale, network, stop conditions, evaluation trials, domain randomisation,
+seed, parallel cars) is ours. Every numeric
 field has an upper bound so that one request cannot ask for a run that never ends.
 """
 

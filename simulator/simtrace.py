@@ -25,10 +25,13 @@ SIMTRACE_HEADER = ["episode", "steps", "X", "Y", "yaw", "steer", "throttle", "ac
 TRAINING_METRICS_VERSION = 2.0
 
 
-def simtrace_row(step: StepResult, track_length: float) -> list:
-    """One CSV row, typed as AWS writes them (steps as a float, tstamp to the millisecond)."""
+def simtrace_row(step: StepResult, track_length: float, episode: int | None = None) -> list:
+    """One CSV row, typed as AWS writes them (steps as a float, tstamp to the millisecond).
+
+    `episode` replaces the step's own episode number (a training log numbers episodes of several
+    environments consecutively)."""
     return [
-        step.episode,
+        step.episode if episode is None else episode,
         float(step.step),
         step.x,
         step.y,
@@ -52,9 +55,9 @@ def simtrace_row(step: StepResult, track_length: float) -> list:
 SIM_TRACE_LOG_FORMAT = "SIM_TRACE_LOG:%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%d,%.4f,%s,%s,%.4f,%d,%.2f,%.3f,%s,%.2f"
 
 
-def sim_trace_log_line(step: StepResult, track_length: float) -> str:
+def sim_trace_log_line(step: StepResult, track_length: float, episode: int | None = None) -> str:
     """The raw robomaker log line: the CSV row's fields in the simapp's printf format."""
-    return SIM_TRACE_LOG_FORMAT % tuple(simtrace_row(step, track_length))
+    return SIM_TRACE_LOG_FORMAT % tuple(simtrace_row(step, track_length, episode))
 
 
 def write_sim_trace_log(stream: IO[str], steps: Iterable[StepResult], track_length: float) -> None:

@@ -1,0 +1,377 @@
+"""Training logs of an RL run, in DeepRacer's own formats, written as the run goes.
+
+`TrainingLog` is called by the trainer once per iteration (and once per evaluation between
+iterations). It writes, under the run's out_dir, what deepracer-for-cloud (single worker) and the
+AWS console leave behind, so that `deepracer-utils` and the community's notebooks read our runs:
+
+- `training-simtrace/{n}-iteration.csv`: every step of iteration n's episodes (SIMTRACE_HEADER);
+- `logs/robomaker.log`: the same steps as raw `SIM_TRACE_LOG:` lines, after the simapp's header
+  lines that deepracer-utils parses (hyperparameters, action space, sensor/network);
+- `metrics/TrainingMetrics.json`: one entry per episode, phase "training", then the iteration's
+  evaluation trials, phase "evaluation" (DeepRacer's layout: `episode` counts from 1 over the run,
+  `trial` within the iteration; an evaluation row carries the iteration's last episode and trial,
+  as deepracer-for-cloud writes them);
+- `evaluation-simtrace/{n}-iteration.csv`: the steps of the evaluation trials after iteration n;
+- `logs/columns/{training,evaluation}-{n}.npz`: the same steps as NumPy columns (plus the track
+  of each step), which `training.rl.analysis` loads in milliseconds instead of parsing CSV.
+
+deepracer-utils derives the iteration of an episode from a constant number of episodes per
+iteration (DeepRacer's `num_episodes_between_training`): give `write_iteration` the same number
+of episodes every iteration for its iteration numbers to match ours.
+
+Resumable: `TrainingLog(out_dir, resume=True)` continues after the last iteration written;
+writing an iteration again (a worker killed after logging it but before its checkpoint) replaces
+it and everything logged after it. JSON files are rewritten atomically; the robomaker log is
+append-only and cut back to the last complete iteration on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.episode import EvaluationResult, StepResult
+from simulator.rules import METRICS_STATUS, EpisodeStatus
+from simulator.simtrace import (
+    SIM_TRACE_LOG_FORMAT,
+    SIMTRACE_HEADER,
+    simtrace_row,
+    training_episode_metric,
+    training_metrics,
+    training_simtrace_path,
+)
+from simulator.track import Track
+
+STATE_VERSION = 1
+#: Episode statuses by code, as stored in the `status` column of the .npz files.
+STATUSES: tuple[EpisodeStatus, ...] = tuple(EpisodeStatus)
+_STATUS_CODE = {s.value: i for i, s in enumerate(STATUSES)}
+_FLOAT_COLUMNS = ("x", "y", "yaw", "steer", "throttle", "reward", "progress", "track_len", "tstamp",
+                  "pause_duration")
+
+
+class TrainingLogError(ValueError):
+    """A call that would make the log inconsistent (wrong order, empty episode, bad track list)."""
+
+
+def metrics_path(out_dir: str | os.PathLike) -> Path:
+    return Path(out_dir) / "metrics" / "TrainingMetrics.json"
+
+
+def robomaker_log_path(out_dir: str | os.PathLike) -> Path:
+    return Path(out_dir) / "logs" / "robomaker.log"
+
+
+def evaluation_simtrace_path(out_dir: str | os.PathLike, iteration: int) -> Path:
+    """The evaluation trials run after `iteration` (not deepracer-utils' `evaluation-{stamp}/`
+    layout, which is for separate evaluation jobs)."""
+    return Path(out_dir) / "evaluation-simtrace" / f"{iteration}-iteration.csv"
+
+
+def columns_path(out_dir: str | os.PathLike, phase: str, iteration: int) -> Path:
+    return Path(out_dir) / "logs" / "columns" / f"{phase}-{iteration}.npz"
+
+
+def state_path(out_dir: str | os.PathLike) -> Path:
+    return Path(out_dir) / "logs" / "training_log_state.json"
+
+
+def track_key(track: Track) -> str:
+    """How a track is named in the logs: its name, with " (reversed)" for the clockwise way."""
+    return f"{track.name} (reversed)" if track.reverse else track.name
+
+
+def parse_track_key(key: str) -> tuple[str, bool]:
+    """(name, reverse) of a `track_key`."""
+    suffix = " (reversed)"
+    return (key[: -len(suffix)], True) if key.endswith(suffix) else (key, False)
+
+
+def write_json_atomic(path: Path, payload: Any, indent: int | None = None) -> None:
+    """A reader never sees half a file: write beside it, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=indent))
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """What the log knows of one written iteration (kept in the state file)."""
+
+    iteration: int
+    first_episode: int  # 0-based over the run, as in the simtrace's `episode` column
+    episodes: int
+    metrics_start: int  # index of the iteration's first entry in TrainingMetrics.json
+    robomaker_start: int  # byte offsets of the iteration's lines in logs/robomaker.log
+    robomaker_end: int
+    evaluation_trials: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.__dict__.items()}
+
+
+class TrainingLog:
+    """Append-only DeepRacer-format logs of one training run; see the module docstring."""
+
+    def __init__(self, out_dir: str | os.PathLike, *, resume: bool = False,
+                 best_model_metric: str = "progress") -> None:
+        self.out_dir = Path(out_dir)
+        self.best_model_metric = best_model_metric
+        self.iterations: list[IterationRecord] = []
+        self.tracks: list[str] = []
+        self.metrics: list[dict[str, Any]] = []
+        if resume and state_path(self.out_dir).exists():
+            self._load_state()
+        else:
+            self._clear()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def next_episode(self) -> int:
+        last = self.iterations[-1] if self.iterations else None
+        return last.first_episode + last.episodes if last else 0
+
+    @property
+    def last_iteration(self) -> int | None:
+        return self.iterations[-1].iteration if self.iterations else None
+
+    def write_iteration(self, iteration: int, episodes: Sequence[Sequence[StepResult]],
+                        tracks: Track | Sequence[Track]) -> list[dict[str, Any]]:
+        """Log iteration `iteration`: `episodes` are the complete episodes it collected, each a
+        list of its steps in order (rewards filled in), `tracks` the track they ran on (one for
+        all, or one per episode). Returns the iteration's TrainingMetrics entries."""
+        if iteration < 0:
+            raise TrainingLogError("iteration must be >= 0")
+        if not episodes:
+            raise TrainingLogError(f"iteration {iteration} has no episodes to log")
+        per_episode = self._tracks_for(tracks, len(episodes), "episode")
+        self._drop_from(iteration)
+        first = self.next_episode
+        rows: list[list[Any]] = []
+        track_column: list[int] = []
+        entries: list[dict[str, Any]] = []
+        for i, steps in enumerate(episodes):
+            if not steps:
+                raise TrainingLogError(f"iteration {iteration}: episode {i} has no steps")
+            track = per_episode[i]
+            number = first + i
+            rows.extend(simtrace_row(s, track.length, number) for s in steps)
+            track_column.extend([self._track_index(track)] * len(steps))
+            entries.append(training_episode_metric(number + 1, steps, trial=i + 1))
+        _write_csv(training_simtrace_path(self.out_dir, iteration), rows)
+        _write_columns(columns_path(self.out_dir, "training", iteration), rows, track_column)
+        start, end = self._append_robomaker(rows)
+        record = IterationRecord(iteration=iteration, first_episode=first, episodes=len(episodes),
+                                 metrics_start=len(self.metrics), robomaker_start=start, robomaker_end=end)
+        self.metrics.extend(entries)
+        self.iterations.append(record)
+        self._save()
+        return entries
+
+    def write_evaluation(self, iteration: int, evaluation: EvaluationResult,
+                         tracks: Track | Sequence[Track]) -> list[dict[str, Any]]:
+        """Log the evaluation trials run after iteration `iteration` (the last one written):
+        `evaluation` is `simulator.episode.run_trials`' result, `tracks` the track of all its
+        trials or one per trial. Returns the phase "evaluation" metrics entries."""
+        if not self.iterations or self.iterations[-1].iteration != iteration:
+            raise TrainingLogError(
+                f"evaluation of iteration {iteration}: write that iteration first (last written: "
+                f"{self.last_iteration})")
+        if not evaluation.trials:
+            raise TrainingLogError(f"evaluation of iteration {iteration} has no trials")
+        record = self.iterations[-1]
+        if record.evaluation_trials:
+            del self.metrics[record.metrics_start + record.episodes:]
+        per_trial = self._tracks_for(tracks, len(evaluation.trials), "trial")
+        by_episode = {t: per_trial[t] for t in range(len(evaluation.trials))}
+        rows = []
+        track_column = []
+        for step in evaluation.trace:
+            track = by_episode.get(step.episode)
+            if track is None:
+                raise TrainingLogError(f"evaluation trace has a step of trial {step.episode + 1}, "
+                                       f"but only {len(evaluation.trials)} trials")
+            rows.append(simtrace_row(step, track.length))
+            track_column.append(self._track_index(track))
+        _write_csv(evaluation_simtrace_path(self.out_dir, iteration), rows)
+        _write_columns(columns_path(self.out_dir, "evaluation", iteration), rows, track_column)
+        last_episode = record.first_episode + record.episodes  # 1-based number of the last one
+        entries = []
+        for trial in evaluation.trials:
+            start = round(trial.start_time_s * 1000.0)
+            end = round((trial.start_time_s + trial.elapsed_s) * 1000.0)
+            entries.append({
+                "reward_score": int(round(trial.total_reward)),
+                "metric_time": end,
+                "start_time": start,
+                "elapsed_time_in_milliseconds": end - start,
+                "episode": last_episode,
+                "trial": record.episodes,
+                "phase": "evaluation",
+                "completion_percentage": int(trial.completion_pct),
+                "episode_status": METRICS_STATUS[trial.status],
+            })
+        self.metrics.extend(entries)
+        self.iterations[-1] = IterationRecord(**{**record.__dict__, "evaluation_trials": len(entries)})
+        self._save()
+        return entries
+
+    # ------------------------------------------------------------------ internals
+    def _tracks_for(self, tracks: Track | Sequence[Track], n: int, what: str) -> list[Track]:
+        if isinstance(tracks, Track):
+            return [tracks] * n
+        listed = list(tracks)
+        if len(listed) == 1:
+            return listed * n
+        if len(listed) != n:
+            raise TrainingLogError(f"{len(listed)} tracks given for {n} {what}s: give one, or one per {what}")
+        return listed
+
+    def _track_index(self, track: Track) -> int:
+        key = track_key(track)
+        try:
+            return self.tracks.index(key)
+        except ValueError:
+            self.tracks.append(key)
+            return len(self.tracks) - 1
+
+    def _append_robomaker(self, rows: list[list[Any]]) -> tuple[int, int]:
+        path = robomaker_log_path(self.out_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = SIM_TRACE_LOG_FORMAT + "\n"
+        text = "".join([fmt % tuple(row) for row in rows])
+        with path.open("a", encoding="utf-8") as f:
+            if f.tell() == 0:
+                f.write(self._robomaker_header())
+            start = f.tell()
+            f.write(text)
+            return start, f.tell()
+
+    def _robomaker_header(self) -> str:
+        """The simapp lines deepracer-utils reads from a console robomaker log (hyperparameters,
+        action space, sensors and network), from the run's JSON files when they exist."""
+        lines = []
+        hyper = _read_json(self.out_dir / "hyperparameters.json")
+        if isinstance(hyper, dict):
+            lines.append("Using the following hyper-parameters")
+            lines.append(json.dumps(hyper, indent=2, sort_keys=True))
+        meta = _read_json(self.out_dir / "model_metadata.json")
+        if isinstance(meta, dict) and "action_space" in meta:
+            lines.append(f"Loaded action space from file: {json.dumps(meta['action_space'])}")
+            sensors = meta.get("sensor") or ["FRONT_FACING_CAMERA"]
+            network = meta.get("neural_network", "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW")
+            lines.append(f"Sensor list {sensors!r}, network {network}, simapp_version {meta.get('version', '5')}")
+        return "".join(line + "\n" for line in lines)
+
+    def _drop_from(self, iteration: int) -> None:
+        """Forget iteration `iteration` and later ones (they are being written again)."""
+        keep = [r for r in self.iterations if r.iteration < iteration]
+        if len(keep) == len(self.iterations):
+            return
+        dropped = self.iterations[len(keep):]
+        for record in dropped:
+            for path in (training_simtrace_path(self.out_dir, record.iteration),
+                         evaluation_simtrace_path(self.out_dir, record.iteration),
+                         columns_path(self.out_dir, "training", record.iteration),
+                         columns_path(self.out_dir, "evaluation", record.iteration)):
+                path.unlink(missing_ok=True)
+        del self.metrics[dropped[0].metrics_start:]
+        _truncate(robomaker_log_path(self.out_dir), dropped[0].robomaker_start)
+        self.iterations = keep
+
+    def _save(self) -> None:
+        write_json_atomic(metrics_path(self.out_dir), training_metrics(self.metrics, self.best_model_metric))
+        write_json_atomic(state_path(self.out_dir), {
+            "version": STATE_VERSION,
+            "tracks": self.tracks,
+            "iterations": [r.to_dict() for r in self.iterations],
+        }, indent=1)
+
+    def _load_state(self) -> None:
+        state = _read_json(state_path(self.out_dir))
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise TrainingLogError(f"cannot resume: {state_path(self.out_dir)} is not a training log state")
+        self.tracks = list(state["tracks"])
+        self.iterations = [IterationRecord(**r) for r in state["iterations"]]
+        document = _read_json(metrics_path(self.out_dir))
+        entries = document.get("metrics", []) if isinstance(document, dict) else []
+        last = self.iterations[-1] if self.iterations else None
+        count = last.metrics_start + last.episodes + last.evaluation_trials if last else 0
+        if len(entries) < count:
+            raise TrainingLogError(f"cannot resume: {metrics_path(self.out_dir)} has {len(entries)} entries, "
+                                   f"the log state expects {count}")
+        self.metrics = entries[:count]
+        # Lines appended by an iteration that never finished writing are cut off.
+        _truncate(robomaker_log_path(self.out_dir), last.robomaker_end if last else None)
+
+    def _clear(self) -> None:
+        """A new run in this folder: earlier logs go."""
+        for folder, pattern in (("training-simtrace", "*-iteration.csv"), ("evaluation-simtrace", "*-iteration.csv"),
+                                ("logs/columns", "*.npz")):
+            for path in (self.out_dir / folder).glob(pattern):
+                path.unlink()
+        for path in (robomaker_log_path(self.out_dir), metrics_path(self.out_dir), state_path(self.out_dir)):
+            path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- file helpers
+#: One simtrace CSV row (SIMTRACE_HEADER order). Python's `csv` writes floats with repr (17
+#: digits), five times slower; these precisions are finer than the simapp's own log line's.
+SIMTRACE_CSV_FORMAT = "%d,%.1f,%.6f,%.6f,%.6f,%.4f,%.4f,%d,%.10g,%s,%s,%.6f,%d,%.6f,%.3f,%s,%.4f\n"
+
+
+def _write_csv(path: Path, rows: list[list[Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fmt = SIMTRACE_CSV_FORMAT
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(",".join(SIMTRACE_HEADER) + "\n")
+        f.write("".join([fmt % tuple(row) for row in rows]))
+    tmp.replace(path)
+
+
+def _write_columns(path: Path, rows: list[list[Any]], track_column: list[int]) -> None:
+    """The simtrace rows as typed NumPy columns (names as in SIMTRACE_HEADER, lower case)."""
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(SIMTRACE_HEADER)
+    named = dict(zip(SIMTRACE_HEADER, cols, strict=True))
+    arrays: dict[str, np.ndarray] = {
+        "episode": np.asarray(named["episode"], dtype=np.int32),
+        "steps": np.asarray(named["steps"], dtype=np.int32),
+        "action": np.asarray(named["action"], dtype=np.int16),
+        "done": np.asarray(named["done"], dtype=bool),
+        "all_wheels_on_track": np.asarray(named["all_wheels_on_track"], dtype=bool),
+        "closest_waypoint": np.asarray(named["closest_waypoint"], dtype=np.int32),
+        "status": np.asarray([_STATUS_CODE[s] for s in named["episode_status"]], dtype=np.int8),
+        "track": np.asarray(track_column, dtype=np.int16),
+    }
+    for name, header in zip(_FLOAT_COLUMNS, ("X", "Y", "yaw", "steer", "throttle", "reward", "progress",
+                                             "track_len", "tstamp", "pause_duration"), strict=True):
+        arrays[name] = np.asarray(named[header], dtype=np.float64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    tmp.replace(path)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _truncate(path: Path, size: int | None) -> None:
+    if not path.exists():
+        return
+    if size is None:
+        path.unlink()
+        return
+    with path.open("r+b") as f:
+        f.truncate(size)

@@ -168,6 +168,7 @@ def synthetic_cars(track: Track) -> list[tuple[str, dict[str, Any]]]:
         ("finishing", 0.999, 0.0, 0.0, 3.0, 0.0, 180, 100.0),
     ]
     cars = []
+    waypoints = track.waypoints
     for name, along, offset_frac, heading_err, speed, steering, steps, progress in specs:
         distance = along * track.length
         cx, cy, _ = track.pose_at(distance)
@@ -187,7 +188,7 @@ def synthetic_cars(track: Track) -> list[tuple[str, dict[str, Any]]]:
             is_offtrack=not any(wheels), is_reversed=False,
             distance_from_center=abs(proj.offset), is_left_of_center=proj.offset > 0.0,
             progress=lap_progress, steps=steps, track_length=track.length,
-            track_width=track.width_at(proj), waypoints=track.waypoints,
+            track_width=track.width_at(proj), waypoints=waypoints,
             closest_waypoints=track.closest_waypoints(proj), projection_distance=proj.distance,
             sim_time=steps * dt)
         cars.append((name, params))

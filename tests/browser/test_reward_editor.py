@@ -91,3 +91,16 @@ def test_write_validate_and_see_the_heat_map_then_a_broken_function(live_server,
     expect(page.locator(".CodeMirror .cm-jump-wrap")).to_contain_text('params["no_such_key"]')
     _shot(page, "reward_broken")
     assert function.versions.get(number=3).ok is False
+
+    # The history: the list shows the latest version's verdict; the diff shows what changed.
+    page.get_by_role("link", name="Compare versions").click()
+    expect(page.locator("table.diff")).to_be_visible()
+    expect(page.locator("table.diff .diff_add, table.diff .diff_chg").first).to_be_visible()
+    expect(page.locator("table.diff")).to_contain_text("no_such_key")
+    _shot(page, "reward_diff")
+    page.get_by_role("link", name="Reward functions").first.click()
+    row = page.locator("[data-reward-table] tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("v3")
+    expect(row).to_contain_text("failed")
+    _shot(page, "reward_list")

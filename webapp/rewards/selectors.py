@@ -65,7 +65,7 @@ def valid_versions_of_team(team):
 
 def diff_table(old: RewardFunctionVersion, new: RewardFunctionVersion) -> str:
     """A side-by-side HTML table of the changes from `old` to `new` (difflib escapes the code)."""
-    differ = difflib.HtmlDiff(tabsize=4, wrapcolumn=88)
+    differ = difflib.HtmlDiff(tabsize=4, wrapcolumn=64)
     return differ.make_table(old.source.splitlines(), new.source.splitlines(),
                              fromdesc=f"Version {old.number}", todesc=f"Version {new.number}",
                              context=True, numlines=3)

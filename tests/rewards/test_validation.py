@@ -58,6 +58,7 @@ def test_a_good_function_passes_and_its_report_is_shown(client, team_a):
     trace = _figure(html, "reward-trace-figure")
     assert trace["data"][0]["y"] == [step["reward"] for step in report["preview"]]
     assert "/static/vendor/plotly/plotly.min.js" in html
+    assert f'{reverse("rl_train", args=[team_a.slug])}?reward={version.pk}' in html  # train with it
 
 
 def test_a_failing_function_shows_its_line_and_the_params_that_broke_it(client, team_a):
@@ -72,6 +73,7 @@ def test_a_failing_function_shows_its_line_and_the_params_that_broke_it(client, 
 
     html = client.get(version.get_absolute_url()).content.decode()
     assert "Failed" in html and 'data-jump-line="4"' in html
+    assert "data-train-link" not in html
     assert "reward function error" in html and "KeyError: &#x27;no_such_key&#x27;" in html
     assert "synthetic car: Off track" in html
     assert "&quot;all_wheels_on_track&quot;: false" in html  # the step's params, pretty JSON

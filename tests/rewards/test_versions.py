@@ -148,10 +148,10 @@ def test_team_scoped_version_lookup(team_a, team_b):
     with pytest.raises(Http404):
         selectors.version_of_team_or_404(team_a, theirs.pk)
     assert list(selectors.versions_of_team(team_a)) == [mine]
-    assert list(selectors.valid_versions_of_team(team_a)) == []
+    assert list(selectors.trainable_versions_of_team(team_a)) == []
     mine.ok = True
     mine.save(update_fields=["ok"])
-    assert list(selectors.valid_versions_of_team(team_a)) == [mine]
+    assert list(selectors.trainable_versions_of_team(team_a)) == [mine]
 
 
 def test_list_shows_the_latest_version_and_its_verdict(team_a):

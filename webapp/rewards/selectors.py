@@ -58,7 +58,7 @@ def versions_of_team(team):
             .select_related("function").order_by("function__name", "-number"))
 
 
-def valid_versions_of_team(team):
+def trainable_versions_of_team(team):
     """The versions training may use (validation passed: `services.check_trainable`), same order."""
     return versions_of_team(team).filter(ok=True)
 

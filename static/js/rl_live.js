@@ -14,7 +14,8 @@
   let loading = null;
   let again = false;
 
-  const LAYOUT = { margin: { l: 48, r: 16, t: 8, b: 40 }, legend: { orientation: "h", y: -0.2 }, autosize: true };
+  const LAYOUT = { margin: { l: 52, r: 52, t: 28, b: 44 }, autosize: true,
+    legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom" } };
   const CONFIG = { responsive: true, displaylogo: false };
 
   function col(rows, key) { return rows.map((r) => (r[key] === undefined ? null : r[key])); }

@@ -115,7 +115,9 @@ def test_another_teams_or_unvalidated_version_is_not_a_choice(client, alpha, tea
 
 
 def _stopped_parent(client, team, version) -> TrainedModel:
-    assert _post(client, team, form_data(version, name="Parent", lr="0.0002")).status_code == 302
+    response = _post(client, team, form_data(version, name="Parent", lr="0.0002",
+                                             advanced_json='{"max_seconds": 30, "gae_lambda": 0.9}'))
+    assert response.status_code == 302
     parent = TrainedModel.objects.get(name="Parent")
     parent.status = TrainedModel.Status.CANCELLED
     parent.save(update_fields=["status"])
@@ -128,6 +130,8 @@ def test_clone_prefills_and_explains_a_new_action_space(client, alpha):
     query = f"?clone={parent.pk}"
     page = client.get(reverse("rl_train", args=[team.slug]) + query).content.decode()
     assert "Clone Parent" in page and 'value="Parent (clone)"' in page and 'value="0.0002"' in page
+    # Fields the form has no box for travel in the JSON box, so the clone keeps them.
+    assert "{&quot;gae_lambda&quot;: 0.9, &quot;max_seconds&quot;: 30}</textarea>" in page
     assert f'data-clone-plan-url="{reverse("rl_clone_plan", args=[team.slug])}?clone={parent.pk}"' in page
 
     faster = json.dumps([{"steering_angle": s, "speed": v} for s in (-30, -15, 0, 15, 30) for v in (1.5, 2.5, 3.5)])

@@ -101,13 +101,20 @@ def preset_choices() -> dict[str, dict[str, Any]]:
 LIMITS = {"max_steering_deg": MAX_STEERING_DEG, "min_speed": MIN_SPEED, "max_speed": MAX_SPEED}
 
 
+def _num(value: Any) -> str:
+    """A bound or default as people read it: 100000 (not 100000.0), 0.0003, 1e-08."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e9:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _range_help(name: str, default: Any) -> str:
     parts = []
     if default is not None and name not in BOOLEANS:
-        parts.append(f"Default {default:g}" if isinstance(default, float) else f"Default {default}")
+        parts.append(f"Default {_num(default)}")
     if name in rl.RANGES and name not in CHOICES:
         low, high = rl.RANGES[name]
-        parts.append(f"range {low:g}–{high:g}")
+        parts.append(f"range {_num(low)}–{_num(high)}")
     text = ", ".join(parts)
     return f"{HELP[name]} {text}." if name in HELP and text else (HELP.get(name, "") or f"{text}.")
 
@@ -169,7 +176,7 @@ class TrainRLForm(forms.Form):
                 field = forms.FloatField(label=label, required=name not in OPTIONAL)
             if name in rl.RANGES and name not in CHOICES and name not in BOOLEANS:
                 low, high = rl.RANGES[name]
-                field.widget.attrs.update({"min": f"{low:g}", "max": f"{high:g}"})
+                field.widget.attrs.update({"min": _num(low), "max": _num(high)})
                 if name not in INTS:
                     field.widget.attrs["step"] = "any"
             field.help_text = _range_help(name, defaults.get(name))
@@ -244,6 +251,15 @@ class TrainRLForm(forms.Form):
 
 def _space(config: rl.RLConfig) -> tuple[str, Any]:
     return config.action_space_type, config.model_metadata().action_space
+
+
+def advanced_initial(config: dict[str, Any]) -> str:
+    """The advanced JSON box's value for a configuration: its fields the form has no box for
+    (max_seconds, clip_epsilon...) where they differ from the defaults, so a clone keeps them."""
+    defaults = rl.RLConfig().to_dict()
+    boxed = {*FORM_FIELDS, "tracks", "action_space", "action_space_type"}
+    extra = {k: v for k, v in config.items() if k not in boxed and k in defaults and v != defaults[k]}
+    return json.dumps(extra, sort_keys=True) if extra else ""
 
 
 def _track_value(track: dict | str) -> str:

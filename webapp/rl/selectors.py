@@ -4,6 +4,8 @@ iteration rows and the published files."""
 
 from __future__ import annotations
 
+import json
+
 from django.http import Http404
 
 from webapp.garage.models import TrainedModel
@@ -69,6 +71,16 @@ def history(model: TrainedModel, after: int = -1) -> dict:
         "last": rows[-1].iteration if rows else after,
         "more": len(rows) == HISTORY_PAGE,
     }
+
+
+def config_items(model: TrainedModel) -> list[tuple[str, str]]:
+    """The configuration as the model page lists it: lists and objects as JSON, None as a dash."""
+    def text(value) -> str:
+        if value is None:
+            return "—"
+        return json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
+
+    return [(key, text(value)) for key, value in sorted(model.config.items())]
 
 
 def _time_limit_s(config: dict) -> float | None:

@@ -17,7 +17,7 @@ from webapp.accounts.selectors import membership_or_404
 from webapp.jobs.services import waiting_notice
 
 from . import selectors, services
-from .forms import LIMITS, TrainRLForm, preset_choices, track_choices
+from .forms import LIMITS, TrainRLForm, advanced_initial, preset_choices, track_choices
 
 
 def _train_form(request, team, data=None) -> TrainRLForm:
@@ -27,11 +27,15 @@ def _train_form(request, team, data=None) -> TrainRLForm:
     if request.GET.get("clone", "").isdigit():
         parent = selectors.rl_model_of_team_or_404(team, int(request.GET["clone"]))
         clone = services.clone_initial(parent)
-        initial.update(name=clone["name"], reward_version=clone["reward_version"])
+        initial.update(name=clone["name"], reward_version=clone["reward_version"],
+                       advanced_json=advanced_initial(clone["config"]))
         initial_config = clone["config"]
     elif request.GET.get("reward", "").isdigit():
         initial["reward_version"] = int(request.GET["reward"])
-    return TrainRLForm(data, versions=selectors.trainable_versions_of_team(team),
+    versions = selectors.trainable_versions_of_team(team)
+    if "reward_version" not in initial and (newest := versions.order_by("-created").first()):
+        initial["reward_version"] = newest.pk
+    return TrainRLForm(data, versions=versions,
                        track_choices=track_choices(services.track_names()), initial_config=initial_config,
                        parent=parent, initial=initial)
 
@@ -82,7 +86,7 @@ def rl_model(request, team_slug: str, model_id: int):
     model = selectors.rl_model_of_team_or_404(team, model_id)
     return render(request, "rl/model.html", {
         "team": team, "model": model, "job": model.job, "ready": model.is_ready,
-        "reward": selectors.reward_version_of(model), "config_items": sorted(model.config.items()),
+        "reward": selectors.reward_version_of(model), "config_items": selectors.config_items(model),
         "clonable": model.status in services.CLONABLE, "analysis_url": _analysis_url(team, model),
     })
 

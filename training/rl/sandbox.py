@@ -109,10 +109,12 @@ class RewardFunctionError(Exception):
 @dataclass(frozen=True)
 class SandboxLimits:
     """Resource limits of one sandbox. `wall_s_per_call` is the limit of one reward call (the
-    console's 5 s); `wall_s_per_batch` caps a whole batch's wall time as the host's backstop."""
+    console's 5 s); `wall_s_per_batch` caps a whole batch's wall time as the host's backstop;
+    `wall_s_load` limits running the file's top level (imports) once at start-up."""
 
     wall_s_per_call: float = 5.0
     wall_s_per_batch: float = 120.0
+    wall_s_load: float = 30.0  # running the file itself: its imports (scipy.stats takes seconds)
     start_timeout_s: float = 30.0
     cpu_s_total: float = 3600.0
     memory_mb: int = 1024
@@ -417,7 +419,7 @@ class RewardSandbox:
         init = {"source": source, "filename": REWARD_FILENAME, "waypoints": {k: list(v) for k, v in waypoints.items()},
                 "limits": {**asdict(self.limits), "max_procs": self.limits.max_procs},
                 "site_dirs": site_dirs, "seccomp": True}
-        deadline = time.monotonic() + self.limits.start_timeout_s + self.limits.wall_s_per_call
+        deadline = time.monotonic() + self.limits.start_timeout_s + self.limits.wall_s_load
         self._send(child.OP_INIT, pickle.dumps(init, protocol=pickle.HIGHEST_PROTOCOL), deadline)
         status, _count, error = self._answer(deadline, expect=0)
         if status != child.OK:

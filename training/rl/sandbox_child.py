@@ -203,7 +203,8 @@ def _install_seccomp() -> bool:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+    pr_set_pdeathsig, pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 1, 38, 22, 2
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)  # the host gone: so are we
 
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
@@ -302,6 +303,7 @@ def main() -> int:
     limits = init["limits"]
     filename = init["filename"]
     limit_s = float(limits["wall_s_per_call"])
+    load_limit_s = float(limits.get("wall_s_load", limit_s))
     _set_limits(limits)
     sys.path[:0] = list(init["site_dirs"])
     for module in ALLOWED_MODULES:  # loaded while the process is still ours, before the filter
@@ -312,9 +314,10 @@ def main() -> int:
 
     waypoints: dict[str, list[Any]] = init["waypoints"]
     call_started = [0.0]
+    current_limit = [load_limit_s]
 
     def on_alarm(signum: int, frame: Any) -> None:
-        if call_started[0] and time.monotonic() - call_started[0] > limit_s:
+        if call_started[0] and time.monotonic() - call_started[0] > current_limit[0]:
             raise RewardTimeout
     signal.signal(signal.SIGALRM, on_alarm)
     tick = max(0.05, min(0.25, limit_s / 4))
@@ -340,7 +343,8 @@ def main() -> int:
                 reward_function = candidate
     except BaseException as exc:  # noqa: BLE001 - any failure of team code is reported
         call_started[0] = 0.0
-        load_error = _exception_error(exc, None, filename, limit_s)
+        load_error = _exception_error(exc, None, filename, load_limit_s)
+    current_limit[0] = limit_s
     writer.new_batch()
     ready = json.dumps({"seccomp": sandboxed}).encode()
     _write_all(answer_fd, load_error or ANSWER.pack(OK, 0, len(ready)) + ready)

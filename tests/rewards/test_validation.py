@@ -165,3 +165,20 @@ def test_past_the_time_limit_the_request_gives_up_and_the_slot_comes_back(client
     while services.VALIDATION_SLOTS.running and time.monotonic() < deadline:
         time.sleep(0.2)
     assert services.VALIDATION_SLOTS.running == 0
+
+
+def test_nul_characters_and_non_finite_numbers_in_a_report_are_stored(client, team_a):
+    """PostgreSQL's jsonb refuses NUL characters: what the team's code prints or raises may hold them."""
+    source = r'''def reward_function(params):
+    print("printed\x00nul")
+    raise ValueError("message\x00nul")
+'''
+    function = make_function(team_a, "Nul", source=source)
+    client.force_login(team_a.captain)
+    assert _validate(client, function).status_code == 302
+    version = function.versions.get()
+    assert version.ok is False
+    stored = json.dumps(version.validation)
+    assert "\\u0000" not in stored and "message\\\\x00nul" in stored
+    assert services.storable({"a": [float("nan"), float("inf"), 1.5], "b\x00": "x\x00"}) == \
+        {"a": [None, None, 1.5], "b\\x00": "x\\x00"}

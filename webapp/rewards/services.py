@@ -10,6 +10,7 @@ process. A web process runs at most `PITLANE_REWARD_VALIDATIONS_PER_PROCESS` val
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 
 from django.conf import settings
@@ -233,6 +234,21 @@ def run_validation(source: str, track: str) -> dict:
     return report.to_json()
 
 
+def storable(value):
+    """The report as any database's JSON column takes it: NaN and infinities become None and NUL
+    characters (which PostgreSQL's jsonb refuses) are written out as `\\x00`, wherever the team's
+    code may have put them (printed output, exception messages)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def _validate_within_deadline(source: str, track: str) -> dict:
     """`run_validation` in a thread of its own, waited for at most `validation_timeout_s()`. The
     caller's slot passes to that thread, which gives it back when the sandbox is done (its own
@@ -269,7 +285,7 @@ def validate_version(version: RewardFunctionVersion, track: str) -> RewardFuncti
     check_sandbox()
     VALIDATION_SLOTS.acquire()
     report = _validate_within_deadline(version.source, track)
-    version.validation = report
+    version.validation = storable(report)
     version.validated_track = track
     version.validated = timezone.now()
     version.ok = bool(report.get("ok"))

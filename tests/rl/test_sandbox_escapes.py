@@ -308,6 +308,12 @@ def test_a_long_call_inside_c_code_is_killed_by_the_host(bystander):
     assert error.kind == "timeout"
 
 
+def test_the_cpu_budget_ends_a_sandbox(bystander):
+    limits = SandboxLimits(cpu_s_total=3, wall_s_per_call=60.0, wall_s_per_batch=60.0)
+    error = failure("def reward_function(params):\n    return float(sum(range(10 ** 12)))\n", bystander, limits)
+    assert error.kind == "timeout" and "used up its CPU time (3 s)" in str(error)
+
+
 def test_memory_bombs(bystander):
     error = failure("def reward_function(params):\n    x = bytearray(10 ** 11)\n    return 1.0\n", bystander)
     assert error.kind == "memory" and error.line == 2 and "out of memory" in str(error)

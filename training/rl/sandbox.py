@@ -513,10 +513,13 @@ class RewardSandbox:
             except subprocess.TimeoutExpired:
                 code = None
         self._kill()
-        if code is not None and code < 0 and -code == signal.SIGXCPU:
+        # A signal ends the child: Popen says -N, bubblewrap (which waits for it) exits 128 + N.
+        signum = -code if code is not None and code < 0 else \
+            code - 128 if code is not None and self.backend == "bubblewrap" and code > 128 else None
+        if signum == signal.SIGXCPU:
             kind, message = "timeout", f"the reward function used up its CPU time ({self.limits.cpu_s_total:g} s)"
-        elif code is not None and code < 0:
-            kind, message = "crashed", f"the reward function's process was killed by signal {-code}"
+        elif signum is not None:
+            kind, message = "crashed", f"the reward function's process was killed by signal {signum}"
         else:
             kind, message = "crashed", f"the reward function's process stopped (exit status {code})"
         tail = self.output().strip()[-300:]

@@ -145,15 +145,17 @@ def _write_all(fd: int, data: bytes) -> None:
 def _set_limits(limits: dict[str, Any]) -> None:
     import resource
 
-    def cap(which: int, value: int) -> None:
+    def cap(which: int, value: int, hard_extra: int = 0) -> None:
         soft, hard = resource.getrlimit(which)
+        top = value + hard_extra
         if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        resource.setrlimit(which, (value, value))
+            value, top = min(value, hard), min(top, hard)
+        resource.setrlimit(which, (value, top))
 
     cap(resource.RLIMIT_CORE, 0)
     cap(resource.RLIMIT_AS, int(limits["memory_mb"]) << 20)
-    cap(resource.RLIMIT_CPU, int(math.ceil(limits["cpu_s_total"])))
+    # SIGXCPU at the soft limit (the host reports the CPU budget), SIGKILL a second later.
+    cap(resource.RLIMIT_CPU, int(math.ceil(limits["cpu_s_total"])), hard_extra=1)
     cap(resource.RLIMIT_FSIZE, int(limits["max_file_bytes"]))
     cap(resource.RLIMIT_NPROC, int(limits["max_procs"]))
 

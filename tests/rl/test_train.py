@@ -1,0 +1,171 @@
+"""training.rl.train end to end, on tiny budgets: the out_dir layout, progress events, stop with a
+checkpoint, resume continuing the iteration numbers, clones with another action space, and a
+reward function that raises. Reward functions run in the real sandbox (training.rl.sandbox)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simulator.stopping import Stopped
+from training.rl.config import RLConfig
+from training.rl.sandbox import RewardFunctionError, isolation_backend
+
+CENTRE_LINE = '''def reward_function(params):
+    width = params["track_width"]
+    distance = params["distance_from_center"]
+    if distance <= 0.1 * width:
+        return 1.0
+    if distance <= 0.25 * width:
+        return 0.5
+    return 1e-3
+'''
+RAISES = '''import math
+
+
+def reward_function(params):
+    if params["steps"] > 3:
+        return math.sqrt(-params["track_width"])
+    return 1.0
+'''
+
+
+@pytest.fixture(autouse=True)
+def _sandbox(monkeypatch):
+    if isolation_backend() is None:  # still a separate process with rlimits and seccomp
+        monkeypatch.setenv("PITLANE_UNSAFE_REWARD_SANDBOX", "1")
+
+
+def tiny(**changes) -> RLConfig:
+    """A few seconds of training: 2 cars, short chunks, 5 episodes an iteration, 1 evaluation trial."""
+    base = {"num_envs": 2, "chunk_steps": 16, "num_episodes_between_training": 5, "eval_trials": 1,
+            "batch_size": 32, "max_seconds": 600.0, "seed": 3}
+    return RLConfig.from_dict({**base, **changes})
+
+
+class StopAfter:
+    """should_stop that answers True once `n` iteration events have arrived."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.events = n, []
+
+    def on_progress(self, event):
+        self.events.append(event)
+
+    def __call__(self) -> bool:
+        return sum(e["phase"] == "iteration" for e in self.events) >= self.n
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A run stopped after its first iteration, then resumed and stopped after one more."""
+    if isolation_backend() is None:
+        pytest.skip("set PITLANE_UNSAFE_REWARD_SANDBOX=1 for this module's shared run")
+    from training.rl.train import train
+
+    out = tmp_path_factory.mktemp("rl") / "run"
+    first = StopAfter(1)
+    with pytest.raises(Stopped, match="last checkpoint is iteration 0"):
+        train(tiny(), CENTRE_LINE, out, on_progress=first.on_progress, should_stop=first, export=False)
+    state_after_stop = json.loads((out / "checkpoints" / "state.json").read_text())
+    second = StopAfter(1)
+    with pytest.raises(Stopped, match="last checkpoint is iteration 1"):
+        train(tiny(), CENTRE_LINE, out, on_progress=second.on_progress, should_stop=second, export=False)
+    return out, first.events, second.events, state_after_stop
+
+
+def test_out_dir_layout(stopped_run):
+    out, _, _, _ = stopped_run
+    for name in ("training_config.json", "model_metadata.json", "hyperparameters.json", "reward_function.py",
+                 "progress.jsonl", "checkpoints/state.json", "checkpoints/iter-0000/model.weights.h5",
+                 "checkpoints/iter-0001/model.weights.h5", "training-simtrace/0-iteration.csv",
+                 "training-simtrace/1-iteration.csv", "metrics/TrainingMetrics.json",
+                 "evaluation-simtrace/0-iteration.csv"):
+        assert (out / name).is_file(), name
+    assert (out / "reward_function.py").read_text() == CENTRE_LINE
+    assert RLConfig.load(out / "training_config.json") == tiny()
+    assert json.loads((out / "hyperparameters.json").read_text()) == tiny().to_hyperparameters_json()
+    assert json.loads((out / "model_metadata.json").read_text())["action_space_type"] == "discrete"
+    metrics = json.loads((out / "metrics" / "TrainingMetrics.json").read_text())["metrics"]
+    assert sum(m["phase"] == "training" for m in metrics) == 10  # 5 episodes per iteration, as DeepRacer logs
+
+
+def test_progress_events(stopped_run):
+    out, first, _, _ = stopped_run
+    event = first[0]
+    assert event["phase"] == "iteration" and event["iteration"] == 0
+    for key in ("episodes", "steps", "elapsed_s", "eta_s", "percent", "reward_mean", "reward_min", "reward_max",
+                "episode_rows", "eval_completion_pct", "eval_lap_times", "best_iteration", "steps_per_s",
+                "episodes_per_hour", "entropy", "kl", "policy_loss", "value_loss", "lr"):
+        assert key in event, key
+    json.dumps(event)  # the web stores it as JSON
+    rows = event["episode_rows"]
+    assert len(rows) >= 5 and {"episode", "reward", "progress", "steps", "status"} <= set(rows[0])
+    assert event["reward_min"] <= event["reward_mean"] <= event["reward_max"]
+    assert sum(r["reward"] for r in rows) / len(rows) == pytest.approx(event["reward_mean"])
+    assert all(r["reward"] > 0 for r in rows)  # the sandbox's rewards reached the episodes
+    assert 0 <= event["eval_completion_pct"] <= 100 and event["best_iteration"] == 0
+    assert 0 < event["eta_s"] < 600 and event["steps"] >= 5 * 2
+    lines = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
+    assert [e["iteration"] for e in lines] == [0, 1]
+
+
+def test_stop_keeps_a_checkpoint_and_resume_continues(stopped_run):
+    out, first, second, state_after_stop = stopped_run
+    assert state_after_stop["last_iteration"] == 0
+    assert second[0]["iteration"] == 1  # numbering continues
+    assert second[0]["episodes"] > first[0]["episodes"]
+    assert second[0]["steps"] > first[0]["steps"]
+    assert second[0]["elapsed_s"] > first[0]["elapsed_s"]
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["last_iteration"] == 1 and state["rng"]
+
+
+def test_resume_refuses_another_configuration(stopped_run):
+    from training.rl.config import ConfigError
+    from training.rl.train import train
+
+    out, _, _, _ = stopped_run
+    with pytest.raises(ConfigError, match="another lr") as caught:
+        train(tiny(lr=1e-4), CENTRE_LINE, out, export=False)
+    assert caught.value.field == "lr"
+
+
+def test_clone_with_another_action_space_keeps_trunk_and_value_head(stopped_run, tmp_path):
+    import keras
+
+    from training.rl.networks import build_actor_critic
+    from training.rl.train import train
+
+    source, _, _, _ = stopped_run
+    fewer = tiny().action_space[:6]
+    stop = StopAfter(1)
+    with pytest.raises(Stopped):
+        train(tiny(action_space=fewer, seed=9), CENTRE_LINE, tmp_path / "clone", init_from=source,
+              on_progress=stop.on_progress, should_stop=stop, export=False)
+    state = json.loads((tmp_path / "clone" / "checkpoints" / "state.json").read_text())
+    assert "from 10 to 6 actions" in state["clone_explanation"]
+    old = build_actor_critic(tiny())
+    old.load_weights(source / "checkpoints" / "iter-0001" / "model.weights.h5")
+    fresh = build_actor_critic(tiny(action_space=fewer), seed=9)  # what the clone's head started from
+    keras.utils.set_random_seed(9)
+    cloned = build_actor_critic(tiny(action_space=fewer))
+    cloned.load_weights(tmp_path / "clone" / "checkpoints" / "iter-0000" / "model.weights.h5")
+    # one iteration of training moved every layer a little: compare distances, not equality
+    def distance(a, b, layer):
+        return float(np.abs(a.get_layer(layer).get_weights()[0] - b.get_layer(layer).get_weights()[0]).mean())
+    for layer in ("trunk_conv1", "trunk_dense", "value_head"):
+        assert distance(cloned, old, layer) < 0.2 * distance(fresh, old, layer), layer
+    assert cloned.get_layer("policy_head").get_weights()[0].shape == (256, 6)
+
+
+def test_a_raising_reward_function_fails_with_its_line_and_params(tmp_path):
+    from training.rl.train import train
+
+    with pytest.raises(RewardFunctionError) as caught:
+        train(tiny(), RAISES, tmp_path / "bad", export=False)
+    error = caught.value
+    assert error.line == 6 and "math domain error" in str(error)
+    assert error.params is not None and error.params["steps"] > 3 and "track_width" in error.params

@@ -230,6 +230,17 @@ def reward_function(params):
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before.ru_utime < 10
 
 
+def test_signals_reach_only_the_sandbox_itself(bystander):
+    source = OS_GLOBALS + """
+def reward_function(params):
+    os_globals()["kill"](-1, 9)
+    return 1.0
+"""
+    error = failure(source, bystander)  # in its own pid namespace, -1 is only its own processes
+    assert error.kind in ("crashed", "raised")
+    assert os.getpid() and os.getppid() != 1  # this process and its parent live on
+
+
 def test_ctypes_import_is_refused_and_libc_cannot_fork(bystander):
     error = failure("import ctypes\n\ndef reward_function(params):\n    return 1.0\n", bystander)
     assert error.line == 1 and "import of 'ctypes' is not allowed" in str(error)

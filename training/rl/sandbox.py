@@ -116,7 +116,7 @@ class SandboxLimits:
     wall_s_per_batch: float = 120.0
     wall_s_load: float = 30.0  # running the file itself: its imports (scipy.stats takes seconds)
     start_timeout_s: float = 30.0
-    cpu_s_total: float = 3600.0
+    cpu_s_total: float = 6 * 3600.0  # over the sandbox's whole life (a 24 h job: a quarter of a core)
     memory_mb: int = 1024
     max_procs: int = 16
     max_output_bytes: int = 64 * 1024

@@ -16,9 +16,10 @@ from simulator.episode import EvaluationResult, Session, StepResult, round_robin
 from simulator.rules import TRAINING_RULES
 from simulator.track import Track
 
-#: A small discrete space: steering -30..30 in 15-degree steps x speeds 1 and 2 m/s.
+#: A discrete space: steering -30..30 in 5-degree steps x speeds 1 and 2 m/s.
 ACTIONS = ActionSpace(kind="discrete", actions=tuple(
-    DiscreteAction(float(s), v) for s in (-30, -15, 0, 15, 30) for v in (1.0, 2.0)))
+    DiscreteAction(float(s), v) for s in range(-30, 31, 5) for v in (1.0, 2.0)))
+STRAIGHT_FAST = 13  # (0 degrees, 2 m/s)
 METADATA = ModelMetadata(action_space=ACTIONS)
 HYPERPARAMETERS = {"batch_size": 64, "beta_entropy": 0.01, "discount_factor": 0.99, "e_greedy_value": 0.05,
                    "epsilon_steps": 10000, "exploration_type": "categorical", "loss_type": "huber",
@@ -50,9 +51,9 @@ def episode(session: Session, track: Track, number: int, crash_after: int | None
     steps: list[StepResult] = []
     while True:
         if crash_after is not None and session.steps >= crash_after:
-            index = 5  # straight on at 2 m/s: off at the next bend
+            index = STRAIGHT_FAST  # off at the next bend
         else:
-            index = nearest_action(pursuit(track, session.state, speed=1.0 + (number % 2)))
+            index = nearest_action(pursuit(track, session.state, speed=1.0))
         steps.append(session.step(ACTIONS.command(index), index))
         if steps[-1].done:
             return steps

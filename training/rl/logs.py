@@ -12,7 +12,7 @@ AWS console leave behind, so that `deepracer-utils` and the community's notebook
   `trial` within the iteration; an evaluation row carries the iteration's last episode and trial,
   as deepracer-for-cloud writes them);
 - `evaluation-simtrace/{n}-iteration.csv`: the steps of the evaluation trials after iteration n;
-- `logs/columns/{training,evaluation}-{n}.npz`: the same steps as NumPy columns (plus the track
+- `logs/columns/{training,evaluation}-{n}.npy`: the same steps as NumPy columns (plus the track
   of each step), which `training.rl.analysis` loads in milliseconds instead of parsing CSV.
 
 deepracer-utils derives the iteration of an episode from a constant number of episodes per
@@ -49,11 +49,22 @@ from simulator.simtrace import (
 from simulator.track import Track
 
 STATE_VERSION = 1
-#: Episode statuses by code, as stored in the `status` column of the .npz files.
+#: Episode statuses by code, as stored in the `status` column of the column files.
 STATUSES: tuple[EpisodeStatus, ...] = tuple(EpisodeStatus)
 _STATUS_CODE = {s.value: i for i, s in enumerate(STATUSES)}
-_FLOAT_COLUMNS = ("x", "y", "yaw", "steer", "throttle", "reward", "progress", "track_len", "tstamp",
-                  "pause_duration")
+#: The columns file of an iteration: SIMTRACE_HEADER's fields (lower case), the status as a code
+#: into STATUSES and the track as an index into the log's track list.
+COLUMNS_DTYPE = np.dtype([
+    ("episode", np.int32), ("steps", np.int32), ("x", np.float32), ("y", np.float32), ("yaw", np.float32),
+    ("steer", np.float32), ("throttle", np.float32), ("action", np.int16), ("reward", np.float64),
+    ("done", np.bool_), ("all_wheels_on_track", np.bool_), ("progress", np.float32),
+    ("closest_waypoint", np.int32), ("track_len", np.float32), ("tstamp", np.float64), ("status", np.int8),
+    ("pause_duration", np.float32), ("track", np.int16),
+])
+#: Column of COLUMNS_DTYPE for each simtrace row field (None: converted separately).
+_ROW_FIELDS = ("episode", "steps", "x", "y", "yaw", "steer", "throttle", "action", "reward", "done",
+               "all_wheels_on_track", "progress", "closest_waypoint", "track_len", "tstamp", None,
+               "pause_duration")
 
 
 class TrainingLogError(ValueError):
@@ -75,7 +86,7 @@ def evaluation_simtrace_path(out_dir: str | os.PathLike, iteration: int) -> Path
 
 
 def columns_path(out_dir: str | os.PathLike, phase: str, iteration: int) -> Path:
-    return Path(out_dir) / "logs" / "columns" / f"{phase}-{iteration}.npz"
+    return Path(out_dir) / "logs" / "columns" / f"{phase}-{iteration}.npy"
 
 
 def state_path(out_dir: str | os.PathLike) -> Path:
@@ -314,7 +325,7 @@ class TrainingLog:
     def _clear(self) -> None:
         """A new run in this folder: earlier logs go."""
         for folder, pattern in (("training-simtrace", "*-iteration.csv"), ("evaluation-simtrace", "*-iteration.csv"),
-                                ("logs/columns", "*.npz")):
+                                ("logs/columns", "*.npy")):
             for path in (self.out_dir / folder).glob(pattern):
                 path.unlink()
         for path in (robomaker_log_path(self.out_dir), metrics_path(self.out_dir), state_path(self.out_dir)):
@@ -338,25 +349,18 @@ def _write_csv(path: Path, rows: list[list[Any]]) -> None:
 
 
 def _write_columns(path: Path, rows: list[list[Any]], track_column: list[int]) -> None:
-    """The simtrace rows as typed NumPy columns (names as in SIMTRACE_HEADER, lower case)."""
-    cols = list(zip(*rows, strict=True)) if rows else [()] * len(SIMTRACE_HEADER)
-    named = dict(zip(SIMTRACE_HEADER, cols, strict=True))
-    arrays: dict[str, np.ndarray] = {
-        "episode": np.asarray(named["episode"], dtype=np.int32),
-        "steps": np.asarray(named["steps"], dtype=np.int32),
-        "action": np.asarray(named["action"], dtype=np.int16),
-        "done": np.asarray(named["done"], dtype=bool),
-        "all_wheels_on_track": np.asarray(named["all_wheels_on_track"], dtype=bool),
-        "closest_waypoint": np.asarray(named["closest_waypoint"], dtype=np.int32),
-        "status": np.asarray([_STATUS_CODE[s] for s in named["episode_status"]], dtype=np.int8),
-        "track": np.asarray(track_column, dtype=np.int16),
-    }
-    for name, header in zip(_FLOAT_COLUMNS, ("X", "Y", "yaw", "steer", "throttle", "reward", "progress",
-                                             "track_len", "tstamp", "pause_duration"), strict=True):
-        arrays[name] = np.asarray(named[header], dtype=np.float64)
+    """The simtrace rows as one structured NumPy array (COLUMNS_DTYPE) in a .npy file."""
+    out = np.empty(len(rows), dtype=COLUMNS_DTYPE)
+    if rows:
+        cols = list(zip(*rows, strict=True))
+        for i, name in enumerate(_ROW_FIELDS):
+            if name is not None:
+                out[name] = cols[i]
+        out["status"] = [_STATUS_CODE[s] for s in cols[SIMTRACE_HEADER.index("episode_status")]]
+        out["track"] = track_column
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, out)
     tmp.replace(path)
 
 

@@ -400,7 +400,8 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
         best_eval_completion_pct=max(state.best_completion_pct, 0.0), best_lap_time_s=state.best_lap_time_s,
         stop_reason=stop_reason or "time_limit", export_dir=export_dir,
         metrics={"first_lap_s": state.first_lap_s, "steps_per_s": state.steps / max(state.elapsed_s, 1e-9),
-                 "last_event": {k: v for k, v in last_event.items() if k != "episode_rows"}})
+                 "eval_completion_pct": last_event.get("eval_completion_pct"),
+                 "eval_lap_times": last_event.get("eval_lap_times") or []})
     emit({"phase": "done", "iteration": state.last_iteration, "episodes": state.episodes, "steps": state.steps,
           "elapsed_s": state.elapsed_s, "percent": 100.0, "eta_s": 0.0, "stop_reason": outcome.stop_reason,
           "best_iteration": state.best_iteration, "best_eval_completion_pct": outcome.best_eval_completion_pct,
@@ -473,4 +474,4 @@ def _export(model: Any, config: RLConfig, out: Path, state: RunState) -> Path | 
     except ImportError:  # B2's module not there yet
         log.warning("training.rl.export is missing: no export/ written")
         return None
-    return exporter.export_model(policy, config, out, best_iteration=state.best_iteration)  # type: ignore[no-any-return]
+    return exporter.export_model(policy, config, out, best_iteration=state.best_iteration)

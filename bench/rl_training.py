@@ -1,0 +1,171 @@
+"""Benchmark of PPO training (training.rl.train) on this machine (2 shared cores are the target).
+
+Every figure is end to end: rollouts of the vectorised cars with the camera, rewards from the real
+sandbox (training.rl.sandbox, bubblewrap) in batches, PPO updates, greedy evaluations between
+iterations, DeepRacer logs and checkpoints.
+
+- `--quick`: `rl_env_steps_per_s` with the default configuration (8 cars, 80x60, the small
+  network) and the console's centre-line reward (`simulator.gym_env.follow_center_line`'s source),
+  trained until a greedy evaluation trial completes a lap of reinvent_base (`first_lap_s`, wall
+  seconds since training started; the run stops there or after `--first-lap-budget` s); then
+  `shallow_160x120_steps_per_s`: DeepRacer's shallow network on the full 160x120 frame.
+- `--minutes N`: N minutes on reinvent_base with the default setup -> `completion_pct` of the last
+  evaluation (3 trials) and the best lap.
+- `--minutes N --fast`: a 15-action space up to 3.5 m/s and the speed-on-straights example reward
+  -> `best_lap_over_limit` = best evaluation lap / `simulator.limit` physical-limit lap.
+- `--unseen-track`: N minutes (default 10) on several built-in tracks, then 3 greedy trials on
+  reinvent_base, which training never saw -> `unseen_track_completion_pct`.
+
+Also reports `steps_per_cpu_s` (steps per second of this process's CPU time), which other load
+on the shared cores disturbs less than wall time. Ends with one line `RESULT {json}`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse
+import inspect
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simulator.gym_env import follow_center_line  # noqa: E402
+from training.rl.config import RLConfig  # noqa: E402
+
+FAST_ACTIONS = [{"steering_angle": float(s), "speed": v} for s in (-30, -15, 0, 15, 30) for v in (1.5, 2.5, 3.5)]
+TRAIN_TRACKS = ["pitlane_loop", "pitlane_hairpin", "reInvent2019_track", "pitlane_speedway"]
+UNSEEN_TRACK = "reinvent_base"
+
+
+def centre_line_source() -> str:
+    """`follow_center_line` as a console reward file."""
+    lines = inspect.getsource(follow_center_line).splitlines()
+    body = [line for line in lines[1:] if not line.strip().startswith('"""')]
+    return "def reward_function(params):\n" + "\n".join(body) + "\n"
+
+
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def run(name: str, config: RLConfig, reward: str, out: Path) -> dict[str, Any]:
+    from training.rl.train import train
+
+    events: list[dict] = []
+
+    def on_progress(event: dict) -> None:
+        events.append(event)
+        if event["phase"] == "iteration":
+            print(f"  [{name}] it {event['iteration']} steps {event['steps']} t {event['elapsed_s']:.0f}s "
+                  f"{event['steps_per_s']:.0f} steps/s eval {event['eval_completion_pct']} "
+                  f"laps {event['eval_lap_times']} load {load()}", flush=True)
+
+    cpu0 = time.process_time()
+    result = train(config, reward, out, on_progress=on_progress, export=False)
+    cpu = time.process_time() - cpu0
+    iterations = [e for e in events if e["phase"] == "iteration"]
+    evaluated = [e for e in iterations if e["eval_completion_pct"] is not None]
+    return {
+        "steps": result.steps, "elapsed_s": round(result.elapsed_s, 1),
+        "steps_per_s": round(result.steps / result.elapsed_s, 1),
+        "steps_per_cpu_s": round(result.steps / cpu, 1),
+        "first_lap_s": result.metrics.get("first_lap_s"),
+        "best_lap_time_s": result.best_lap_time_s,
+        "best_completion_pct": result.best_eval_completion_pct,
+        "last_completion_pct": evaluated[-1]["eval_completion_pct"] if evaluated else None,
+        "last_lap_times": evaluated[-1]["eval_lap_times"] if evaluated else None,
+        "iterations": result.iterations, "stop_reason": result.stop_reason, "out_dir": str(out),
+    }
+
+
+def quick(work: Path, budget: float) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    cfg = RLConfig(max_seconds=budget, target_completion_pct=100.0)
+    first = run("default", cfg, centre_line_source(), work / "default")
+    figures["rl_env_steps_per_s"] = first["steps_per_s"]
+    figures["rl_steps_per_cpu_s"] = first["steps_per_cpu_s"]
+    figures["first_lap_s"] = first["first_lap_s"]
+    figures["default_run"] = first
+    shallow = RLConfig(network="deepracer_shallow", downscale=1, max_seconds=60.0, eval_trials=0)
+    second = run("shallow_160x120", shallow, centre_line_source(), work / "shallow")
+    figures["shallow_160x120_steps_per_s"] = second["steps_per_s"]
+    figures["shallow_160x120_steps_per_cpu_s"] = second["steps_per_cpu_s"]
+    return figures
+
+
+def timed(work: Path, minutes: float, fast: bool) -> dict[str, Any]:
+    if fast:
+        from simulator.car import DEEPRACER
+        from simulator.limit import minimum_lap_time
+        from training.rl.examples import example
+
+        cfg = RLConfig(max_seconds=60.0 * minutes, action_space=FAST_ACTIONS)
+        result = run(f"fast_{minutes:g}min", cfg, example("speed_on_straights").source, work / "fast")
+        limit = minimum_lap_time(UNSEEN_TRACK, DEEPRACER).lap_time_s
+        best = result["best_lap_time_s"]
+        return {"minutes": minutes, "best_lap_s": best, "limit_lap_s": round(limit, 3),
+                "best_lap_over_limit": round(best / limit, 3) if best else None, "run": result}
+    cfg = RLConfig(max_seconds=60.0 * minutes)
+    result = run(f"{minutes:g}min", cfg, centre_line_source(), work / "timed")
+    return {"minutes": minutes, "completion_pct": result["last_completion_pct"],
+            "best_completion_pct": result["best_completion_pct"], "best_lap_s": result["best_lap_time_s"],
+            "run": result}
+
+
+def unseen(work: Path, minutes: float) -> dict[str, Any]:
+    import numpy as np
+
+    from simulator.track import load_track
+    from training.rl.networks import build_actor_critic
+    from training.rl.ppo import PPOLearner
+    from training.rl.train import RunState, _evaluate, checkpoint_dir
+
+    cfg = RLConfig(tracks=[{"name": t, "reverse": False} for t in TRAIN_TRACKS], max_seconds=60.0 * minutes)
+    out = work / "unseen"
+    result = run("unseen", cfg, centre_line_source(), out)
+    state = RunState.load(out / "checkpoints" / "state.json")
+    model = build_actor_critic(cfg)
+    learner = PPOLearner(model, cfg, np.random.default_rng(0))
+    learner.load(checkpoint_dir(out, state.last_iteration), optimizer=False)
+    evaluation = _evaluate(learner, cfg, load_track(UNSEEN_TRACK), None)
+    return {"train_tracks": TRAIN_TRACKS, "unseen_track": UNSEEN_TRACK, "minutes": minutes,
+            "unseen_track_completion_pct": round(evaluation.completion_pct, 1),
+            "unseen_lap_times": evaluation.lap_times, "run": result}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="steps/s and the first lap")
+    parser.add_argument("--first-lap-budget", type=float, default=240.0, help="seconds for the --quick run")
+    parser.add_argument("--minutes", type=float, help="a timed run on reinvent_base")
+    parser.add_argument("--fast", action="store_true", help="with --minutes: fast actions, speed reward")
+    parser.add_argument("--unseen-track", action="store_true", help="train on other tracks, drive reinvent_base")
+    parser.add_argument("--work", type=Path, help="keep the runs here (default: a temporary folder)")
+    args = parser.parse_args()
+    if not (args.quick or args.minutes or args.unseen_track):
+        parser.error("choose --quick, --minutes N and/or --unseen-track")
+    figures: dict[str, Any] = {"load_before": load(), "cores": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="rl_bench_") as tmp:
+        work = args.work or Path(tmp)
+        if args.quick:
+            figures.update(quick(work, args.first_lap_budget))
+        if args.minutes and not args.unseen_track:
+            figures[f"{'fast_' if args.fast else ''}{args.minutes:g}min"] = timed(work, args.minutes, args.fast)
+        if args.unseen_track:
+            figures["unseen"] = unseen(work, args.minutes or 10.0)
+    figures["load_after"] = load()
+    print("RESULT " + json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

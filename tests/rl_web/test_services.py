@@ -115,6 +115,7 @@ def test_iteration_rows_and_history(team_a):
     assert [row["iteration"] for row in data["iterations"]] == [1, 2]
     assert data["iterations"][1]["reward_mean"] == 9.0 and "huge_extra" not in data["iterations"][0]
     assert [e["episode"] for e in data["episodes"]] == [5, 6, 7, 8, 9]
-    assert set(data["episodes"][0]) == {"episode", "reward", "progress", "steps", "status", "iteration"}
+    assert set(data["episodes"][0]) == {"episode", "track", "reward", "progress", "steps", "status", "lap_time",
+                                        "iteration"}
     assert data["last"] == 2 and data["more"] is False and data["time_limit_s"] == 3600.0
     assert selectors.history(model, after=2)["iterations"] == []

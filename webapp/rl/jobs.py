@@ -10,6 +10,8 @@ step's params) leaves the model cancelled or failed; only a finished run is publ
 
 from __future__ import annotations
 
+import json
+
 from . import services
 
 #: Share of the bar the training loop fills; exporting and publishing take the rest.
@@ -61,16 +63,42 @@ def progress_callback(model, reporter):
     return on_progress
 
 
+class RewardFunctionFailed(RuntimeError):
+    """The team's reward function failed during training; the message is the job's error."""
+
+
+def _params_text(params: dict | None, limit: int = 3000) -> str:
+    """The step's params as the job's error shows them (waypoints summarised, long text cut)."""
+    if not params:
+        return ""
+    shown = {k: (f"[{len(v)} points]" if k == "waypoints" and isinstance(v, (list, tuple)) else v)
+             for k, v in params.items()}
+    text = json.dumps(shown, indent=1, sort_keys=True, default=repr)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def reward_error(exc) -> RewardFunctionFailed:
+    """A sandbox RewardFunctionError as the team reads it: the message (with the line in their
+    file) and the params of the step that made it fail."""
+    params = _params_text(getattr(exc, "params", None))
+    text = str(exc)
+    text = text[0].upper() + text[1:]
+    if params:
+        text += f"\nThe step's params:\n{params}"
+    return RewardFunctionFailed(text)
+
+
 def train_rl(job, reporter) -> dict:
     from training.rl.config import RLConfig
-    from training.rl.train import train
+    from training.rl.sandbox import RewardFunctionError
+    from training.rl.train import STATE_FILE, train
     from webapp.garage.models import TrainedModel
 
     model = TrainedModel.objects.select_related("team", "cloned_from").get(
         pk=job.params["model_id"], team=job.team, kind=TrainedModel.Kind.REINFORCEMENT)
     out_dir = services.run_dir(model)
     config = RLConfig.from_dict(model.config)
-    resuming = (out_dir / "checkpoints").is_dir()
+    resuming = (out_dir / "checkpoints" / STATE_FILE).is_file()  # an iteration finished before
     init_from = None if resuming else services.init_from(model)
     if resuming:
         reporter.log("Resuming from the last iteration's checkpoint")
@@ -78,9 +106,12 @@ def train_rl(job, reporter) -> dict:
         reporter.log(f"Continuing from {model.cloned_from.name} (model {model.cloned_from.pk})")
         reporter.log(services.clone_explanation(model.cloned_from, config))
     reporter.progress(0.5, "Starting the simulators and the reward sandbox", force=True)
-    result = train(config, model.options["reward_source"], out_dir,
-                   on_progress=progress_callback(model, reporter), should_stop=reporter.cancel_requested,
-                   init_from=init_from)
+    try:
+        result = train(config, model.options["reward_source"], out_dir,
+                       on_progress=progress_callback(model, reporter), should_stop=reporter.cancel_requested,
+                       init_from=init_from)
+    except RewardFunctionError as exc:
+        raise reward_error(exc) from exc
     services.publish(model, result)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(model.metrics.items()) if isinstance(v, (int, float)))
     reporter.log(f"Published: {summary}")

@@ -157,9 +157,10 @@ def init_from(model: TrainedModel) -> Path | None:
 ITERATION_KEYS = (
     "iteration", "episodes", "steps", "elapsed_s", "eta_s", "percent", "reward_mean", "reward_min",
     "reward_max", "eval_completion_pct", "eval_lap_times", "best_iteration", "steps_per_s",
-    "episodes_per_hour", "entropy", "kl", "policy_loss", "value_loss", "lr",
+    "episodes_per_hour", "entropy", "kl", "policy_loss", "value_loss", "lr", "clip_fraction", "progress_mean",
+    "best_lap_time_s", "first_lap_s",
 )
-EPISODE_KEYS = ("episode", "reward", "progress", "steps", "status")
+EPISODE_KEYS = ("episode", "track", "reward", "progress", "steps", "status", "lap_time")
 
 
 def record_iteration(model: TrainedModel, event: dict[str, Any]) -> TrainingIteration:

@@ -27,4 +27,6 @@ RUN pip install --no-cache-dir ".[worker]" \
 
 USER pitlane
 EXPOSE 8000
+# Web server processes behind the port (webapp/server.py); docker-compose.yml sets it for its web service.
+ENV PITLANE_WEB_PROCESSES=2
 CMD ["python", "-m", "webapp.server", "-b", "0.0.0.0", "-p", "8000", "webapp.asgi:application"]

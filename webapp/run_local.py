@@ -8,7 +8,8 @@ the embedded Redis' data (kept in PITLANE_VAR_DIR/redis, so queued jobs survive 
 A worker that exits (crashed, killed, out of memory) is started again after a back-off that
 doubles up to a minute, while the web server keeps serving; if the web server exits, everything
 stops. DEBUG is off, as in production (whitenoise serves the collected static files); set
-PITLANE_DEBUG=1 (or DEBUG=1) for Django's debug pages.
+PITLANE_DEBUG=1 (or DEBUG=1) for Django's debug pages. The web server runs one process per core
+(at most 4) behind the one port; PITLANE_WEB_PROCESSES=N chooses (webapp/server.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from webapp.embedded_redis import EmbeddedRedis, port_answers
 from webapp.env import env_int
+from webapp.server import WEB_PROCESSES_ENV, auto_web_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_PORT = env_int("PITLANE_REDIS_PORT", 6390, minimum=1)
@@ -58,6 +60,7 @@ def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "webapp.settings")}
     if env.get("PITLANE_DEBUG"):
         env["DEBUG"] = env["PITLANE_DEBUG"]  # opt-in debug pages; DEBUG itself is honoured as given
+    env.setdefault(WEB_PROCESSES_ENV, str(auto_web_processes()))
     var_dir = Path(env.get("PITLANE_VAR_DIR", ROOT / "var"))  # as webapp.settings reads it
     var_dir.mkdir(parents=True, exist_ok=True)
     redis = None
@@ -80,8 +83,8 @@ def main() -> int:
             [py, "-m", "webapp.server", "-b", HOST, "-p", str(PORT), "webapp.asgi:application"],
             cwd=ROOT, env=env, start_new_session=True,
         ))
-        print(f"\nPitlane is running on http://{HOST}:{PORT}/  (admin: /admin/, API: /api/v1/). Ctrl-C stops it.\n",
-              flush=True)
+        print(f"\nPitlane is running on http://{HOST}:{PORT}/  (admin: /admin/, API: /api/v1/; "
+              f"{env[WEB_PROCESSES_ENV]} web server processes). Ctrl-C stops it.\n", flush=True)
         web = processes[1]
         started, backoff_s, restart_at = time.monotonic(), WORKER_BACKOFF_MIN_S, None
         while web.poll() is None:

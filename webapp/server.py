@@ -13,18 +13,32 @@ for seconds. Here
   soon as its `Content-Length` is known, or, sent with `Transfer-Encoding: chunked`, as soon as the
   bytes received pass the limit. The connection is closed after the answer, so the rest of the
   body is never read.
+
+`PITLANE_WEB_PROCESSES=N` (default 1; `make run`, the image and docker-compose set it, see
+`auto_web_processes`) serves with N Daphne processes behind the one address: this process opens
+the listening socket and starts N servers that accept from it (each has one event loop and one
+interpreter lock; a burst of hundreds of websockets connecting at once is spread over them),
+passes SIGTERM and SIGINT on to them, and exits when any of them exits, after stopping the others
+(whoever started it then sees the server gone, as with one process).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from django.template.defaultfilters import filesizeformat
+
+from webapp.env import env_int
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +133,11 @@ class LimitedServer(Server):
             max_request_bytes = settings.PITLANE_MAX_REQUEST_BYTES
         self.max_request_bytes = max_request_bytes
         super().__init__(*args, **kwargs)
+        inherited = os.environ.get(LISTEN_FD_ENV)
+        if inherited:
+            # One of several servers (serve_in_processes): accept from the socket it was handed
+            # instead of binding the address itself.
+            self.endpoints = [f"fd:fileno={int(inherited)}"]
         self.endpoints = [with_backlog(endpoint) for endpoint in self.endpoints]
 
     @property
@@ -135,8 +154,80 @@ class PitlaneCommandLine(CommandLineInterface):
     server_class = LimitedServer
 
 
+#: How many server processes share the listening socket (`serve_in_processes`).
+WEB_PROCESSES_ENV = "PITLANE_WEB_PROCESSES"
+#: Set by serve_in_processes for its servers: the listening socket's file descriptor.
+LISTEN_FD_ENV = "PITLANE_WEB_LISTEN_FD"
+
+
+def web_processes() -> int:
+    return env_int(WEB_PROCESSES_ENV, 1, minimum=1)
+
+
+def auto_web_processes() -> int:
+    """What `make run` serves with unless PITLANE_WEB_PROCESSES says otherwise: one server
+    process per core, at most 4 (each holds a Django process' memory)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _tcp_address(argv: list[str]) -> tuple[str, int]:
+    """The IPv4 host and port Daphne would bind for these arguments (its defaults included); a
+    SystemExit if they bind anything else (a UNIX socket, a file descriptor, raw endpoints, IPv6:
+    Twisted's `fd:` endpoint adopts IPv4 sockets only)."""
+    from daphne.cli import DEFAULT_HOST, DEFAULT_PORT
+
+    args = PitlaneCommandLine().parser.parse_args(argv)
+    host = args.host or DEFAULT_HOST
+    if args.unix_socket or args.file_descriptor is not None or args.socket_strings or ":" in host:
+        raise SystemExit(f"{WEB_PROCESSES_ENV} above 1 serves an IPv4 address (-b HOST -p PORT) only")
+    return host, DEFAULT_PORT if args.port is None else args.port
+
+
+def serve_in_processes(argv: list[str], processes: int) -> int:
+    """Listen on the TCP address in `argv`, start `processes` servers that accept from the socket
+    (each `python -m webapp.server argv`, told the socket by LISTEN_FD_ENV), and wait: SIGTERM or
+    SIGINT is passed on to them; when one exits, the others are stopped. Returns the exit status of
+    the first server that exited (0 after a signal)."""
+    host, port = _tcp_address(argv)
+    listener = socket.create_server((host, port), backlog=LISTEN_BACKLOG)
+    env = {**os.environ, WEB_PROCESSES_ENV: "1", LISTEN_FD_ENV: str(listener.fileno())}
+    servers = [subprocess.Popen([sys.executable, "-m", "webapp.server", *argv], env=env,
+                                pass_fds=(listener.fileno(),)) for _ in range(processes)]
+    listener.close()  # the servers hold it now
+    stopping: list[int] = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stopping and all(server.poll() is None for server in servers):
+            time.sleep(0.2)
+        exited = next((server for server in servers if server.returncode is not None), None)
+        if exited is not None and not stopping:
+            logger.error("Web server process %s exited with status %s; stopping the others",
+                         exited.pid, exited.returncode)
+        for server in servers:
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+        for server in servers:
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        return 0 if stopping or exited is None else exited.returncode
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
-    PitlaneCommandLine().run(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    processes = web_processes()
+    if processes > 1:
+        sys.exit(serve_in_processes(argv, processes))
+    PitlaneCommandLine().run(argv)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ web server subprocess; traffic only to 127.0.0.1; everything is stopped at the e
 One anonymous `multipart/form-data` POST of 300 MB to /leagues/ is streamed from a generator over
 a raw socket (the bench never holds it), while /api/v1/health/ is asked again and again:
 
-  rss_growth_mb_300mb_post     the server's RSS 2 s after the POST minus before it (target <= 50)
+  rss_growth_mb_300mb_post     the server's RSS (its processes together) 2 s after the POST minus
+                               before it (target <= 50)
   rss_peak_growth_mb           the highest RSS seen while it was sent, minus before
   health_p99_ms_under_upload   p99 of /api/v1/health/ while the POST is sent (target < 500); health
                                is asked for at least HEALTH_MIN_S, however fast the POST is answered
@@ -22,6 +23,7 @@ Daphne instead (the figures before the fix: several GB, and the POST is read in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -108,9 +110,16 @@ def _big_post(port: int, chunked: bool) -> dict:
 
 
 def _rss_mb(pid: int) -> float:
+    """The RSS of the server process and its children (the server processes behind the port when
+    PITLANE_WEB_PROCESSES is above 1)."""
     import psutil
 
-    return psutil.Process(pid).memory_info().rss / MB
+    process = psutil.Process(pid)
+    total = 0
+    for each in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += each.memory_info().rss
+    return total / MB
 
 
 def measure(server_module: str = "webapp.server") -> dict:
@@ -150,6 +159,7 @@ def measure(server_module: str = "webapp.server") -> dict:
         chunked = _big_post(stack.port, chunked=True)
         return {
             "server": server_module,
+            "server_processes": int(stack.env()["PITLANE_WEB_PROCESSES"]),
             "rss_before_mb": round(before, 1),
             "rss_growth_mb_300mb_post": round(after - before, 1),
             "rss_peak_growth_mb": round(max(peak[0], after) - before, 1),

@@ -1,6 +1,8 @@
 """What every fault check starts and stops: a temporary var directory (PITLANE_VAR_DIR, so a fresh
 SQLite database), an embedded Redis that keeps nothing on disk, and a web server and/or Celery
-worker subprocess, each in its own session with a log file in the var directory.
+worker subprocess, each in its own session with a log file in the var directory. The web server
+runs as many processes as `make run`'s (PITLANE_WEB_PROCESSES, webapp.server.auto_web_processes)
+unless the environment says otherwise.
 
     with BenchStack("jobs", settings="webapp.settings_test") as stack:
         stack.redis.start()
@@ -30,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from webapp.embedded_redis import EmbeddedRedis, free_port  # noqa: E402  (after the path fix above)
+from webapp.server import WEB_PROCESSES_ENV, auto_web_processes  # noqa: E402
 
 #: Environment variables that would point a subprocess away from the bench's own database and Redis.
 _DROPPED_ENV = ("DATABASE_URL", "PITLANE_TEST_DB_NAME", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
@@ -76,6 +79,7 @@ class BenchStack:
     def env(self, **extra: str) -> dict:
         """The environment for every subprocess: the bench's var directory, settings and Redis."""
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+        env.setdefault(WEB_PROCESSES_ENV, str(auto_web_processes()))  # as `make run` serves
         env.update({"DJANGO_SETTINGS_MODULE": self.settings, "PITLANE_VAR_DIR": str(self.var_dir),
                     "REDIS_URL": self.redis.url, "PYTHONUNBUFFERED": "1"})
         env.update(self.extra_env)
@@ -102,7 +106,8 @@ class BenchStack:
                                 start_new_session=True)
 
     def start_server(self, module: str = "webapp.server", timeout_s: float = 60) -> int:
-        """Start `python -m module` on a free port; return the port once /api/v1/health/ answers 200."""
+        """Start `python -m module` on a free port; return the port once /api/v1/health/ answers 200.
+        (`webapp.server` with PITLANE_WEB_PROCESSES above 1 is a parent process and its servers.)"""
         self.port = free_port()
         self.server = self._spawn([sys.executable, "-m", module, "-b", "127.0.0.1", "-p", str(self.port),
                                    "webapp.asgi:application"], self.server_log)

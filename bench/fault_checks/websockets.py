@@ -2,8 +2,9 @@
 and connect-to-snapshot latency with 200 sockets opened at once.
 
 Self-contained: an embedded Redis, a temporary var directory with a migrated SQLite database
-(200 users in 4 teams, 100 jobs per team so every snapshot is full), one web server subprocess
-(`python -m webapp.server`, Daphne as `make run` serves it);
+(200 users in 4 teams, 100 jobs per team so every snapshot is full), the web server
+(`python -m webapp.server`, Daphne as `make run` serves it, with as many processes:
+PITLANE_WEB_PROCESSES, reported as ws_server_processes);
 traffic only to 127.0.0.1; everything is stopped at the end.
 
   ws_idle_survives_s     seconds an idle socket stayed open (the run watches it for IDLE_S = 35 s;
@@ -169,6 +170,7 @@ def measure() -> dict:
         for _ in range(ROUNDS):
             latencies += asyncio.run(_snapshot_round(stack.port, sessions))
         figures = {
+            "ws_server_processes": int(stack.env()["PITLANE_WEB_PROCESSES"]),
             "ws_snapshot_sockets": SOCKETS,
             "ws_snapshot_jobs_per_snapshot": JOBS_PER_TEAM,
             "ws_snapshot_p50_ms": round(statistics.median(latencies), 1),

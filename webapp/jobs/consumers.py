@@ -16,8 +16,11 @@ import asyncio
 import json
 import time
 import weakref
+from collections import defaultdict
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels_redis.core import RedisChannelLayer
 
 from webapp.accounts.notify import user_group
 from webapp.accounts.selectors import team_ids_of_user_id
@@ -98,6 +101,38 @@ async def _bounded(operation):
         return await operation
 
 
+async def change_groups(layer, channel: str, *, add=(), discard=()) -> None:
+    """Join the groups `add` and leave the groups `discard`: in one Redis round trip per shard on
+    channels_redis' layer (its group_add takes two round trips per group, ZADD then EXPIRE; a
+    socket that connects joins its user's group and one per team), else with the layer's own
+    group_add and group_discard. Writes what channels_redis' group_add and group_discard write."""
+    if not add and not discard:
+        return
+    if not isinstance(layer, RedisChannelLayer):
+        await asyncio.gather(*(_bounded(layer.group_discard(g, channel)) for g in discard),
+                             *(_bounded(layer.group_add(g, channel)) for g in add))
+        return
+    per_shard: dict[int, list[tuple[bool, str]]] = defaultdict(list)
+    for group in discard:
+        per_shard[layer.consistent_hash(group)].append((False, group))
+    for group in add:
+        per_shard[layer.consistent_hash(group)].append((True, group))
+
+    async def run(shard: int, operations: list[tuple[bool, str]]) -> None:
+        pipe = layer.connection(shard).pipeline(transaction=False)
+        now = time.time()
+        for adding, group in operations:
+            key = layer._group_key(group)
+            if adding:
+                pipe.zadd(key, {channel: now})
+                pipe.expire(key, layer.group_expiry)
+            else:
+                pipe.zrem(key, channel)
+        await pipe.execute()
+
+    await asyncio.gather(*(_bounded(run(shard, ops)) for shard, ops in per_shard.items()))
+
+
 class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
@@ -110,8 +145,7 @@ class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
         team_ids = self.scope.get("team_ids")
         if team_ids is None:
             team_ids = await self._current_team_ids()
-        await asyncio.gather(_bounded(self.channel_layer.group_add(user_group(self.user_id), self.channel_name)),
-                             self._follow(team_ids))
+        await self._follow(team_ids, also_add=(user_group(self.user_id),))
         await self.accept()
         # The page may have missed updates while it loaded: send the state from the database.
         await self._send_snapshot()
@@ -120,7 +154,17 @@ class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
         groups = [team_group(team_id) for team_id in getattr(self, "team_ids", ())]
         if hasattr(self, "user_id"):
             groups.append(user_group(self.user_id))
-        await asyncio.gather(*(_bounded(self.channel_layer.group_discard(g, self.channel_name)) for g in groups))
+        await change_groups(self.channel_layer, self.channel_name, discard=groups)
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its `aclose_old_connections()` before every message: that is a
+        hop to the default sync thread per message (connect, each update, disconnect), and this
+        consumer never uses that thread's database connection; its reads run on the socket_db
+        lane, which closes its own connections."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "refresh" and await self._recheck_teams():
@@ -149,13 +193,11 @@ class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
             await self._follow(current)
         return True
 
-    async def _follow(self, team_ids: frozenset[int]) -> None:
+    async def _follow(self, team_ids: frozenset[int], also_add: tuple[str, ...] = ()) -> None:
         added, dropped = team_ids - self.team_ids, self.team_ids - team_ids
         self.team_ids = team_ids
-        await asyncio.gather(
-            *(_bounded(self.channel_layer.group_discard(team_group(t), self.channel_name)) for t in dropped),
-            *(_bounded(self.channel_layer.group_add(team_group(t), self.channel_name)) for t in added),
-        )
+        await change_groups(self.channel_layer, self.channel_name, add=[*also_add, *map(team_group, sorted(added))],
+                            discard=[team_group(t) for t in sorted(dropped)])
 
     async def _send_snapshot(self) -> None:
         # Asked now, after this socket's groups were joined: only a read that starts from now on

@@ -80,23 +80,41 @@ class Job(models.Model):
 
     @property
     def kind_label(self) -> str:
-        spec = settings.PITLANE_JOB_KINDS.get(self.kind, {})
-        return spec.get("label", self.kind)
+        return self.label_of_kind(self.kind)
+
+    @staticmethod
+    def label_of_kind(kind: str) -> str:
+        spec = settings.PITLANE_JOB_KINDS.get(kind, {})
+        return spec.get("label", kind)
+
+    #: The columns an event is made of (`event_of`): what a snapshot of many jobs reads.
+    EVENT_COLUMNS = ("id", "team_id", "kind", "title", "status", "progress", "message", "metrics", "error",
+                     "cancel_requested")
 
     def as_event(self) -> dict:
         """What the browser needs to draw the job's row; also the websocket payload."""
+        return self.event_of({name: getattr(self, name) for name in self.EVENT_COLUMNS}, self.get_absolute_url())
+
+    @classmethod
+    def event_of(cls, row: dict, url: str) -> dict:
+        """`as_event` of the job whose EVENT_COLUMNS are `row` (e.g. a `values()` row) and whose
+        page is `url`, without building the model instance."""
         return {
-            "id": self.pk,
-            "team_id": self.team_id,
-            "kind": self.kind,
-            "kind_label": self.kind_label,
-            "title": self.title,
-            "status": self.status,
-            "status_label": self.get_status_display(),
-            "progress": round(self.progress, 1),
-            "message": self.message,
-            "metrics": self.metrics,
-            "error": self.error,
-            "cancel_requested": self.cancel_requested,
-            "url": self.get_absolute_url(),
+            "id": row["id"],
+            "team_id": row["team_id"],
+            "kind": row["kind"],
+            "kind_label": cls.label_of_kind(row["kind"]),
+            "title": row["title"],
+            "status": row["status"],
+            "status_label": str(_STATUS_LABELS.get(row["status"], row["status"])),
+            "progress": round(row["progress"], 1),
+            "message": row["message"],
+            "metrics": row["metrics"],
+            "error": row["error"],
+            "cancel_requested": row["cancel_requested"],
+            "url": url,
         }
+
+
+#: What `get_status_display` answers, per status.
+_STATUS_LABELS = dict(Job.Status.choices)

@@ -5,6 +5,7 @@ rollout hands the sandbox), then times `RewardSandbox.rewards` on them with thre
 functions: a constant (the sandbox's own overhead), our centre-line example and our
 speed-on-straights example (a realistic function that walks the waypoints). Figures:
   sandbox_us_per_step      wall time per step of one batch, constant reward (target <= 20)
+  sandbox_cpu_us_per_step  CPU time per step of both processes (clock ticks: +-10 ms per run)
   sandbox_us_per_step_centre_line / _speed_on_straights   the same with the example functions
   in_process_us_per_step_* the same function called in this process (what the sandbox adds)
   sandbox_start_s          start-up of one sandbox (bubblewrap + interpreter + numpy/scipy/shapely)
@@ -57,6 +58,42 @@ def best_us_per_step(call, batch: list[dict], runs: int) -> float:
     return best / len(batch) * 1e6
 
 
+def descendants_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of `pid`'s descendants (bubblewrap's init and the child)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = Path(f"/proc/{parent}/task/{task}/children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                try:
+                    fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                total += (int(fields[11]) + int(fields[12])) / tick
+                todo.append(child)
+    return total
+
+
+def cpu_us_per_step(sandbox: RewardSandbox, batch: list[dict], runs: int) -> float:
+    """CPU time (this process + the sandbox's processes) per step, over `runs` batches: what the
+    round trip costs the machine, which a busy shared machine does not inflate as it does wall time."""
+    pid = sandbox._proc.pid
+    host0, child0 = time.process_time(), descendants_cpu_s(pid)
+    for _ in range(runs):
+        sandbox.rewards("reinvent_base", batch)
+    spent = time.process_time() - host0 + descendants_cpu_s(pid) - child0
+    return spent / (runs * len(batch)) * 1e6
+
+
 def in_process(source: str):
     namespace: dict = {}
     exec(compile(source, "reward_function.py", "exec"), namespace)
@@ -80,12 +117,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             start_s = time.perf_counter() - started
             sandbox.rewards("reinvent_base", batch)  # warm
             us = best_us_per_step(lambda b, s=sandbox: s.rewards("reinvent_base", b), batch, runs)
+            cpu_us = cpu_us_per_step(sandbox, batch, 3 * runs)
         result[f"sandbox_us_per_step{label}"] = round(us, 2)
+        result[f"sandbox_cpu_us_per_step{label}"] = round(cpu_us, 2)
         if label:
             result[f"in_process_us_per_step{label}"] = round(best_us_per_step(in_process(source), batch, runs), 2)
         else:
             result["sandbox_start_s"] = round(start_s, 3)
-        print(f"sandbox{label or '_constant'}: {us:7.2f} us/step in batches of {BATCH} (start {start_s:.2f} s)")
+        print(f"sandbox{label or '_constant'}: {us:7.2f} us/step wall, {cpu_us:7.2f} us/step CPU, "
+              f"in batches of {BATCH} (start {start_s:.2f} s)")
     load = os.getloadavg()
     result["load_average_1m"] = round(load[0], 2)
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cpus")

@@ -73,7 +73,7 @@ def test_worker_trains_a_ready_rl_model_served_everywhere(client, team_a, team_b
     assert [r["iteration"] for r in history["iterations"]] == [r.iteration for r in rows]
     assert history["status"] == "ready" and history["episodes"]
     page = client.get(base).content.decode()
-    assert "Downloads" in page and "Console / DRfC archive" in page and f"?clone={model.pk}" in page
+    assert "Result and downloads" in page and "Console / DRfC archive" in page and f"?clone={model.pk}" in page
 
     def download(what):
         response = client.get(reverse("rl_download", args=[team_a.slug, model.pk, what]))

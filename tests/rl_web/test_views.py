@@ -69,7 +69,7 @@ def test_submit_starts_a_run_and_redirects_to_its_live_page(client, alpha):
     page = client.get(response.url).content.decode()
     assert f'data-history-url="{reverse("rl_history", args=[team.slug, model.pk])}"' in page
     assert f'data-live-job="{model.job_id}"' in page and "Cancel training" in page
-    assert "Centre line v1" in page and "Downloads" not in page  # nothing to download yet
+    assert "Centre line v1" in page and "Result and downloads" not in page  # nothing to download yet
 
 
 def test_continuous_action_space(client, alpha):

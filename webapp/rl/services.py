@@ -11,6 +11,7 @@ to blame, so the form, tests and any other caller get the same answer."""
 from __future__ import annotations
 
 import json
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -200,16 +201,19 @@ def publish(model: TrainedModel, result) -> TrainedModel:
     from training.rl.export import console_archive
 
     out = Path(result.out_dir)
-    export_dir = Path(result.export_dir) if getattr(result, "export_dir", None) else out / "export"
+    if result.export_dir is None or not (Path(result.export_dir) / "model_card.json").is_file():
+        raise ValueError("Training stopped before a model could be exported (no iteration finished).")
+    export_dir = Path(result.export_dir)
     artifacts: dict[str, Any] = {}
     for key, filename in EXPORT_FILES.items():
         if (export_dir / filename).is_file():
             _put(model.artifact_name(filename), export_dir / filename)
             artifacts[key] = filename
-    archive = console_archive(out, out / "console_model.tar.gz")
-    archive_name = f"console/{Path(archive).name}"
-    _put(model.artifact_name(archive_name), Path(archive))
-    artifacts["console_archive"] = archive_name
+    with tempfile.TemporaryDirectory() as tmp:
+        name = f"model_{model.pk}"
+        archive = console_archive(out, Path(tmp) / f"{name}.zip", name=name)
+        artifacts["console_archive"] = f"console/{archive.name}"
+        _put(model.artifact_name(artifacts["console_archive"]), archive)
     logs = []
     for relative in LOG_FILES:
         if (out / relative).is_file():

@@ -19,6 +19,11 @@ from webapp.jobs.services import waiting_notice
 from . import selectors, services
 from .forms import LIMITS, TrainRLForm, advanced_initial, preset_choices, track_choices
 
+STOP_REASONS = {
+    "time_limit": "At the time limit", "target_completion": "At the target evaluation completion",
+    "max_episodes": "At the episode limit", "avg_score": "At the average reward limit",
+}
+
 
 def _train_form(request, team, data=None) -> TrainRLForm:
     parent = None
@@ -88,6 +93,7 @@ def rl_model(request, team_slug: str, model_id: int):
         "team": team, "model": model, "job": model.job, "ready": model.is_ready,
         "reward": selectors.reward_version_of(model), "config_items": selectors.config_items(model),
         "clonable": model.status in services.CLONABLE, "analysis_url": _analysis_url(team, model),
+        "stop_reason": STOP_REASONS.get(model.metrics.get("stop_reason"), model.metrics.get("stop_reason")),
     })
 
 

@@ -336,6 +336,7 @@ class RewardSandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._closed = False
         self._broken: str | None = None
+        self._batch_size = 0  # of the batch in flight (0: starting up)
         self.seccomp = False
         self.start_s = 0.0
         started = time.perf_counter()
@@ -369,6 +370,7 @@ class RewardSandbox:
             if collecting:
                 gc.enable()
         deadline = time.monotonic() + self.limits.batch_deadline_s(n)
+        self._batch_size = n
         self._send(child.OP_BATCH, payload, deadline)
         status, count, error = self._answer(deadline, expect=n)
         if status == child.OK:
@@ -453,7 +455,7 @@ class RewardSandbox:
         while data:
             left = deadline - time.monotonic()
             if left <= 0:
-                self._fail("timeout", f"the reward function did not answer within {self._limit_text()}")
+                self._fail("timeout", self._limit_text())
             _r, writable, _x = select.select([], [self._in_fd], [], left)
             if not writable:
                 continue
@@ -469,7 +471,7 @@ class RewardSandbox:
         while left:
             wait = deadline - time.monotonic()
             if wait <= 0:
-                self._fail("timeout", f"the reward function did not answer within {self._limit_text()}")
+                self._fail("timeout", self._limit_text())
             readable, _w, _x = select.select([self._out_fd], [], [], wait)
             if not readable:
                 continue
@@ -514,7 +516,13 @@ class RewardSandbox:
                                    params=params, step_index=index)
 
     def _limit_text(self) -> str:
-        return f"{self.limits.wall_s_per_call:g} s per call"
+        n, limits = self._batch_size, self.limits
+        if n == 0:
+            return (f"the reward function's file did not finish loading within "
+                    f"{limits.start_timeout_s + limits.wall_s_load:g} s")
+        return (f"the reward function did not answer within {limits.batch_deadline_s(n):g} s for a batch "
+                f"of {n} step{'s' if n != 1 else ''} (limits: {limits.wall_s_per_call:g} s per call, "
+                f"{limits.wall_s_per_batch:g} s per batch)")
 
     def _fail(self, kind: str, message: str, index: int | None = None) -> NoReturn:
         self._kill()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drive_agent.latency import FrameTimer, LatencyStats
-from drive_agent.preprocessing import preprocess
+from drive_agent.preprocessing import FrameStack, preprocess
 from drive_agent.recorder import Recorder
 from drive_agent.runtime import Prediction, TFLiteModel
 from drive_agent.speed import PISpeedControl, SpeedPolicy
@@ -44,6 +44,8 @@ class DriveLoop:
         self.throttle_scale = throttle_scale
         self.recorder = recorder
         self.stats = stats if stats is not None else LatencyStats()
+        stack = self.card.preprocessing.stack
+        self._frames = FrameStack(stack) if stack > 1 else None
         self._lock = threading.Lock()
 
     def step(self, frame: np.ndarray, measured_speed: float | None, timer: FrameTimer | None = None,
@@ -58,6 +60,8 @@ class DriveLoop:
                              f"{expected[1]}x{expected[0]}")
         with self._lock:
             x = preprocess(frame, self.card.preprocessing)
+            if self._frames is not None:
+                x = self._frames.push(x)
             if timer is not None:
                 timer.lap("preprocess")
             prediction = self.model.predict(x)
@@ -72,8 +76,12 @@ class DriveLoop:
         return command
 
     def reset(self) -> None:
-        """Forget speed-controller state, e.g. after the car was reset on the track."""
+        """Forget speed-controller state and the frame history (stacking models), e.g. after
+        the car was reset on the track."""
         self.speed.reset()
+        if self._frames is not None:
+            with self._lock:
+                self._frames.reset()
 
     def close(self) -> str:
         """Stop recording and return the latency report (printed by the CLI at exit)."""

@@ -17,6 +17,7 @@ KINDS = ("regression_steering", "discrete_actions", "continuous_actions")
 COLOR_SPACES = ("rgb", "yuv", "gray")
 SCALES = ("none", "unit", "symmetric")
 QUANTIZATIONS = ("float32", "int8")
+MAX_STACK = 8
 INPUT_DTYPES = ("float32", "uint8", "int8")
 
 
@@ -36,16 +37,20 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class PreprocessingSpec:
-    """Crop (rows), resize to (height, width), colour space and value scale of the model input."""
+    """Crop (rows), resize to (height, width), colour space and value scale of the model input;
+    `stack` > 1: the model sees the last `stack` preprocessed frames along the channel axis, the
+    newest last (a new run starts with its first frame repeated), as RL models train."""
 
     crop_top: int = 0
     crop_bottom: int = 0
     resize: tuple[int, int] | None = None
     color_space: str = "rgb"
     scale: str = "none"
+    stack: int = 1
 
     @property
     def out_channels(self) -> int:
+        """Channels of one preprocessed frame (the model input has `out_channels * stack`)."""
         return 1 if self.color_space == "gray" else 3
 
 
@@ -119,12 +124,15 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         """The card as JSON-ready dict; unknown keys of the source document are kept."""
         out = dict(self.raw)
+        preprocessing = {**asdict(self.preprocessing),
+                         "resize": list(self.preprocessing.resize) if self.preprocessing.resize else None}
+        if self.preprocessing.stack == 1:
+            del preprocessing["stack"]  # cards without frame stacking read as they always did
         out.update(
             schema=self.schema,
             kind=self.kind,
             input=asdict(self.input),
-            preprocessing={**asdict(self.preprocessing),
-                           "resize": list(self.preprocessing.resize) if self.preprocessing.resize else None},
+            preprocessing=preprocessing,
             output=self.output,
             action_space=_action_space_to_json(self.action_space),
             tflite={**asdict(self.tflite), "input_shape": list(self.tflite.input_shape)},
@@ -135,10 +143,10 @@ class ModelCard:
 
     @property
     def model_input_shape(self) -> tuple[int, int, int]:
-        """(height, width, channels) of one preprocessed frame."""
+        """(height, width, channels) of the model input: one preprocessed frame, or `stack` of them."""
         p = self.preprocessing
         h, w = p.resize if p.resize else (self.input.height - p.crop_top - p.crop_bottom, self.input.width)
-        return (h, w, p.out_channels)
+        return (h, w, p.out_channels * p.stack)
 
 
 def load_model_card(path: str | Path) -> ModelCard:
@@ -183,6 +191,7 @@ def parse_model_card(data: Any) -> ModelCard:
         resize=_resize(pre.get("resize")),
         color_space=_choice(pre, "color_space", COLOR_SPACES, "rgb", "preprocessing"),
         scale=_choice(pre, "scale", SCALES, "none", "preprocessing"),
+        stack=_stack(pre.get("stack", 1)),
     )
     tfl = _section(data, "tflite")
     shape = tfl.get("input_shape") or []
@@ -246,6 +255,12 @@ def _channels(inp: dict[str, Any]) -> int:
     if value not in (1, 3):
         raise ModelCardError(f"input.channels must be 1 or 3, got {value!r}")
     return int(value)
+
+
+def _stack(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_STACK:
+        raise ModelCardError(f"preprocessing.stack must be an integer 1..{MAX_STACK}, got {value!r}")
+    return value
 
 
 def _resize(value: Any) -> tuple[int, int] | None:

@@ -43,6 +43,32 @@ def preprocess(frame: np.ndarray, spec: PreprocessingSpec | ModelCard,
     return scale_values(img, spec.scale, dtype)
 
 
+class FrameStack:
+    """The last `size` preprocessed frames along the channel axis, newest last, for models whose
+    card has `preprocessing.stack` > 1. The first frame after `reset()` (a new run, a car put
+    back on the track) fills every slot, as the RL trainer starts each episode."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("a frame stack holds at least one frame")
+        self.size = size
+        self._stack: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._stack = None
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        """Add one preprocessed frame (h, w, c); returns the stack (h, w, c * size), a view
+        that the next push overwrites (copy it to keep it)."""
+        c = x.shape[2]
+        if self._stack is None or self._stack.shape[:2] != x.shape[:2] or self._stack.dtype != x.dtype:
+            self._stack = np.concatenate([x] * self.size, axis=2)
+        else:
+            self._stack[:, :, :-c] = self._stack[:, :, c:]
+            self._stack[:, :, -c:] = x
+        return self._stack
+
+
 def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 (H, W, C) -> (height, width, C) with Pillow's bilinear filter."""
     height, width = size

@@ -161,7 +161,8 @@ def test_figures_are_valid_plotly_with_the_track(run_dir, track):
     result = analysis.analyse_run(run_dir)
     figures = plots.analysis_figures(result, track)
     assert result["action_labels"][0] == "-30 deg 1 m/s"
-    assert set(figures) == {"reward_heatmap", "actions_map", "action_histogram", "paths", "iterations", "lap_times"}
+    assert set(figures) == {"reward_heatmap", "actions", "action_histogram", "paths", "completion", "reward",
+                            "lap_times"}
     for name, fig in figures.items():
         go.Figure(fig)  # raises on an invalid property
         assert fig["layout"]["title"]["text"], name
@@ -190,5 +191,20 @@ def test_hundred_thousand_steps_analyse_quickly(tmp_path, run_dir):
     figures = plots.analysis_figures(result, load_track("pitlane_loop"))
     elapsed = time.perf_counter() - start
     print(f"analysis of {result['steps']} steps: {elapsed:.2f} s")
-    assert result["steps"] >= 100_000 and len(figures) == 6
+    assert result["steps"] >= 100_000 and len(figures) == 7
     assert elapsed < 3.0  # ~0.3 s on a loaded 2-core machine
+
+
+def test_load_run_for_the_page(run_dir, run):
+    episodes, _ = run
+    data = analysis.load_run(run_dir, first=1, last=1)
+    assert data.totals() == {"episodes": 4, "steps": len(flat_steps(episodes, (1,))), "iterations": 1,
+                             "first": 1, "last": 1, "track": "pitlane_loop"}
+    figures = plots.analysis_figures(data)
+    assert figures["completion"]["data"][0]["x"] == [1]
+    assert figures["completion"]["layout"]["yaxis"]["range"] == [0, 105]
+    assert figures["reward"]["data"][2]["y"] == [data.result["summary_in_range"][0]["reward_mean"]]
+    with pytest.raises(analysis.AnalysisError, match="did not train on"):
+        analysis.load_run(run_dir, track="pitlane_hairpin")
+    with pytest.raises(analysis.AnalysisError, match="no training logs"):
+        analysis.load_run(run_dir.parent / "nothing-here")

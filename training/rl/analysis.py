@@ -94,11 +94,26 @@ def logged_iterations(run_dir: str | os.PathLike, phase: str = "training") -> li
 
 
 def _log_tracks(run: Path) -> list[str]:
+    """The track list the `track` column indexes: the log's state, else the run's
+    training_config.json (logs without a state file ran on its first track)."""
     try:
         state = json.loads(state_path(run).read_text())
         return list(state["tracks"])
     except (OSError, ValueError, KeyError, TypeError):
-        return []
+        pass
+    config = _training_config(run)
+    if config is not None:
+        return [config.tracks[0].key]
+    return []
+
+
+def _training_config(run: Path) -> Any:
+    from training.rl.config import RLConfig
+
+    try:
+        return RLConfig.from_dict(json.loads((run / "training_config.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def load_steps(run_dir: str | os.PathLike, phase: str = "training",
@@ -402,6 +417,8 @@ def analyse_run(run_dir: str | os.PathLike, iterations: Sequence[int] | range | 
     if n_actions is None and labels:
         n_actions = len(labels)
     steps = load_steps(run_dir, "training", iterations)
+    if track is not None and track not in steps.tracks:
+        raise AnalysisError(f"the run did not train on {track!r} (tracks: {', '.join(steps.tracks)})")
     index = steps.main_track if track is None else steps.tracks.index(track)
     on_track = steps.on_track(index)
     the_track = track_of(steps, index)
@@ -428,7 +445,8 @@ def action_labels(run_dir: str | os.PathLike) -> list[str] | None:
     try:
         meta = json.loads((Path(run_dir) / "model_metadata.json").read_text())
     except (OSError, ValueError):
-        return None
+        config = _training_config(Path(run_dir))
+        meta = config.model_metadata().to_json() if config is not None else None
     space = meta.get("action_space") if isinstance(meta, dict) else None
     if not isinstance(space, list):
         return None
@@ -436,3 +454,35 @@ def action_labels(run_dir: str | os.PathLike) -> list[str] | None:
         return [f"{float(a['steering_angle']):+g} deg {float(a['speed']):g} m/s" for a in space]
     except (KeyError, TypeError, ValueError):
         return None
+
+
+@dataclass
+class RunAnalysis:
+    """`analyse_run`'s result for iterations first..last, with the track it was drawn on."""
+
+    run_dir: Path
+    first: int
+    last: int
+    result: dict[str, Any]
+    track: Track
+
+    def totals(self) -> dict[str, Any]:
+        """Episodes and steps analysed, the iterations found in the range and the track."""
+        its = self.result["iterations"]
+        return {"episodes": self.result["episodes"], "steps": self.result["steps"],
+                "iterations": len(its), "first": its[0], "last": its[-1], "track": self.result["track"]}
+
+
+def load_run(run_dir: str | os.PathLike, first: int | None = None, last: int | None = None, *,
+             track: str | None = None, by: str = "reward", n_paths: int = 3, segments: int = 40) -> RunAnalysis:
+    """`analyse_run` for iterations `first`..`last` (default: all), as a `RunAnalysis` that
+    `training.rl.plots.analysis_figures` draws."""
+    available = logged_iterations(run_dir)
+    if not available:
+        raise AnalysisError(f"no training logs in {run_dir}")
+    low = available[0] if first is None else first
+    high = available[-1] if last is None else last
+    result = analyse_run(run_dir, [i for i in available if low <= i <= high], track=track, by=by,
+                         n_paths=n_paths, segments=segments)
+    name, reverse = parse_track_key(result["track"])
+    return RunAnalysis(Path(run_dir), low, high, result, load_track(name, reverse=reverse))

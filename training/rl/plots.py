@@ -149,23 +149,33 @@ def paths_figure(paths: Mapping[str, Sequence[Mapping[str, Any]]], track: Track,
     return _as_dict(_map_layout(fig, f"Best and worst episodes by {by} on {track.name}"))
 
 
-def iterations_figure(summary: Sequence[Mapping[str, Any]]) -> FigureDict:
-    """Reward per iteration (mean with min-max band) and % of episodes that completed the lap."""
+def reward_figure(summary: Sequence[Mapping[str, Any]]) -> FigureDict:
+    """Reward per iteration: the mean episode reward with the min-max band."""
     its = [row["iteration"] for row in summary]
     fig = _Figure([
         _scatter(x=its, y=[row["reward_max"] for row in summary], mode="lines", line={"width": 0},
-                   showlegend=False, hoverinfo="skip"),
+                 showlegend=False, hoverinfo="skip"),
         _scatter(x=its, y=[row["reward_min"] for row in summary], mode="lines", line={"width": 0},
-                   fill="tonexty", fillcolor="rgba(31,119,180,0.15)", name="reward min-max"),
+                 fill="tonexty", fillcolor="rgba(31,119,180,0.15)", name="lowest-highest"),
         _scatter(x=its, y=[row["reward_mean"] for row in summary], mode="lines+markers", name="mean reward",
-                   line={"color": "#1f77b4"}),
-        _bar(x=its, y=[row["completed_pct"] for row in summary], name="% episodes completed", yaxis="y2",
-               marker={"color": "rgba(44,160,44,0.45)"}),
-        _scatter(x=its, y=[row["eval_completion_pct"] for row in summary], mode="markers",
-                   name="evaluation completion %", yaxis="y2", marker={"color": "#2ca02c", "symbol": "diamond"}),
+                 line={"color": "#1f77b4"}),
     ])
-    fig.update_layout(yaxis2={"title": {"text": "%"}, "overlaying": "y", "side": "right", "range": [0, 105]})
-    return _as_dict(_layout(fig, "Reward and completed laps per iteration", "iteration", "episode reward"))
+    return _as_dict(_layout(fig, "Reward per iteration", "iteration", "episode reward"))
+
+
+def completion_figure(summary: Sequence[Mapping[str, Any]]) -> FigureDict:
+    """% of training episodes that completed the lap per iteration, and the evaluation trials'
+    mean completion."""
+    its = [row["iteration"] for row in summary]
+    fig = _Figure([
+        _bar(x=its, y=[row["completed_pct"] for row in summary], name="training episodes completed",
+             marker={"color": "rgba(44,160,44,0.55)"}),
+        _scatter(x=its, y=[row["eval_completion_pct"] for row in summary], mode="lines+markers",
+                 name="evaluation completion", connectgaps=True,
+                 marker={"color": "#1f77b4", "symbol": "diamond"}),
+    ])
+    _layout(fig, "Episodes completed per iteration", "iteration", "%").layout["yaxis"]["range"] = [0, 105]
+    return _as_dict(fig)
 
 
 def lap_times_figure(summary: Sequence[Mapping[str, Any]]) -> FigureDict:
@@ -184,15 +194,20 @@ def lap_times_figure(summary: Sequence[Mapping[str, Any]]) -> FigureDict:
     return _as_dict(_layout(fig, "Evaluation lap times per iteration", "iteration", "lap time (s)"))
 
 
-def analysis_figures(analysis: Mapping[str, Any], track: Track,
+def analysis_figures(analysis: Any, track: Track | None = None,
                      action_labels: Sequence[str] | None = None) -> dict[str, FigureDict]:
-    """Every figure of the analysis page from `analyse_run`'s result, by name."""
+    """Every figure of the analysis page, by name, from `analysis.load_run`'s `RunAnalysis` or
+    from `analyse_run`'s dict with its `track`."""
+    if track is None:
+        analysis, track = analysis.result, analysis.track
+    assert track is not None
     return {
         "reward_heatmap": reward_heatmap_figure(analysis["heatmap"], track),
-        "actions_map": actions_figure(analysis["actions"], track),
+        "actions": actions_figure(analysis["actions"], track),
         "action_histogram": action_histogram_figure(analysis["actions"],
                                                     action_labels or analysis.get("action_labels")),
         "paths": paths_figure(analysis["paths"], track),
-        "iterations": iterations_figure(analysis["summary"]),
-        "lap_times": lap_times_figure(analysis["summary"]),
+        "completion": completion_figure(analysis["summary_in_range"]),
+        "reward": reward_figure(analysis["summary_in_range"]),
+        "lap_times": lap_times_figure(analysis["summary_in_range"]),
     }

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from simulator.car import MPH, CarProfile, CarState, Command
+from simulator.car import MPH, CarProfile, CarState, Command, anticipated_pose, steering_command_deg
 
 
 class Controls(NamedTuple):
@@ -89,12 +89,15 @@ class Autopilot:
         """Normalised pure-pursuit steering to the point `offset_m` left of the centre line ahead."""
         p = self.profile
         lookahead = max(self.min_lookahead, abs(state.speed) * self.config.lookahead_s) * lookahead_scale
-        tx, ty, _ = self.track.pose_at(self.distance + lookahead, offset_m)
-        alpha = math.atan2(ty - state.y, tx - state.x) - state.yaw
+        # Steer from where the car will be when this command tells (DeepRacer's car responds late).
+        x, y, yaw = anticipated_pose(p, state)
+        ahead = abs(state.speed) * p.response_time_s
+        tx, ty, _ = self.track.pose_at(self.distance + ahead + lookahead, offset_m)
+        alpha = math.atan2(ty - y, tx - x) - yaw
         alpha = (alpha + math.pi) % (2 * math.pi) - math.pi
-        reach = math.hypot(tx - state.x, ty - state.y)
+        reach = math.hypot(tx - x, ty - y)
         delta = math.atan2(2.0 * p.wheelbase * math.sin(alpha), max(reach, 1e-6))
-        return max(-1.0, min(1.0, math.degrees(delta) / p.max_steering_deg))
+        return steering_command_deg(p, delta) / p.max_steering_deg
 
     def corner_speed(self) -> float:
         """Highest speed the next ~2 s of road allows at `lateral_grip_use` of the grip."""

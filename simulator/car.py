@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,13 +46,41 @@ class CarProfile:
     action_hz: float  # control decisions per second
     substeps: int  # physics sub-steps per control decision
     xy_ahead: float  # DeepRacer reports the point this far ahead of the car origin
+    # Response model (defaults: an ideal car that does at once what the limits above allow).
+    response_lag_s: float = 0.0  # dead time before a command reaches the actuators
+    speed_gain: float = 1.0  # the speed a speed-controlled car settles at per m/s commanded
+    speed_time_constant_s: float = 0.0  # first-order approach to the target speed
+    steering_gain: float = 1.0  # effective wheel angle per degree commanded (tyre slip, servo)
+    steering_time_constant_s: float = 0.0  # first-order servo, within steering_rate_deg_s
 
     @property
     def dt(self) -> float:
         """Duration of one control step (seconds)."""
         return 1.0 / self.action_hz
 
+    @property
+    def top_speed(self) -> float:
+        """The fastest the car goes (m/s): the top commanded speed times the speed gain."""
+        return self.max_speed * self.speed_gain
 
+    @property
+    def response_time_s(self) -> float:
+        """Roughly how long a command takes to tell: the lag plus the steering time constant."""
+        return self.response_lag_s + self.steering_time_constant_s
+
+    @property
+    def lag_substeps(self) -> int:
+        """The response lag in physics sub-steps (its resolution)."""
+        return round(self.response_lag_s * self.action_hz * self.substeps)
+
+
+# The response (lag, speed gain and time constant, acceleration, steering gain and time constant)
+# is fitted to the AWS console's own traces on reinvent_base (deepracer-utils' test logs: 20 training
+# episodes and 3 evaluation laps, 1,256 steps; `python bench/car_fit.py` refits, simulator/car_fit.py
+# says how). Residuals with these values: speed 0.075 m/s rms per step (0.19 for an ideal car),
+# heading 0.78 deg rms per step; path 0.10 m after 1 s and 0.27 m after 2 s (mean, open loop).
+# The console's wheel angle is sluggish (0.53 s) and turns the car as 0.67 x the command would on
+# our wheelbase; its speed settles 5 % above the command. Grip and braking are not in the traces.
 DEEPRACER = CarProfile(
     name="deepracer",
     max_steering_deg=30.0,
@@ -59,7 +88,7 @@ DEEPRACER = CarProfile(
     min_speed=0.1,
     max_speed=4.0,
     max_reverse_speed=0.0,
-    max_accel=4.0,
+    max_accel=3.23,
     max_brake=5.0,
     coast_decel=0.5,
     grip=9.0,
@@ -74,6 +103,11 @@ DEEPRACER = CarProfile(
     action_hz=15.0,
     substeps=4,
     xy_ahead=0.14,
+    response_lag_s=1.0 / 15.0,
+    speed_gain=1.049,
+    speed_time_constant_s=0.175,
+    steering_gain=0.673,
+    steering_time_constant_s=0.526,
 )
 
 UDACITY = CarProfile(
@@ -142,6 +176,15 @@ class Command(NamedTuple):
         return cls(steering_deg=-steering * UDACITY.max_steering_deg, throttle=throttle, brake=brake)
 
 
+class _Target(NamedTuple):
+    """What the actuators aim for: wheel angle (rad), speed (m/s, None: throttle/brake driven)."""
+
+    steering: float
+    speed: float | None
+    throttle: float
+    brake: float
+
+
 def _wrap(angle: float) -> float:
     return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
@@ -166,13 +209,20 @@ class Car:
         self.steering_noise = math.radians(steering_noise_deg)
         self.speed_noise = speed_noise
         self._rng = random.Random(seed)
+        self._pending: deque[_Target] = deque()
+        self._hold(self.state)
 
     def seed(self, seed: int | None) -> None:
         self._rng = random.Random(seed)
 
     def reset(self, state: CarState) -> CarState:
+        """Put the car in `state`; the commands still in flight (response lag) hold that state."""
         self.state = state
+        self._hold(state)
         return state
+
+    def _hold(self, state: CarState) -> None:
+        self._pending = deque([_Target(state.steering, state.speed, 0.0, 0.0)] * self.profile.lag_substeps)
 
     def step(self, command: Command) -> CarState:
         """Advance one control step (1 / action_hz seconds) under `command`."""
@@ -181,22 +231,28 @@ class Car:
         target_steer = math.radians(command.steering_deg)
         if self.steering_noise:
             target_steer += self._rng.gauss(0.0, self.steering_noise)
-        target_steer = min(max(target_steer, -max_steer), max_steer)
+        target_steer = min(max(target_steer, -max_steer), max_steer) * p.steering_gain
         target_speed = command.speed
         if target_speed is not None:
             if self.speed_noise:
                 target_speed += self._rng.gauss(0.0, self.speed_noise)
-            target_speed = min(max(target_speed, 0.0), p.max_speed)
+            target_speed = min(max(target_speed, 0.0), p.max_speed) * p.speed_gain
         throttle = min(max(command.throttle, -1.0), 1.0)
         brake = min(max(command.brake, 0.0), 1.0)
+        target = _Target(target_steer, target_speed, throttle, brake)
 
         dt = 1.0 / (p.action_hz * p.substeps)
         steer_step = math.radians(p.steering_rate_deg_s) * dt
+        steer_gain = 1.0 - math.exp(-dt / p.steering_time_constant_s) if p.steering_time_constant_s > 0 else 1.0
         slip_gain = 1.0 - math.exp(-dt / p.slip_time_constant_s)
         max_slip = math.radians(p.max_slip_deg)
+        pending = self._pending
         x, y, yaw, v, steer, slip = self.state
         for _ in range(p.substeps):
-            steer += min(max(target_steer - steer, -steer_step), steer_step)
+            if pending:  # the command issued lag_substeps ago reaches the actuators now
+                pending.append(target)
+                target_steer, target_speed, throttle, brake = pending.popleft()
+            steer += min(max((target_steer - steer) * steer_gain, -steer_step), steer_step)
             v = self._speed_step(v, target_speed, throttle, brake, slip, dt)
             av = abs(v)
             # Heading follows the steering geometry, within what grip could ever sustain.
@@ -227,9 +283,9 @@ class Car:
         p = self.profile
         scrub = p.slide_scrub * p.grip * abs(math.sin(slip))
         if target is not None:  # speed-controlled (DeepRacer action speed)
-            accel = min(max((target - v) / dt, -p.max_brake), p.max_accel)
+            accel = min(max((target - v) / max(p.speed_time_constant_s, dt), -p.max_brake), p.max_accel)
             v_new = v + (accel - (scrub if v > 0 else 0.0)) * dt
-            return min(max(v_new, 0.0), p.max_speed)
+            return min(max(v_new, 0.0), p.top_speed)
         decel = p.coast_decel + scrub + brake * p.max_brake
         if throttle >= 0.0:
             if v >= 0:
@@ -272,3 +328,27 @@ def wheel_positions(profile: CarProfile, state: CarState) -> tuple[tuple[float, 
         (state.x + lx, state.y + ly),
         (state.x - lx, state.y - ly),
     )
+
+
+def anticipated_pose(profile: CarProfile, state: CarState) -> tuple[float, float, float]:
+    """Where the car origin will be (x, y, yaw) once a command issued now tells (`response_time_s`),
+    if it keeps its speed and wheel angle: the pose a path-following controller should steer from.
+    For a car that responds at once this is the current pose."""
+    horizon = profile.response_time_s
+    x, y, yaw = state.x, state.y, state.yaw
+    if horizon <= 0.0:
+        return x, y, yaw
+    n = max(1, math.ceil(horizon * profile.action_hz * 2))
+    dt = horizon / n
+    yaw_rate = state.speed * math.tan(state.steering) / profile.wheelbase
+    for _ in range(n):
+        yaw += yaw_rate * dt
+        x += state.speed * math.cos(yaw) * dt
+        y += state.speed * math.sin(yaw) * dt
+    return x, y, yaw
+
+
+def steering_command_deg(profile: CarProfile, wheel_angle: float) -> float:
+    """The commanded steering (degrees, within the car's lock) that sets this wheel angle (rad)."""
+    command = math.degrees(wheel_angle) / profile.steering_gain
+    return min(max(command, -profile.max_steering_deg), profile.max_steering_deg)

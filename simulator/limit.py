@@ -96,15 +96,24 @@ def speed_profile(points: np.ndarray, profile: CarProfile) -> tuple[np.ndarray, 
     # Grip bounds the cornering speed. Where the smoothed line bends tighter than the steering
     # lock allows, the car takes the bend at full lock, a few millimetres wide of the line: the
     # bend is then as slow as the lock's radius makes it, not impassable.
-    min_radius = profile.wheelbase / math.tan(math.radians(profile.max_steering_deg))
+    min_radius = profile.wheelbase / math.tan(math.radians(profile.max_steering_deg) * profile.steering_gain)
     kappa = np.minimum(kappa, 1.0 / min_radius)
-    vmax = np.minimum(profile.max_speed, np.sqrt(profile.grip / np.maximum(kappa, 1e-9)))
+    vmax = np.minimum(profile.top_speed, np.sqrt(profile.grip / np.maximum(kappa, 1e-9)))
     throttle_driven = profile.min_speed == 0.0  # Udacity-style: thrust fades towards top speed
+    # A speed-controlled car closes on its target speed with a time constant: the acceleration
+    # fades as it nears the top speed, the braking as it nears the slowest commanded speed.
+    tau = max(profile.speed_time_constant_s, 1.0 / (profile.action_hz * profile.substeps))
+    slowest = profile.min_speed * profile.speed_gain
 
     def accel(v: float) -> float:
         if throttle_driven:
             return max(profile.max_accel * (1.0 - (v / profile.max_speed) ** 2) - profile.coast_decel, 0.0)
-        return profile.max_accel
+        return max(min(profile.max_accel, (profile.top_speed - v) / tau), 0.0)
+
+    def brake(v: float) -> float:
+        if throttle_driven:
+            return profile.max_brake
+        return max(min(profile.max_brake, (v - slowest) / tau), 0.0)
 
     n = len(points)
     v = vmax.copy()
@@ -118,7 +127,7 @@ def speed_profile(points: np.ndarray, profile: CarProfile) -> tuple[np.ndarray, 
         for k in range(n):
             j = (start - k) % n
             i = (j - 1) % n
-            v[i] = min(v[i], math.sqrt(v[j] ** 2 + 2.0 * profile.max_brake * ds[i]))
+            v[i] = min(v[i], math.sqrt(v[j] ** 2 + 2.0 * brake(v[j]) * ds[i]))
     return v, ds
 
 

@@ -23,14 +23,36 @@ def test_same_seed_same_trajectory_with_noise():
 
 def test_deepracer_speed_and_steering_limits():
     car = Car(DEEPRACER)
-    states = drive(car, [Command(90.0, 10.0)] * 60)
-    assert max(s.speed for s in states) <= DEEPRACER.max_speed  # 10 m/s commanded, capped
-    straight = drive(Car(DEEPRACER), [Command(0.0, 10.0)] * 30)
-    assert straight[-1].speed == pytest.approx(DEEPRACER.max_speed)
-    assert max(s.steering for s in states) == pytest.approx(math.radians(30.0))
-    # Acceleration is limited: after one 1/15 s step the car is far from 4 m/s.
-    first = Car(DEEPRACER).step(Command(0.0, 4.0))
-    assert first.speed == pytest.approx(DEEPRACER.max_accel / 15.0, rel=1e-6)
+    states = drive(car, [Command(90.0, 10.0)] * 120)
+    # 10 m/s commanded is capped at 4, and the car settles at the speed gain times that.
+    assert max(s.speed for s in states) <= DEEPRACER.top_speed == 4.0 * DEEPRACER.speed_gain
+    straight = drive(Car(DEEPRACER), [Command(0.0, 10.0)] * 60)
+    assert straight[-1].speed == pytest.approx(DEEPRACER.top_speed)
+    assert max(s.steering for s in states) == pytest.approx(math.radians(30.0) * DEEPRACER.steering_gain)
+    # The command reaches the wheels one step later (response lag); then acceleration is limited.
+    first, second = drive(Car(DEEPRACER), [Command(0.0, 4.0)] * 2)
+    assert DEEPRACER.response_lag_s == pytest.approx(1.0 / 15.0) and first.speed == 0.0
+    assert second.speed == pytest.approx(DEEPRACER.max_accel / 15.0, rel=1e-6)
+
+
+def test_response_lag_holds_the_state_the_car_was_reset_to():
+    cruising = CarState(0.0, 0.0, 0.0, speed=2.0, steering=0.0)
+    car = Car(DEEPRACER, cruising)
+    held = car.step(Command(-30.0, 0.5))  # still in flight: the car carries on as it was
+    assert held.speed == pytest.approx(2.0) and held.steering == 0.0 and held.y == 0.0
+    slowing = car.step(Command(-30.0, 0.5))
+    assert slowing.speed < 1.9 and slowing.steering < 0.0
+    car.reset(CarState(0.0, 0.0, 0.0))  # commands in flight are dropped with the old state
+    assert car.step(Command(30.0, 4.0)).speed == 0.0
+    assert car.step(Command(30.0, 4.0)).speed > 0.0
+
+
+def test_udacity_responds_at_once():
+    """The response model is DeepRacer's; Udacity's car keeps the ideal defaults."""
+    assert (UDACITY.response_lag_s, UDACITY.speed_gain, UDACITY.steering_gain) == (0.0, 1.0, 1.0)
+    assert (UDACITY.speed_time_constant_s, UDACITY.steering_time_constant_s, UDACITY.lag_substeps) == (0.0, 0.0, 0)
+    first = Car(UDACITY).step(Command.udacity(-1.0, 1.0))
+    assert first.speed > 0.0 and first.steering == pytest.approx(math.radians(UDACITY.steering_rate_deg_s) / 15.0)
 
 
 def test_udacity_top_speed_and_braking():
@@ -54,11 +76,11 @@ def circle_radius(speed: float) -> float:
 
 
 def test_too_fast_corner_slides_wide():
-    kinematic = DEEPRACER.wheelbase / math.tan(math.radians(30.0))
+    kinematic = DEEPRACER.wheelbase / math.tan(math.radians(30.0) * DEEPRACER.steering_gain)
     slow = circle_radius(0.5)
     fast = circle_radius(3.5)
     assert slow == pytest.approx(kinematic, rel=0.05)  # grip is no limit at walking pace
-    assert fast == pytest.approx(3.5**2 / DEEPRACER.grip, rel=0.05)  # lateral accel = grip
+    assert fast == pytest.approx((3.5 * DEEPRACER.speed_gain) ** 2 / DEEPRACER.grip, rel=0.05)  # lateral accel = grip
     assert fast > 3 * kinematic
 
 

@@ -25,7 +25,7 @@ def test_reinvent_base_limit_is_plausible(base, result):
     assert 4.0 < result.lap_time_s < 5.0
     # Bounds: no faster than the line at top speed; no slower than the centre line at the
     # slowest corner speed of the line.
-    assert result.lap_time_s >= result.line_length_m / DEEPRACER.max_speed
+    assert result.lap_time_s >= result.line_length_m / DEEPRACER.top_speed
     assert result.lap_time_s <= base.length / result.speeds.min()
     # The racing line is shorter than the centre line and never leaves the track (car width).
     assert result.line_length_m < base.length
@@ -35,7 +35,7 @@ def test_reinvent_base_limit_is_plausible(base, result):
     # The speeds respect the grip limit and the top speed.
     lateral = result.speeds**2 * curvature(result.line_xy)
     assert lateral.max() <= DEEPRACER.grip + 1e-6
-    assert result.speeds.max() <= DEEPRACER.max_speed + 1e-9
+    assert result.speeds.max() <= DEEPRACER.top_speed + 1e-9
 
 
 def test_limit_responds_to_the_car(base, result):

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from simulator.car import DEEPRACER, Command
+from simulator.car import DEEPRACER, Command, anticipated_pose, steering_command_deg
 from simulator.episode import Session
 from simulator.rules import EVALUATION_RULES, TRAINING_RULES, EpisodeStatus, RaceRules
 from simulator.track import load_track
@@ -18,14 +18,13 @@ def track():
 
 
 def follower(session: Session, speed: float, look: float = 0.6) -> Command:
-    """Pure pursuit of the centre line."""
-    s = session.state
-    p = session.track.project_local(s.x, s.y, session._hint)
+    """Pure pursuit of the centre line, from where the car will be when the command tells."""
+    x, y, yaw = anticipated_pose(DEEPRACER, session.state)
+    p = session.track.project_local(x, y, session._hint)
     tx, ty, _ = session.track.pose_at(p.distance + look)
-    alpha = math.atan2(ty - s.y, tx - s.x) - s.yaw
+    alpha = math.atan2(ty - y, tx - x) - yaw
     alpha = (alpha + math.pi) % (2 * math.pi) - math.pi
-    steer = math.degrees(math.atan2(2 * DEEPRACER.wheelbase * math.sin(alpha), look))
-    return Command(max(-30.0, min(30.0, steer)), speed)
+    return Command(steering_command_deg(DEEPRACER, math.atan2(2 * DEEPRACER.wheelbase * math.sin(alpha), look)), speed)
 
 
 def run(session: Session, policy, max_steps: int = 5000):
@@ -48,9 +47,11 @@ def test_lap_time_and_progress(track):
     assert steps[0].progress == pytest.approx(0.14 / track.length * 100, rel=1e-6)
     progress = [r.progress for r in steps]
     assert all(b >= a - 0.05 for a, b in itertools.pairwise(progress))
-    # The lap time is the step clock when the line is crossed: about length / speed.
+    # The lap time is the step clock when the line is crossed: about length / speed (the car runs
+    # at the speed gain times the command).
     assert last.lap_time == pytest.approx(last.sim_time)
-    assert track.length / 1.5 < last.lap_time < track.length / 1.5 * 1.15
+    speed = 1.5 * DEEPRACER.speed_gain
+    assert track.length / speed < last.lap_time < track.length / speed * 1.15
     assert all(r.status is EpisodeStatus.IN_PROGRESS for r in steps[1:-1])
 
 

@@ -6,7 +6,7 @@ import math
 import pytest
 from deepracer.logs import AnalysisUtils, DeepRacerLog, SimulationLogsIO
 
-from simulator.car import DEEPRACER, Command
+from simulator.car import DEEPRACER, Command, anticipated_pose, steering_command_deg
 from simulator.deepracer import DEFAULT_ACTION_SPACE
 from simulator.episode import Session, round_robin_start, run_trials
 from simulator.rules import TRAINING_RULES, EpisodeStatus
@@ -35,11 +35,11 @@ def track():
 
 
 def pursuit(track, state, speed=2.0, look=0.6):
-    p = track.project_local(state.x, state.y, None)
+    x, y, yaw = anticipated_pose(DEEPRACER, state)  # where the car is when the command tells
+    p = track.project_local(x, y, None)
     tx, ty, _ = track.pose_at(p.distance + look)
-    alpha = (math.atan2(ty - state.y, tx - state.x) - state.yaw + math.pi) % (2 * math.pi) - math.pi
-    steer = math.degrees(math.atan2(2 * DEEPRACER.wheelbase * math.sin(alpha), look))
-    return Command(max(-30.0, min(30.0, steer)), speed)
+    alpha = (math.atan2(ty - y, tx - x) - yaw + math.pi) % (2 * math.pi) - math.pi
+    return Command(steering_command_deg(DEEPRACER, math.atan2(2 * DEEPRACER.wheelbase * math.sin(alpha), look)), speed)
 
 
 def reward(params):

@@ -186,3 +186,11 @@ def test_report_json_carries_issue_fields():
     assert set(issue) == {"message", "kind", "line", "column", "params", "step"}
     assert issue["line"] == 2 and issue["step"] == "start" and math.isfinite(issue["params"]["x"])
     json.dumps(data)
+
+
+def test_a_variable_named_like_a_removed_builtin_is_the_teams_own():
+    source = ("def reward_function(params):\n    input = params['speed']\n    compile = 2.0\n"
+              "    return input * compile\n")
+    assert static_issues(source) == []
+    report = validate(source, preview_steps=5)
+    assert report.ok and report.cars[0].reward == 2.0

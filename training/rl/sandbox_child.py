@@ -72,8 +72,24 @@ def import_refusal(name: str) -> str:
             f"{', '.join(ALLOWED_MODULES)}")
 
 
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Names the code binds itself (a variable called `input` is the team's, not the builtin)."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+    return bound
+
+
 def policy_violations(tree: ast.AST) -> Iterator[tuple[int, int, str]]:
     """(line, column, message) for each import, builtin or attribute the policy refuses."""
+    own = _bound_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -84,7 +100,7 @@ def policy_violations(tree: ast.AST) -> Iterator[tuple[int, int, str]]:
                 yield node.lineno, node.col_offset, "relative imports are not allowed in a reward function"
             elif not allowed_module(node.module or ""):
                 yield node.lineno, node.col_offset, import_refusal(node.module or "")
-        elif isinstance(node, ast.Name) and node.id in REMOVED_BUILTINS:
+        elif isinstance(node, ast.Name) and node.id in REMOVED_BUILTINS and node.id not in own:
             yield node.lineno, node.col_offset, f"'{node.id}' is not available to reward functions"
         elif isinstance(node, ast.Attribute) and node.attr in DENIED_ATTRIBUTES:
             yield node.lineno, node.col_offset, f"attribute '{node.attr}' is not allowed in a reward function"

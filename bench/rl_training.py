@@ -6,8 +6,9 @@ iterations, DeepRacer logs and checkpoints.
 
 - `--quick`: `rl_env_steps_per_s` with the default configuration (8 cars, 80x60, the small
   network) and the console's centre-line reward (`simulator.gym_env.follow_center_line`'s source),
-  trained until a greedy evaluation trial completes a lap of reinvent_base (`first_lap_s`, wall
-  seconds since training started; the run stops there or after `--first-lap-budget` s); then
+  trained until a greedy evaluation trial completes a clean lap of reinvent_base (no off-track:
+  `first_lap_s`, wall seconds since training started; the run stops there or after
+  `--first-lap-budget` s); then
   `shallow_160x120_steps_per_s`: DeepRacer's shallow network on the full 160x120 frame.
 - `--minutes N`: N minutes on reinvent_base with the default setup -> `completion_pct` of the last
   evaluation (3 trials) and the best lap.
@@ -27,6 +28,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse
+import contextlib
 import inspect
 import json
 import sys
@@ -57,7 +59,8 @@ def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def run(name: str, config: RLConfig, reward: str, out: Path) -> dict[str, Any]:
+def run(name: str, config: RLConfig, reward: str, out: Path, stop_at_clean_lap: bool = False) -> dict[str, Any]:
+    from simulator.stopping import Stopped
     from training.rl.train import train
 
     events: list[dict] = []
@@ -67,30 +70,37 @@ def run(name: str, config: RLConfig, reward: str, out: Path) -> dict[str, Any]:
         if event["phase"] == "iteration":
             print(f"  [{name}] it {event['iteration']} steps {event['steps']} t {event['elapsed_s']:.0f}s "
                   f"{event['steps_per_s']:.0f} steps/s eval {event['eval_completion_pct']} "
-                  f"laps {event['eval_lap_times']} load {load()}", flush=True)
+                  f"laps {event['eval_lap_times']} clean {event['eval_clean_laps']} load {load()}", flush=True)
+
+    def should_stop() -> bool:
+        return stop_at_clean_lap and any(e.get("eval_clean_laps") for e in events)
 
     cpu0 = time.process_time()
-    result = train(config, reward, out, on_progress=on_progress, export=False)
+    with contextlib.suppress(Stopped):
+        train(config, reward, out, on_progress=on_progress, should_stop=should_stop, export=False)
     cpu = time.process_time() - cpu0
     iterations = [e for e in events if e["phase"] == "iteration"]
+    last = iterations[-1]
     evaluated = [e for e in iterations if e["eval_completion_pct"] is not None]
+    laps = [t for e in evaluated for t in e["eval_lap_times"] if t is not None]
     return {
-        "steps": result.steps, "elapsed_s": round(result.elapsed_s, 1),
-        "steps_per_s": round(result.steps / result.elapsed_s, 1),
-        "steps_per_cpu_s": round(result.steps / cpu, 1),
-        "first_lap_s": result.metrics.get("first_lap_s"),
-        "best_lap_time_s": result.best_lap_time_s,
-        "best_completion_pct": result.best_eval_completion_pct,
+        "steps": last["steps"], "elapsed_s": round(last["elapsed_s"], 1),
+        "steps_per_s": round(last["steps"] / last["elapsed_s"], 1),
+        "steps_per_cpu_s": round(last["steps"] / cpu, 1),
+        "first_lap_s": last["first_lap_s"],
+        "best_lap_time_s": min(laps) if laps else None,
+        "best_completion_pct": max((e["eval_completion_pct"] for e in evaluated), default=None),
         "last_completion_pct": evaluated[-1]["eval_completion_pct"] if evaluated else None,
         "last_lap_times": evaluated[-1]["eval_lap_times"] if evaluated else None,
-        "iterations": result.iterations, "stop_reason": result.stop_reason, "out_dir": str(out),
+        "last_clean_laps": evaluated[-1]["eval_clean_laps"] if evaluated else None,
+        "iterations": len(iterations), "out_dir": str(out),
     }
 
 
 def quick(work: Path, budget: float) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    cfg = RLConfig(max_seconds=budget, target_completion_pct=100.0)
-    first = run("default", cfg, centre_line_source(), work / "default")
+    cfg = RLConfig(max_seconds=budget)
+    first = run("default", cfg, centre_line_source(), work / "default", stop_at_clean_lap=True)
     figures["rl_env_steps_per_s"] = first["steps_per_s"]
     figures["rl_steps_per_cpu_s"] = first["steps_per_cpu_s"]
     figures["first_lap_s"] = first["first_lap_s"]

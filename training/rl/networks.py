@@ -134,8 +134,8 @@ class NumpyPolicy:
         self.conv_weights = []
         for i, (_filters, kernel, _stride) in enumerate(self.convs):
             w, b = model.get_layer(f"trunk_conv{i + 1}").get_weights()
-            # (kh, kw, cin, cout) -> (cin * kh * kw, cout), matching the window layout below
-            self.conv_weights.append((np.ascontiguousarray(w.transpose(2, 0, 1, 3).reshape(-1, w.shape[3])), b))
+            # (kh, kw, cin, cout) -> (kh * kw * cin, cout), matching the window layout below
+            self.conv_weights.append((np.ascontiguousarray(w.reshape(-1, w.shape[3])), b))
             assert w.shape[0] == kernel
         self.dense = model.get_layer("trunk_dense").get_weights()
         self.policy = model.get_layer(POLICY_HEAD).get_weights()
@@ -144,11 +144,13 @@ class NumpyPolicy:
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         """x float32 (n, H, W, C) 0..1 -> (policy, value (n, 1)[, log_std (n, 2)])."""
-        h = np.asarray(x, dtype=np.float32)
+        h = np.ascontiguousarray(x, dtype=np.float32)
         for (_filters, kernel, stride), (w, b) in zip(self.convs, self.conv_weights, strict=True):
-            windows = np.lib.stride_tricks.sliding_window_view(h, (kernel, kernel), axis=(1, 2))
-            windows = windows[:, ::stride, ::stride]  # (n, Ho, Wo, C, kh, kw)
-            n, ho, wo = windows.shape[:3]
+            n, height, width, channels = h.shape
+            ho, wo = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+            sn, sh, sw, sc = h.strides
+            windows = np.lib.stride_tricks.as_strided(  # (n, Ho, Wo, kh, kw, C), a view
+                h, (n, ho, wo, kernel, kernel, channels), (sn, sh * stride, sw * stride, sh, sw, sc))
             h = windows.reshape(n * ho * wo, -1) @ w
             h += b
             np.maximum(h, 0.0, out=h)

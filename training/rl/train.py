@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from simulator.episode import EvaluationResult, StepResult, run_trials
-from simulator.rules import EVALUATION_RULES
+from simulator.rules import EVALUATION_RULES, EpisodeStatus
 from simulator.stopping import OnProgress, ShouldStop, Stopped
 from simulator.track import Track
 from training.rl.config import ConfigError, RLConfig, clone_plan
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 RESUMABLE_CHANGES = ("max_minutes", "max_seconds", "target_completion_pct", "term_cond_max_episodes",
                      "term_cond_avg_score")
 #: Evaluation may take at most this share of the run's wall time (it is skipped otherwise).
-EVAL_TIME_SHARE = 0.25
+EVAL_TIME_SHARE = 0.15
 #: Episode rows carried by one progress event (all of them go to progress.jsonl).
 EVENT_EPISODE_ROWS = 100
 STATE_FILE = "state.json"
@@ -79,7 +79,7 @@ class RunState:
     best_iteration: int | None = None
     best_completion_pct: float = -1.0
     best_lap_time_s: float | None = None
-    first_lap_s: float | None = None  # wall time when an evaluation first completed a lap
+    first_lap_s: float | None = None  # wall time when an evaluation trial first drove a clean lap
     episodes: int = 0
     steps: int = 0
     elapsed_s: float = 0.0
@@ -329,7 +329,8 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
                         and (state.best_lap_time_s is None or best_lap < state.best_lap_time_s))):
                 state.best_iteration, state.best_completion_pct = iteration, completion
                 state.best_lap_time_s = best_lap
-            if best_lap is not None and state.first_lap_s is None:
+            clean_laps = _clean_laps(evaluation)
+            if clean_laps and state.first_lap_s is None:
                 state.first_lap_s = timer()
             state.last_iteration = iteration
             state.episodes += len(rows)
@@ -356,6 +357,7 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
                 "episode_rows": [r.to_dict() for r in rows],
                 "eval_completion_pct": completion,
                 "eval_lap_times": lap_times,
+                "eval_clean_laps": clean_laps,
                 "best_iteration": state.best_iteration,
                 "best_lap_time_s": state.best_lap_time_s,
                 "first_lap_s": state.first_lap_s,
@@ -408,6 +410,15 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
           "best_lap_time_s": state.best_lap_time_s, "first_lap_s": state.first_lap_s,
           "export_dir": str(export_dir) if export_dir else None})
     return outcome
+
+
+def _clean_laps(evaluation: EvaluationResult | None) -> int:
+    """Evaluation trials that completed the lap without leaving the track (no penalty, no reset):
+    the console counts a lap with resets as complete; a clean lap is what `first_lap_s` waits for."""
+    if evaluation is None:
+        return 0
+    return sum(1 for t in evaluation.trials if t.status is EpisodeStatus.LAP_COMPLETE
+               and t.off_track_count == 0 and t.reset_count == 0 and t.crash_count == 0)
 
 
 def _evaluate(learner: Any, config: RLConfig, track: Track, to_command: Any) -> EvaluationResult:

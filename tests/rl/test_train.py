@@ -169,3 +169,20 @@ def test_a_raising_reward_function_fails_with_its_line_and_params(tmp_path):
     error = caught.value
     assert error.line == 6 and "math domain error" in str(error)
     assert error.params is not None and error.params["steps"] > 3 and "track_width" in error.params
+
+
+def test_a_finished_run_exports_a_model_the_drive_agent_loads(tmp_path):
+    from drive_agent.model_card import load_model_card
+    from drive_agent.runtime import TFLiteModel
+    from training.rl.train import train
+
+    result = train(tiny(max_seconds=1.0, eval_trials=0), CENTRE_LINE, tmp_path / "run")
+    assert result.stop_reason == "time_limit" and result.iterations == 1
+    assert result.export_dir == tmp_path / "run" / "export"
+    card = load_model_card(result.export_dir / "model_card.json")
+    assert card.kind == "discrete_actions" and card.model_input_shape == (60, 80, 1)
+    model = TFLiteModel(result.export_dir / "model.tflite", card)
+    prediction = model.predict(np.full((60, 80, 1), 0.5, np.float32))
+    assert prediction.action_index is not None and 0 <= prediction.action_index < 10
+    done = json.loads((tmp_path / "run" / "progress.jsonl").read_text().splitlines()[-1])
+    assert done["phase"] == "done" and done["export_dir"] == str(result.export_dir)

@@ -22,9 +22,7 @@ evaluation, `term_cond_max_episodes`, `term_cond_avg_score` (mean episode reward
 
 from __future__ import annotations
 
-import importlib
 import json
-import logging
 import math
 import shutil
 import time
@@ -41,8 +39,6 @@ from simulator.stopping import OnProgress, ShouldStop, Stopped
 from simulator.track import Track
 from training.rl.config import ConfigError, RLConfig, clone_plan
 from training.rl.rollout import EpisodeRow, RewardSource, TrainingCars
-
-log = logging.getLogger(__name__)
 
 #: Config fields a resumed run may change (stop conditions); anything else must match.
 RESUMABLE_CHANGES = ("max_minutes", "max_seconds", "target_completion_pct", "term_cond_max_episodes",
@@ -475,14 +471,9 @@ def _prune_checkpoints(out: Path, state: RunState, keep: int = 3) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _export(model: Any, config: RLConfig, out: Path, state: RunState) -> Path | None:
-    """export/ through B2's `training.rl.export.export_model` from the driving policy."""
+def _export(model: Any, config: RLConfig, out: Path, state: RunState) -> Path:
+    """export/ (TFLite + model card + DeepRacer's files) from the driving policy."""
+    from training.rl.export import export_model
     from training.rl.networks import policy_for_export
 
-    policy = policy_for_export(model, config)
-    try:
-        exporter = importlib.import_module("training.rl.export")
-    except ImportError:  # B2's module not there yet
-        log.warning("training.rl.export is missing: no export/ written")
-        return None
-    return exporter.export_model(policy, config, out, best_iteration=state.best_iteration)
+    return export_model(policy_for_export(model, config), config, out, best_iteration=state.best_iteration)

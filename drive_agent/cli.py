@@ -1,5 +1,8 @@
 """`drive_agent`: fetch (or open) a model and drive the Udacity simulator, our simulator or a car.
 
+An AWS DeepRacer over its web console (the laptop drives, the car streams its camera):
+  drive_agent --model-id 12 --target deepracer --car-ip 192.168.1.20 --car-password PASSWORD
+
 Errors a racer can fix (token, model id, network, checksum, card, files) end with one line on
 stderr and exit code 2, never a traceback.
 """
@@ -29,7 +32,9 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="drive_agent", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="drive_agent", description=__doc__.splitlines()[0],
+                                epilog="\n".join(__doc__.splitlines()[2:4]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model-id", type=int, help="model id on the Pitlane server")
     src.add_argument("--model-file", type=Path, help="a local .tflite model")
@@ -38,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Pitlane server (env PITLANE_SERVER; default %(default)s)")
     p.add_argument("--token", default=os.environ.get("PITLANE_TOKEN"), help="team API token (env PITLANE_TOKEN)")
     p.add_argument("--cache-dir", type=Path, help="model cache (default ~/.cache/pitlane/models)")
-    p.add_argument("--target", choices=("udacity", "sim", "car"), default="udacity")
+    p.add_argument("--target", choices=("udacity", "sim", "car", "deepracer"), default="udacity")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
     p.add_argument("--throttle-scale", type=float, default=1.0, help="race-time multiplier on throttle")
     p.add_argument("--set-speed", type=float,
@@ -70,10 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--udp", default="127.0.0.1:9999", help="car controller HOST:PORT for JSON lines")
     c.add_argument("--serial", help="serial port for JSON lines instead of UDP")
     c.add_argument("--baud", type=int, default=115200)
-    c.add_argument("--throttle", type=float, default=0.3, help="open-loop throttle at the set speed")
+    c.add_argument("--throttle", type=float,
+                   help="open-loop throttle at the set speed (default 0.3; deepracer 0.8 at the top action speed)")
     c.add_argument("--frame-timeout", type=float, default=0.25,
                    help="watchdog: throttle 0 after this many s without a frame")
     c.add_argument("--max-frame-age", type=float, default=0.15, help="throttle 0 for frames older than this (s)")
+
+    d = p.add_argument_group("deepracer target (AWS DeepRacer web console; also --frame-timeout, --max-frame-age)")
+    d.add_argument("--car-ip", help="the DeepRacer's IP address (or HOST:PORT)")
+    d.add_argument("--car-password", default=os.environ.get("DEEPRACER_PASSWORD"),
+                   help="console password, printed under the car (env DEEPRACER_PASSWORD)")
+    d.add_argument("--max-speed", type=float, default=0.5,
+                   help="the console's max speed 0..1 (default 0.5); --throttle-scale multiplies it")
+    d.add_argument("--stall-timeout", type=float, default=2.0,
+                   help="stop the car and exit after this many s without a camera frame (default 2)")
+    d.add_argument("--car-timeout", type=float, default=1.0, help="longest wait for the car to answer a command (s)")
     return p
 
 
@@ -92,7 +108,12 @@ def load_model(args: argparse.Namespace) -> tuple[Path, ModelCard]:
 
 def speed_policy(args: argparse.Namespace, card: ModelCard) -> SpeedPolicy:
     if args.target == "car":
-        return OpenLoopThrottle(throttle=args.throttle, set_speed=args.set_speed or 1.0, min_speed=args.min_speed)
+        return OpenLoopThrottle(throttle=0.3 if args.throttle is None else args.throttle,
+                                set_speed=args.set_speed or 1.0, min_speed=args.min_speed)
+    if args.target == "deepracer":  # the fastest action at --throttle; steering-only models at --set-speed
+        top = card.action_space.max_speed if card.action_space is not None else 1.0
+        return OpenLoopThrottle(throttle=0.8 if args.throttle is None else args.throttle,
+                                set_speed=args.set_speed or top, min_speed=args.min_speed)
     udacity = card.input.camera.startswith("udacity")
     default_speed = UDACITY_SET_SPEED_MPH if udacity else DEEPRACER_SET_SPEED_MS
     return PISpeedControl(set_speed=args.set_speed or default_speed, kp=args.kp, ki=args.ki,
@@ -103,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     model_path, card = load_model(args)
     model = TFLiteModel(model_path, card, num_threads=args.threads)
     recorder = Recorder(args.record) if args.record else None
-    loop = DriveLoop(model, speed_policy(args, card), throttle_scale=args.throttle_scale, recorder=recorder)
+    # On the DeepRacer the race-time scale multiplies the console's max speed (see targets.deepracer).
+    scale = 1.0 if args.target == "deepracer" else args.throttle_scale
+    loop = DriveLoop(model, speed_policy(args, card), throttle_scale=scale, recorder=recorder)
     try:
         if args.target == "udacity":
             from drive_agent.targets.udacity import run_udacity
@@ -111,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             run_udacity(loop, args.host, args.port)
         elif args.target == "car":
             _run_car(loop, args)
+        elif args.target == "deepracer":
+            _run_deepracer(loop, args)
         else:
             _run_sim(loop, args)
     finally:
@@ -155,6 +180,22 @@ def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
     finally:
         sink.close()
     print(f"drive_agent: {stats.frames} frames, commands {dict(stats.commands)}")
+
+
+def _run_deepracer(loop: DriveLoop, args: argparse.Namespace) -> None:
+    if not args.car_ip or not args.car_password:
+        raise CliError("--target deepracer needs --car-ip and --car-password (or DEEPRACER_PASSWORD)")
+    if not 0.0 < args.max_speed <= 1.0:
+        raise CliError(f"--max-speed must be in (0, 1], got {args.max_speed}")
+    from drive_agent.targets.deepracer import DeepRacerOptions, run_deepracer
+
+    options = DeepRacerOptions(max_speed=args.max_speed, throttle_scale=args.throttle_scale,
+                               frame_timeout=args.frame_timeout, stall_timeout=args.stall_timeout,
+                               max_frame_age=args.max_frame_age)
+    try:
+        run_deepracer(loop, args.car_ip, args.car_password, options, timeout=args.car_timeout)
+    except KeyboardInterrupt:
+        print("drive_agent: interrupted; the car was told to stop", file=sys.stderr)
 
 
 def _run_sim(loop: DriveLoop, args: argparse.Namespace) -> None:

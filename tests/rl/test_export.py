@@ -258,3 +258,18 @@ def test_console_archive_reads_in_deepracer_utils(tmp_path):
 
     with pytest.raises(ExportError, match="no training logs"):
         console_archive(tmp_path / "unzipped", tmp_path / "x.zip")
+
+
+@pytest.mark.parametrize("downscale", [1, 2])
+def test_trainer_observation_is_the_cards_preprocessing(tmp_path, frames, downscale):
+    """What the trainer feeds the network (its frame encoder, / 255) is what the drive agent
+    computes from the exported card, to float rounding."""
+    from training.rl.rollout import FrameEncoder
+
+    cfg = config(downscale=downscale)
+    out = export_model(policy_for(cfg), cfg, tmp_path, reward_source=REWARD)
+    card = load_model_card(out / "model_card.json")
+    encode = FrameEncoder(cfg)
+    for frame in frames[:6]:
+        trained_on = encode(frame).astype(np.float32) / 255.0
+        np.testing.assert_allclose(preprocess(frame, card)[:, :, 0], trained_on, atol=1e-6)

@@ -46,7 +46,7 @@
   function figures() {
     const r = iterations[iterations.length - 1];
     if (!r) return;
-    setFigure("iteration", String(r.iteration));
+    setFigure("iteration", String(r.iteration + 1));  // iterations are numbered from 0
     setFigure("episodes", String(r.episodes ?? episodes.length));
     setFigure("steps_per_s", r.steps_per_s != null ? Math.round(r.steps_per_s).toLocaleString() : "—");
     setFigure("episodes_per_hour", r.episodes_per_hour != null ? Math.round(r.episodes_per_hour).toLocaleString() : "—");
@@ -86,7 +86,8 @@
     const bestIt = bestIteration();
     const best = iterations.filter((r) => r.iteration === bestIt);
     draw("evaluation", [
-      { x: its, y: col(iterations, "eval_completion_pct"), mode: "lines+markers", name: "evaluation completion" },
+      { x: its, y: col(iterations, "eval_completion_pct"), mode: "lines+markers", name: "evaluation completion",
+        connectgaps: true },
       { x: col(best, "iteration"), y: col(best, "eval_completion_pct"), mode: "markers", name: "best checkpoint",
         marker: { symbol: "star", size: 16, color: "#e4572e" } },
     ], { xaxis: { title: { text: "iteration" } }, yaxis: { title: { text: "%" }, range: [0, 105] } });

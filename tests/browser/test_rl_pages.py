@@ -101,7 +101,7 @@ def test_live_charts_grow_over_the_websocket(daphne_server, new_page, team_a, tm
         services.record_iteration(model, _iteration(i))
     in_thread(notify_job, model.job)
     page.wait_for_function("document.querySelector('[data-chart=\"reward\"]').dataset.points === '24'")
-    assert page.locator('[data-figure="iteration"]').inner_text() == "3"
+    assert page.locator('[data-figure="iteration"]').inner_text() == "4"  # iterations 0-3
     assert page.locator('[data-figure="eta"]').inner_text() == "9 min 20 s"
     # The best checkpoint's star sits on iteration 1 (100 %).
     star = page.evaluate("""() => {
@@ -112,3 +112,34 @@ def test_live_charts_grow_over_the_websocket(daphne_server, new_page, team_a, tm
     assert star == [[1], [100.0]]
     assert page.evaluate("window.__noReload") is True
     page.screenshot(path=str(tmp_path / "rl_live.png"), full_page=True)
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+def test_real_training_draws_live_then_offers_downloads(daphne_server, celery_worker_process, new_page, team_a,
+                                                       tmp_path):
+    from tests.rl_web.helpers import TINY
+
+    validated_version(team_a)
+    page = new_page()
+    log_in(page, daphne_server, team_a.captain.username, PASSWORD)
+    page.goto(f"{daphne_server}/teams/{team_a.slug}/rl/train/")
+    page.fill('input[name="name"]', "Watched live")
+    page.fill('textarea[name="advanced_json"]', json.dumps({**TINY, "max_seconds": 40}))
+    page.click("[data-rl-train-form] button[type=submit]")
+    page.wait_for_url("**/rl/models/*/")
+    page.wait_for_function("document.body.dataset.live === 'on'")
+    # While the job runs, the charts fill in from the websocket's notifications.
+    page.wait_for_function("document.querySelector('[data-chart=\"evaluation\"]').dataset.drawn === 'true'"
+                           " && document.querySelector('[data-live-job]').dataset.status === 'running'",
+                           timeout=240_000)
+    assert page.locator('[data-figure="steps_per_s"]').inner_text() != "—"
+    page.screenshot(path=str(tmp_path / "rl_training_live.png"), full_page=True)
+    # The page reloads when the job ends and offers the model's files.
+    page.locator("text=Result and downloads").wait_for(timeout=240_000)
+    with page.expect_download() as download:
+        page.click("text=Console / DRfC archive")
+    assert download.value.suggested_filename.endswith(".zip")
+    model = TrainedModel.objects.get(name="Watched live")
+    assert model.is_ready
+    page.screenshot(path=str(tmp_path / "rl_ready.png"), full_page=True)

@@ -196,3 +196,16 @@ def test_rl_models_in_the_garage(client, alpha):
     assert "RL run" in listing and "RL · small" in listing and reverse("rl_train", args=[team.slug]) in listing
     # The behavioural-cloning form does not clone an RL model.
     assert client.get(reverse("model_train", args=[team.slug]) + f"?clone={model.pk}").status_code == 404
+
+
+def test_reward_version_preselected_from_the_reward_page(client, alpha):
+    team, version = alpha
+    newer = validated_version(team, name="Speed on straights")
+    url = reverse("rl_train", args=[team.slug])
+
+    def chooser(query=""):
+        return client.get(url + query).content.decode().split('name="reward_version"')[1].split("</select>")[0]
+
+    assert f'<option value="{newer.pk}" selected>' in chooser()  # the newest by default
+    chosen = chooser(f"?reward={version.pk}")  # the reward version page's "Train a model with v1"
+    assert f'<option value="{version.pk}" selected>' in chosen and f'<option value="{newer.pk}" selected>' not in chosen

@@ -32,17 +32,21 @@ def _round(value, digits: int = 3):
 
 
 def job_metrics(event: dict) -> dict:
-    """The few figures the job row shows (the full iteration goes to the model's rows)."""
-    completion = event.get("eval_completion_pct")
-    return {
+    """The few figures the job row shows (the full iteration goes to the model's rows). Evaluation
+    does not run after every iteration: its figures are left as they were when it did not."""
+    metrics = {
         "iteration": event.get("iteration"),
         "episodes": event.get("episodes"),
         "reward": _round(event.get("reward_mean"), 2),
-        "eval_completion": f"{completion:.0f} %" if isinstance(completion, (int, float)) else "…",
-        "best_iteration": event.get("best_iteration") if event.get("best_iteration") is not None else "…",
         "steps_per_s": _round(event.get("steps_per_s"), 0),
         "eta": _eta(event.get("eta_s")),
     }
+    completion = event.get("eval_completion_pct")
+    if isinstance(completion, (int, float)):
+        metrics["eval_completion"] = f"{completion:.0f} %"
+    if event.get("best_iteration") is not None:
+        metrics["best_iteration"] = event["best_iteration"]
+    return metrics
 
 
 def progress_callback(model, reporter):

@@ -11,7 +11,6 @@ from django.http import Http404
 from webapp.garage.models import TrainedModel
 from webapp.garage.selectors import model_of_team_or_404
 from webapp.rewards.models import RewardFunctionVersion
-from webapp.rewards.selectors import versions_of_team
 
 from .models import TrainingIteration
 
@@ -33,12 +32,6 @@ def rl_model_of_team_or_404(team, model_id: int) -> TrainedModel:
     if model.kind != TrainedModel.Kind.REINFORCEMENT:
         raise Http404
     return model
-
-
-def trainable_versions_of_team(team):
-    """The choices of the training form: the team's reward function versions that passed
-    validation (`rewards.services.check_trainable` is the rule the service applies)."""
-    return versions_of_team(team).filter(ok=True)
 
 
 def reward_version_of(model: TrainedModel) -> RewardFunctionVersion | None:

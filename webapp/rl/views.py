@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.accounts.selectors import membership_or_404
 from webapp.jobs.services import waiting_notice
+from webapp.rewards.selectors import trainable_versions_of_team
 
 from . import selectors, services
 from .forms import LIMITS, TrainRLForm, advanced_initial, preset_choices, track_choices
@@ -37,7 +38,7 @@ def _train_form(request, team, data=None) -> TrainRLForm:
         initial_config = clone["config"]
     elif request.GET.get("reward", "").isdigit():
         initial["reward_version"] = int(request.GET["reward"])
-    versions = selectors.trainable_versions_of_team(team)
+    versions = trainable_versions_of_team(team)  # the form's choices; the service checks again
     if "reward_version" not in initial and (newest := versions.order_by("-created").first()):
         initial["reward_version"] = newest.pk
     return TrainRLForm(data, versions=versions,

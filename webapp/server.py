@@ -24,6 +24,7 @@ passes SIGTERM and SIGINT on to them, and exits when any of them exits, after st
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -127,6 +128,22 @@ def with_backlog(endpoint: str) -> str:
     return endpoint
 
 
+#: Allocations between young-generation collections (CPython's default is 700), and how many of
+#: those before the middle one, and of these before the oldest is collected (default 10 and 10).
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Freeze what the server holds once started (Django, the URL resolver, the ASGI app: hundreds
+    of thousands of objects that live as long as the process) out of the collector's sight, and
+    collect less often. With CPython's defaults, two bursts of 200 websockets connecting cost 150
+    collections (two of them walking every object) and about as much time as everything else the
+    server did; with this, 3 collections and a tenth of that time."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class LimitedServer(Server):
     """Daphne's server with `LimitedHTTPFactory`. `Server.run` builds its HTTP factory inline and
     keeps it in `self.http_factory` before listening with it, so the assignment is where ours goes
@@ -146,6 +163,11 @@ class LimitedServer(Server):
             # instead of binding the address itself.
             self.endpoints = [f"fd:fileno={int(inherited)}"]
         self.endpoints = [with_backlog(endpoint) for endpoint in self.endpoints]
+
+    def run(self):
+        """Serve, after setting the garbage collector up for a long-running server (`tune_gc`)."""
+        tune_gc()
+        super().run()
 
     @property
     def http_factory(self) -> HTTPFactory:

@@ -149,10 +149,12 @@ def test_reward_error_in_training_fails_the_job_with_line_and_params(client, tea
 
 
 def test_killed_worker_resumes_from_the_last_iteration(client, team_a, make_worker):
+    """(With a continuous action space, so that kind goes through the web to a card too.)"""
     version = validated_version(team_a)
     client.force_login(team_a.captain)
     doomed = make_worker(name="rl-doomed")
-    model = _start(client, team_a, version, max_seconds=45)
+    space = {"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 2.5}}
+    model = _start(client, team_a, version, max_seconds=45, action_space_type="continuous", action_space=space)
     wait_for(lambda: TrainingIteration.objects.filter(trained_model=model, iteration__gte=1).exists(),
              timeout_s=240, interval_s=0.5, message="two iterations checkpointed")
     doomed.kill()
@@ -164,3 +166,4 @@ def test_killed_worker_resumes_from_the_last_iteration(client, team_a, make_work
     iterations = [r.iteration for r in TrainingIteration.objects.filter(trained_model=model)]
     assert iterations == list(range(len(iterations))) and len(iterations) >= 3
     assert model.metrics["iterations"] == len(iterations) and model.is_ready
+    assert model.card["kind"] == "continuous_actions" and model.card["action_space"]["speed"]["high"] == 2.5

@@ -46,7 +46,7 @@ def test_the_form_offers_deepracer_tracks_and_no_set_speed(client, team_a, make_
     html = client.get(model.get_absolute_url(), follow=True).content.decode()  # the RL model page
     section = html.split('id="evaluations"', 1)[1]
     assert 'name="set_speed"' not in section
-    assert re.search(r"data-action-speeds>.*0\.8.1\.6 m/s", section)
+    assert re.search(r"data-action-speeds>.*0\.6–1\.2 m/s", section)
 
 
 def test_a_set_speed_or_a_road_track_is_refused_for_an_rl_model(team_a, make_ready_rl_model):
@@ -84,7 +84,7 @@ def test_the_runner_drives_the_chosen_actions_and_records_them(client, team_a, m
 
     client.force_login(team_a.captain)
     html = client.get(evaluation.get_absolute_url()).content.decode()
-    assert "the model's actions command 0.8–1.6 m/s" in html
+    assert "the model's actions command 0.6–1.2 m/s" in html
     assert html.count("Lap complete") == 2
 
 

@@ -18,11 +18,12 @@ layer with hand-set weights on a small grayscale DeepRacer frame steers away fro
 of the image (the verge) towards the dark tarmac, so it drives the built-in DeepRacer tracks
 without training.
 
-An RL model that drives, laid out the same way (rl_discrete/model.tflite, model_card.json): a
-`discrete_actions` card for the DeepRacer camera with a five-row action table (steering angle x
-speed, DeepRacer units), whose one Dense layer picks the action whose steering best fits the
-brightness difference of the two image halves (argmax of -(d - centre)^2), so it completes laps of
-the DeepRacer-scale tracks at the actions' commanded speeds.
+An RL model that drives, exported as RL training exports one (`training.rl.export.export_model`) into
+rl_discrete/ (model.tflite, model_card.json, model_metadata.json, hyperparameters.json): a
+`discrete_actions` card for the DeepRacer camera (the trainer's 80x60 grey observation) with a
+five-row action table (steering angle x speed), whose one Dense layer picks the action whose
+steering best fits the brightness difference of the two halves of a band of rows ahead of the car,
+so it completes laps of the DeepRacer-scale tracks (with the odd reset) at the actions' speeds.
 """
 
 from __future__ import annotations
@@ -111,46 +112,45 @@ def build_steering_model(out_dir: str | Path) -> tuple[Path, Path]:
 
 RL_DIR = "rl_discrete"
 #: The RL model's action table (degrees, + = left; m/s) and, per action, the brightness difference
-#: (left half minus right half, 0..1) it answers best.
+#: (left half minus right half of a band of rows ahead of the car, 0..1) it answers best.
 RL_ACTIONS = [{"steering_angle": a, "speed": s} for a, s in
-              [(30, 0.8), (15, 1.2), (0, 1.6), (-15, 1.2), (-30, 0.8)]]
-RL_CENTRES = (-0.2, -0.08, 0.0, 0.08, 0.2)
-RL_SHARPNESS = 50.0
-
-
-def rl_card(sha256: str = "") -> dict:
-    """The `discrete_actions` model card of the RL driving model."""
-    card = steering_card(sha256)
-    card.update(kind="discrete_actions", action_space=RL_ACTIONS,
-                output={"name": "action", "units": "probabilities over action_space"},
-                training={"algorithm": "clipped_ppo", "config": {"builder": "tests.support.tiny_models"}})
-    return card
+              [(30, 0.6), (15, 0.9), (0, 1.2), (-15, 0.9), (-30, 0.6)]]
+RL_CENTRES = (-0.06, -0.024, 0.0, 0.024, 0.06)
+RL_ROWS = (15, 30)  # of the 60 rows of the 80x60 observation: the track a metre or two ahead
+RL_SHARPNESS = 500.0
 
 
 def build_rl_model(out_dir: str | Path) -> tuple[Path, Path]:
-    """Write the RL driving model's `model.tflite` and `model_card.json` into `out_dir`."""
+    """Export the RL driving model as RL training does (`training.rl.export.export_model`: TFLite,
+    `discrete_actions` card with the trainer's observation, DeepRacer's files) and put its
+    `model.tflite` and `model_card.json` into `out_dir`."""
     import numpy as np
     import tensorflow as tf
 
+    from training.rl.config import RLConfig
+    from training.rl.export import export_model
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    h, w = STEERING_INPUT_HW
-    inp = tf.keras.Input((h, w, 1))
-    x = tf.keras.layers.Flatten()(tf.keras.layers.Rescaling(1 / 255.0)(inp))
+    config = RLConfig.from_dict({**RLConfig().to_dict(), "action_space": RL_ACTIONS})
+    h, w, _ = config.input_shape
+    inp = tf.keras.Input(config.input_shape)
     dense = tf.keras.layers.Dense(len(RL_ACTIONS), activation="softmax")
-    model = tf.keras.Model(inp, dense(x))
-    # d = mean(left half) - mean(right half); logit_i = k (2 c_i d - c_i^2): nearest centre wins.
-    sign = np.where(np.arange(w) < w // 2, 1.0, -1.0)
-    d = np.tile(sign, (h, 1)).reshape(h * w, 1) / (h * w / 2)
+    policy = tf.keras.Model(inp, dense(tf.keras.layers.Flatten()(inp)))
+    # d = mean(left half) - mean(right half) of the rows ahead; logit_i = k (2 c_i d - c_i^2): the
+    # action whose centre is nearest to d wins.
+    band = np.zeros((h, w))
+    band[RL_ROWS[0]:RL_ROWS[1], :] = 1.0
+    sign = np.where(np.arange(w) < w // 2, 1.0, -1.0)[None, :] * band
+    d = sign.reshape(h * w, 1) / (band.sum() / 2)
     centres = np.array(RL_CENTRES)
     dense.set_weights([(d * 2 * centres[None, :] * RL_SHARPNESS).astype("float32"),
                        (-(centres ** 2) * RL_SHARPNESS).astype("float32")])
-    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    model_path = out / MODEL_FILE
-    model_path.write_bytes(data)
-    card_path = out / CARD_FILE
-    card_path.write_text(json.dumps(rl_card(hashlib.sha256(data).hexdigest()), indent=1))
-    return model_path, card_path
+    with tempfile.TemporaryDirectory() as run:
+        export = export_model(policy, config, run, reward_source="def reward_function(params):\n    return 1.0\n")
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (MODEL_FILE, CARD_FILE, "model_metadata.json", "hyperparameters.json"):
+            shutil.copy(export / name, out / name)
+    return out / MODEL_FILE, out / CARD_FILE
 
 
 def build(out: Path) -> None:

@@ -3,6 +3,13 @@
 An AWS DeepRacer over its web console (the laptop drives, the car streams its camera):
   drive_agent --model-id 12 --target deepracer --car-ip 192.168.1.20 --car-password PASSWORD
 
+A donkeycar-style car (Raspberry Pi + PCA9685): find its PWM values once, then drive:
+  drive_agent calibrate --out donkeycar.toml
+  drive_agent --model-id 12 --target donkeycar --donkey-config donkeycar.toml --camera pi
+
+A camera or MJPEG stream to JSON-line commands (UDP) for a car of your own:
+  drive_agent --model-id 12 --target car --camera http://car.local:8080/stream.mjpg --udp car.local:9999
+
 Errors a racer can fix (token, model id, network, checksum, card, files) end with one line on
 stderr and exit code 2, never a traceback.
 """
@@ -15,6 +22,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drive_agent.evaluation import DEEPRACER_SET_SPEED_MS, UDACITY_SET_SPEED_MPH
 from drive_agent.fetch import DEFAULT_SERVER, FetchError, fetch_model
@@ -23,6 +31,9 @@ from drive_agent.model_card import ModelCard, ModelCardError, load_model_card
 from drive_agent.recorder import Recorder
 from drive_agent.runtime import ModelRuntimeError, TFLiteModel
 from drive_agent.speed import OpenLoopThrottle, PISpeedControl, SpeedPolicy
+
+if TYPE_CHECKING:
+    from drive_agent.camera import OpenCVSource, PiCameraSource
 
 EXIT_USAGE = 2
 
@@ -33,7 +44,7 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="drive_agent", description=__doc__.splitlines()[0],
-                                epilog="\n".join(__doc__.splitlines()[2:4]),
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:-1]),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model-id", type=int, help="model id on the Pitlane server")
@@ -43,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Pitlane server (env PITLANE_SERVER; default %(default)s)")
     p.add_argument("--token", default=os.environ.get("PITLANE_TOKEN"), help="team API token (env PITLANE_TOKEN)")
     p.add_argument("--cache-dir", type=Path, help="model cache (default ~/.cache/pitlane/models)")
-    p.add_argument("--target", choices=("udacity", "sim", "car", "deepracer"), default="udacity")
+    p.add_argument("--target", choices=("udacity", "sim", "car", "deepracer", "donkeycar"), default="udacity")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
     p.add_argument("--throttle-scale", type=float, default=1.0, help="race-time multiplier on throttle")
     p.add_argument("--set-speed", type=float,
@@ -69,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="write sim-trace CSV + metrics JSON into this folder")
 
     c = p.add_argument_group("car target")
-    c.add_argument("--camera", help="OpenCV camera index or stream URL")
+    c.add_argument("--camera", help="OpenCV camera index, video file or stream URL (MJPEG http://...); "
+                   "donkeycar: also pi (picamera2), the default there when installed")
     c.add_argument("--frames", type=Path, help="replay a folder of images instead of a camera")
     c.add_argument("--fps", type=float, default=15.0, help="replay rate for --frames")
     c.add_argument("--udp", default="127.0.0.1:9999", help="car controller HOST:PORT for JSON lines")
@@ -90,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--stall-timeout", type=float, default=2.0,
                    help="stop the car and exit after this many s without a camera frame (default 2)")
     d.add_argument("--car-timeout", type=float, default=1.0, help="longest wait for the car to answer a command (s)")
+
+    k = p.add_argument_group("donkeycar target (PCA9685 servo + ESC; also --camera, --frames, --throttle, "
+                             "--frame-timeout, --max-frame-age, --stall-timeout)")
+    k.add_argument("--donkey-config", type=Path,
+                   help="calibration: a .toml/.json from `drive_agent calibrate`, or your donkeycar myconfig.py")
     return p
 
 
@@ -107,7 +124,7 @@ def load_model(args: argparse.Namespace) -> tuple[Path, ModelCard]:
 
 
 def speed_policy(args: argparse.Namespace, card: ModelCard) -> SpeedPolicy:
-    if args.target == "car":
+    if args.target in ("car", "donkeycar"):
         return OpenLoopThrottle(throttle=0.3 if args.throttle is None else args.throttle,
                                 set_speed=args.set_speed or 1.0, min_speed=args.min_speed)
     if args.target == "deepracer":  # the fastest action at --throttle; steering-only models at --set-speed
@@ -136,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
             _run_car(loop, args)
         elif args.target == "deepracer":
             _run_deepracer(loop, args)
+        elif args.target == "donkeycar":
+            _run_donkeycar(loop, args)
         else:
             _run_sim(loop, args)
     finally:
@@ -150,7 +169,6 @@ def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
         CommandSink,
         FolderSource,
         FrameSource,
-        OpenCVSource,
         SerialSink,
         UdpSink,
         run_car,
@@ -161,7 +179,7 @@ def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
     if args.frames is not None:
         source = FolderSource(args.frames, fps=args.fps)
     elif args.camera is not None:
-        source = OpenCVSource(int(args.camera) if args.camera.isdigit() else args.camera)
+        source = _camera(loop, args)
     else:
         raise CliError("--target car needs --camera or --frames")
     if args.serial:
@@ -179,6 +197,31 @@ def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
         return
     finally:
         sink.close()
+    print(f"drive_agent: {stats.frames} frames, commands {dict(stats.commands)}")
+
+
+def _camera(loop: DriveLoop, args: argparse.Namespace) -> OpenCVSource | PiCameraSource:
+    from drive_agent.camera import open_camera
+
+    return open_camera(args.camera, loop.card.input.width, loop.card.input.height, read_timeout=args.stall_timeout)
+
+
+def _run_donkeycar(loop: DriveLoop, args: argparse.Namespace) -> None:
+    from drive_agent.targets.car import FolderSource, FrameSource
+    from drive_agent.targets.donkeycar import CalibrationError, load_calibration, run_donkeycar
+
+    if args.donkey_config is None:
+        raise CliError("--target donkeycar needs --donkey-config (write one with `drive_agent calibrate`)")
+    try:
+        calibration = load_calibration(args.donkey_config)
+    except CalibrationError as exc:
+        raise CliError(str(exc)) from exc
+    source: FrameSource = FolderSource(args.frames, fps=args.fps) if args.frames is not None else _camera(loop, args)
+    try:
+        stats = run_donkeycar(loop, source, calibration, args.frame_timeout, args.max_frame_age)
+    except KeyboardInterrupt:
+        print("drive_agent: interrupted; throttle at THROTTLE_STOPPED_PWM", file=sys.stderr)
+        return
     print(f"drive_agent: {stats.frames} frames, commands {dict(stats.commands)}")
 
 
@@ -208,6 +251,11 @@ def _run_sim(loop: DriveLoop, args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calibrate"]:
+        from drive_agent.calibrate import main as calibrate
+
+        return calibrate(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -87,30 +87,6 @@ class FolderSource:
         """Nothing to release."""
 
 
-class OpenCVSource:
-    """A camera device index or stream URL through OpenCV (optional extra: opencv-python)."""
-
-    def __init__(self, device: int | str) -> None:
-        try:
-            import cv2
-        except ImportError as exc:
-            raise RuntimeError("camera input needs OpenCV: pip install opencv-python-headless") from exc
-        self._cv2 = cv2
-        self._cap = cv2.VideoCapture(device)
-        if not self._cap.isOpened():
-            raise RuntimeError(f"cannot open camera {device!r}")
-
-    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
-        while True:
-            ok, bgr = self._cap.read()
-            if not ok:
-                return
-            yield self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB), time.monotonic()
-
-    def close(self) -> None:
-        self._cap.release()
-
-
 class _JsonLineSink(ABC):
     """Numbers the commands and writes them as JSON lines to the transport of a subclass."""
 
@@ -201,7 +177,11 @@ class Watchdog:
         while not self._stop.wait(self.timeout / 4):
             now = time.monotonic()
             if now - self._last_frame > self.timeout and now - last_sent >= self.timeout:
-                self.sink.send(self._steering, 0.0, "watchdog")
+                try:
+                    self.sink.send(self._steering, 0.0, "watchdog")
+                except OSError as exc:  # a bus or link hiccup: keep trying, never let the thread die
+                    log.warning("watchdog could not send throttle 0: %s", exc)
+                    continue
                 self.stats.commands["watchdog"] += 1
                 last_sent = now
 
@@ -232,7 +212,9 @@ def run_car(loop: DriveLoop, source: FrameSource, sink: CommandSink, frame_timeo
             stats.commands[source_name] += 1
     finally:
         watchdog.stop()
-        sink.send(steering, 0.0, "stop")
-        stats.commands["stop"] += 1
-        source.close()
+        try:
+            sink.send(steering, 0.0, "stop")
+            stats.commands["stop"] += 1
+        finally:
+            source.close()
     return stats

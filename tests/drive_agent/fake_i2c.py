@@ -129,14 +129,22 @@ def read_log(path: str | Path) -> list[PwmWrite]:
 
 
 def main(argv: list[str]) -> int:
-    log_path, sep, *agent_args = argv
-    if sep != "--":
-        raise SystemExit("usage: python -m tests.drive_agent.fake_i2c LOG -- DRIVE_AGENT_ARGS...")
+    """LOG [--fail-after N --fail-writes K] -- DRIVE_AGENT_ARGS...: after N writes, K writes fail
+    with EIO (a loose wire)."""
+    if "--" not in argv:
+        raise SystemExit("usage: python -m tests.drive_agent.fake_i2c LOG [--fail-after N --fail-writes K] -- ARGS")
+    split = argv.index("--")
+    log_path, *options = argv[:split]
+    settings = dict(zip(options[::2], map(int, options[1::2]), strict=True))
     import drive_agent.targets.donkeycar as donkeycar
     from drive_agent.cli import main as drive_agent
 
-    donkeycar.open_i2c_bus = lambda busnum: FakeI2C(log_path=log_path)  # type: ignore[assignment]
-    return drive_agent(agent_args)
+    def open_fake_bus(busnum: int) -> FakeI2C:
+        return FakeI2C(log_path=log_path, fail_after=settings.get("--fail-after"),
+                       fail_writes=settings.get("--fail-writes", 0))
+
+    donkeycar.open_i2c_bus = open_fake_bus
+    return drive_agent(argv[split + 1:])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ to blame, so the form, tests and any other caller get the same answer."""
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,8 @@ from webapp.jobs.services import start_job
 from webapp.rewards import services as rewards
 
 from .models import TrainingIteration
+
+log = logging.getLogger(__name__)
 
 TRAIN_KIND = "rl.train"
 #: Clones continue from a model that stopped with a checkpoint: a finished or a cancelled run.
@@ -194,6 +197,24 @@ def _put(name: str, path: Path) -> str:
         return default_storage.save(name, File(fh))
 
 
+def publish_car_archive(model: TrainedModel, out: Path) -> str | None:
+    """Store the DeepRacer car's model upload (`model_<pk>.tar.gz`: model_metadata.json +
+    agent/model.pb, training.rl.deepracer_car_export) of a finished run; None, with the reason
+    logged, when the model cannot run on the car (a frame stack) or the export fails: the rest of
+    the model is published either way."""
+    from training.rl.deepracer_car_export import car_archive_from_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            archive = car_archive_from_run(out, Path(tmp), name=f"model_{model.pk}")
+        except Exception as exc:  # noqa: BLE001 - an optional download never blocks publishing
+            log.warning("model %s: no DeepRacer car archive: %s", model.pk, exc)
+            return None
+        relative = f"car/{archive.name}"
+        _put(model.artifact_name(relative), archive)
+    return relative
+
+
 def publish(model: TrainedModel, result) -> TrainedModel:
     """Copy a finished run's export and logs to the default storage and make the model ready:
     TFLite + card (what the drive agent and the API serve), model_metadata.json,
@@ -214,6 +235,9 @@ def publish(model: TrainedModel, result) -> TrainedModel:
         archive = console_archive(out, Path(tmp) / f"{name}.zip", name=name)
         artifacts["console_archive"] = f"console/{archive.name}"
         _put(model.artifact_name(artifacts["console_archive"]), archive)
+    car = publish_car_archive(model, out)
+    if car is not None:
+        artifacts["car_archive"] = car
     logs = []
     for relative in LOG_FILES:
         if (out / relative).is_file():

@@ -13,6 +13,12 @@ thread measures per frame:
 Timings are noisy on a shared machine: each figure is the best of RUNS runs on each allowed core
 (every run pinned to a single core), so a core busy with someone else's job does not decide it.
 TensorFlow is used here only to build the model and for the baseline; the agent never imports it.
+DeepRacer over its web console (`--target deepracer`), keys prefixed `deepracer_`: the agent
+process drives the fake DeepRacer console (tests/drive_agent/fake_deepracer.py, HTTPS on
+127.0.0.1, camera frames of our simulator at 15 fps) with DeepRacer's shallow network at 160x120
+for DEEPRACER_SECONDS; per-stage p50/p99 from the agent's own report, the network hop included
+(net_in: a frame's bytes; net_out: the manual-drive request's round trip), and the share of frames
+answered. `python bench/agent_latency.py --deepracer-only` runs just that part.
 Prints one final line: RESULT {json}.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -228,7 +235,91 @@ def time_keras(model, card_path: Path, telemetry: dict, p50s: dict[int, float]) 
     return best
 
 
+DEEPRACER_SECONDS = 20.0
+DEEPRACER_FPS = 15.0
+_REPORT_LINE = re.compile(r"^\s+(\w+)\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms")
+
+
+def deepracer_model(folder: Path) -> Path:
+    """DeepRacer's shallow network (the console's default) on the full 160x120 grey frame, exported
+    as training exports an RL model (TFLite + model card)."""
+    from training.rl.config import RLConfig
+    from training.rl.export import export_model
+    from training.rl.networks import build_actor_critic, policy_for_export
+
+    config = RLConfig.from_dict({"network": "deepracer_shallow", "downscale": 1, "stack_size": 1})
+    policy = policy_for_export(build_actor_critic(config, seed=0), config)
+    return export_model(policy, config, folder, reward_source="def reward_function(params):\n    return 1.0\n",
+                        export_dir=folder / "deepracer") / "model.tflite"
+
+
+def deepracer_frames(n: int = 60) -> list[bytes]:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from simulator.camera import DeepRacerCamera
+    from simulator.track import load_track
+
+    track = load_track("pitlane_loop")
+    camera = DeepRacerCamera(track)
+    frames = []
+    for i in range(n):
+        x, y, heading = track.pose_at(0.1 * i, 0.1 * np.sin(i / 4))
+        buf = io.BytesIO()
+        Image.fromarray(camera.render(x, y, heading)).save(buf, "JPEG", quality=90)
+        frames.append(buf.getvalue())
+    return frames
+
+
+def deepracer_latency(folder: Path, core: int) -> dict:
+    """The agent process (pinned to `core`) driving the fake DeepRacer console for DEEPRACER_SECONDS."""
+    import signal
+
+    from tests.drive_agent.fake_deepracer import FakeDeepRacer
+
+    model = deepracer_model(folder)
+    car = FakeDeepRacer(deepracer_frames(), password="bench", fps=DEEPRACER_FPS)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "drive_agent", "--model-file", str(model), "--target", "deepracer",
+             "--car-ip", car.address, "--car-password", "bench"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+        deadline = time.monotonic() + 120
+        while not car.drives() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        frames_before = len(car.state.frame_times)
+        time.sleep(DEEPRACER_SECONDS)
+        frames_sent = len(car.state.frame_times) - frames_before
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        car.stop()
+    stages = {m.group(1): (float(m.group(2)), float(m.group(3)))
+              for m in map(_REPORT_LINE.match, out.splitlines()) if m}
+    if "net_out" not in stages:
+        sys.exit(f"deepracer agent run failed:\n{out[-2000:]}\n{err[-3000:]}")
+    rate = re.search(r"loop rate ([\d.]+) Hz", out)
+    moving = [c for c in car.drives() if c.body["throttle"] != 0]
+    result = {"deepracer_rate_hz": float(rate.group(1)) if rate else None,
+              "deepracer_frames_answered_pct": round(100.0 * min(len(moving), frames_sent) / max(frames_sent, 1), 1),
+              "deepracer_camera_fps": DEEPRACER_FPS}
+    for stage, (p50, p99) in stages.items():
+        result[f"deepracer_p50_ms_{stage}"] = p50
+        result[f"deepracer_p99_ms_{stage}"] = p99
+    result["deepracer_method"] = (f"agent process pinned to cpu {core} driving the fake DeepRacer console over "
+                                  f"HTTPS on 127.0.0.1 for {DEEPRACER_SECONDS:.0f} s at {DEEPRACER_FPS:.0f} fps; "
+                                  "deepracer_shallow 160x120 float32 TFLite; figures from the agent's own report")
+    return result
+
+
 def main() -> None:
+    if "--deepracer-only" in sys.argv:
+        with tempfile.TemporaryDirectory(prefix="pitlane-bench-") as tmp:
+            print("RESULT " + json.dumps(deepracer_latency(Path(tmp), min(os.sched_getaffinity(0)))), flush=True)
+        return
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})  # one core before TensorFlow starts its thread pools
     with tempfile.TemporaryDirectory(prefix="pitlane-bench-") as tmp:
@@ -257,6 +348,7 @@ def main() -> None:
         if probe.returncode != 0:
             sys.exit(f"agent probe failed:\n{probe.stderr[-3000:]}")
         agent = json.loads(probe.stdout.strip().splitlines()[-1])
+        deepracer = deepracer_latency(folder, core)
     result = {
         "p99_ms_frame": round(p99_agent, 3),
         "p50_ms_frame": round(p50_agent, 3),
@@ -277,6 +369,7 @@ def main() -> None:
                   f"keras {KERAS_FRAMES} frames/run; preprocess best of {PREPROCESS_CALLS} calls per core; "
                   f"sim eval: pitlane_loop_road 20 s sim per run",
     }
+    result.update(deepracer)
     print("RESULT " + json.dumps(result), flush=True)
 
 

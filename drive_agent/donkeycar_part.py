@@ -66,8 +66,8 @@ class PitlanePilot:
         timer = self.loop.stats.frame()
         command = self.loop.step(fit_to_card(frame, self.card), None, timer)
         timer.done()
-        angle = max(-1.0, min(1.0, command.steering * self._sign))
-        return angle, command.throttle
+        angle = max(-1.0, min(1.0, float(command.steering) * self._sign))
+        return angle, float(command.throttle)
 
     def shutdown(self) -> None:
         print(self.loop.close(), flush=True)

@@ -140,7 +140,7 @@ def test_reward_error_in_training_fails_the_job_with_line_and_params(client, tea
     assert job.status == Job.Status.FAILED
     assert job.error.startswith("Reward function error (line 5)"), job.error
     assert "distance_from_centre" in job.error and "The step's params:" in job.error
-    assert '"steps": ' in job.error and '"waypoints": "[' in job.error  # the params, waypoints summarised
+    assert "\n  steps: " in job.error and '\n  waypoints: "[' in job.error  # one param a line, waypoints summarised
     assert "TypeError" not in job.error and "Traceback" not in job.error
     model.refresh_from_db()
     assert model.status == TrainedModel.Status.FAILED and not model.tflite

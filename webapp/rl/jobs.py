@@ -77,7 +77,7 @@ def _params_text(params: dict | None, limit: int = 3000) -> str:
         return ""
     shown = {k: (f"[{len(v)} points]" if k == "waypoints" and isinstance(v, (list, tuple)) else v)
              for k, v in params.items()}
-    text = json.dumps(shown, indent=1, sort_keys=True, default=repr)
+    text = "\n".join(f"  {key}: {json.dumps(value, default=repr)}" for key, value in sorted(shown.items()))
     return text if len(text) <= limit else text[:limit] + " ..."
 
 

@@ -19,6 +19,13 @@ process drives the fake DeepRacer console (tests/drive_agent/fake_deepracer.py, 
 for DEEPRACER_SECONDS; per-stage p50/p99 from the agent's own report, the network hop included
 (net_in: a frame's bytes; net_out: the manual-drive request's round trip), and the share of frames
 answered. `python bench/agent_latency.py --deepracer-only` runs just that part.
+A camera stream and a donkeycar (keys prefixed `camera_` and `donkeycar_`): the agent process reads
+an MJPEG stream served on 127.0.0.1 (our simulator's Udacity centre camera, CAR_FPS) through
+OpenCV with the PilotNet above; `--target car` sends JSON lines over UDP (camera_p50/p99_ms_frame_
+to_command: from the frame's first byte leaving the server to its command arriving, matched by the
+steering each frame gives), `--target donkeycar` writes the servo and ESC pulses through Adafruit's
+PCA9685 driver to the fake I2C bus of the tests (its `send` stage is the driver's Python cost; a
+real 100 kHz bus adds about 0.6 ms per channel). `--car-only` runs just these two parts.
 Prints one final line: RESULT {json}.
 """
 
@@ -315,7 +322,175 @@ def deepracer_latency(folder: Path, core: int) -> dict:
     return result
 
 
+CAR_SECONDS = 15.0
+CAR_FPS = 20.0
+
+
+def udacity_stream_frames(n: int = 60) -> list[bytes]:
+    """Our simulator's Udacity centre camera along pitlane_loop_road, weaving (distinct steering)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from simulator.camera import UDACITY_CENTER, UdacityCameras
+    from simulator.track import load_track
+
+    track = load_track("pitlane_loop_road")
+    cameras = UdacityCameras(track, specs=(UDACITY_CENTER,))
+    frames = []
+    for i in range(n):
+        x, y, heading = track.pose_at(40.0 + 0.8 * i, 1.5 * np.sin(i * 0.7))
+        buf = io.BytesIO()
+        Image.fromarray(cameras.render(x, y, heading + 0.15 * np.cos(i * 1.1))["center"]).save(buf, "JPEG", quality=75)
+        frames.append(buf.getvalue())
+    return frames
+
+
+def _expected_steering(folder: Path, frames: list[bytes]) -> list[float]:
+    """Each frame's steering, decoded by OpenCV's FFmpeg as the agent's camera decodes the stream."""
+    import cv2
+
+    from drive_agent.loop import DriveLoop
+    from drive_agent.model_card import load_model_card
+    from drive_agent.runtime import TFLiteModel
+    from drive_agent.targets.car import fit_to_card
+
+    card = load_model_card(folder / "model_card.json")
+    loop = DriveLoop(TFLiteModel(folder / "model.tflite", card))
+    out = []
+    for i, jpeg in enumerate(frames):
+        path = folder / f"stream_{i:03d}.jpg"
+        path.write_bytes(jpeg)
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        _, bgr = cap.read()
+        cap.release()
+        out.append(loop.step(fit_to_card(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), card), None).steering)
+    return out
+
+
+def _stages(prefix: str, out: str) -> dict:
+    stages = {m.group(1): (float(m.group(2)), float(m.group(3)))
+              for m in map(_REPORT_LINE.match, out.splitlines()) if m}
+    rate = re.search(r"loop rate ([\d.]+) Hz", out)
+    result: dict = {f"{prefix}_rate_hz": float(rate.group(1)) if rate else None}
+    for stage, (p50, p99) in stages.items():
+        result[f"{prefix}_p50_ms_{stage}"] = p50
+        result[f"{prefix}_p99_ms_{stage}"] = p99
+    return result
+
+
+def _car_agent(args: list[str], core: int) -> tuple[str, str]:
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+    if proc.returncode != 0 or "latency over" not in proc.stdout:
+        sys.exit(f"car agent run failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout, proc.stderr
+
+
+def car_latency(folder: Path, core: int, cores: set[int]) -> dict:
+    """`--target car --camera <MJPEG URL>` (camera_) and `--target donkeycar` on the fake I2C bus
+    (donkeycar_), each agent process pinned to `core` (the stream server on the other cores),
+    CAR_SECONDS of stream at CAR_FPS."""
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, (cores - {core}) or cores)
+    try:
+        return _car_latency(folder, core)
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+def _car_latency(folder: Path, core: int) -> dict:
+    import socket
+    import threading
+
+    import numpy as np
+
+    from drive_agent.targets.donkeycar import DonkeyCalibration, write_calibration
+    from tests.drive_agent.fake_i2c import read_log
+    from tests.drive_agent.mjpeg_stream import MjpegServer, StreamScript
+
+    distinct = udacity_stream_frames()
+    expected = np.asarray(_expected_steering(folder, distinct))
+    n = int(CAR_SECONDS * CAR_FPS)
+    stream = [distinct[i % len(distinct)] for i in range(n)]
+    common = ["--model-file", str(folder / "model.tflite"), "--throttle", "0.3", "--max-frame-age", "1.0",
+              "--stall-timeout", "5"]
+    result: dict = {"car_camera_fps": CAR_FPS}
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.2)
+    received: list[dict] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                received.append(json.loads(udp.recv(4096)))
+            except TimeoutError:
+                continue
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    server = MjpegServer(stream, StreamScript(fps=CAR_FPS))
+    try:
+        out, _ = _car_agent(["-m", "drive_agent", *common, "--target", "car", "--camera", server.url,
+                             "--udp", "{}:{}".format(*udp.getsockname())], core)
+    finally:
+        server.stop()
+        done.set()
+        listener.join()
+        udp.close()
+    sent = server.sent
+    delays, matched = [], 0
+    commands = [c for c in received if c["source"] in ("model", "late")]
+    for c in commands:
+        distance = np.abs(expected - c["steering"])
+        nearest, second = np.sort(distance)[:2]
+        if nearest > 2e-5 or second < 1e-4:
+            continue  # no frame, or not one frame alone, gives this steering
+        content = int(distance.argmin())
+        before = [f.wall for f in sent if f.index % len(distinct) == content and f.wall < c["time"]]
+        if before:
+            matched += 1
+            delays.append(c["time"] - before[-1])
+    result.update(_stages("camera", out))
+    result["camera_frames_answered_pct"] = round(100.0 * len(commands) / max(len(sent), 1), 1)
+    result["camera_commands_matched_pct"] = round(100.0 * matched / max(len(commands), 1), 1)
+    if delays:
+        p50, p99 = np.percentile(np.asarray(delays) * 1000.0, [50, 99])
+        result["camera_p50_ms_frame_to_command"] = round(float(p50), 2)
+        result["camera_p99_ms_frame_to_command"] = round(float(p99), 2)
+
+    config, log = folder / "donkeycar.toml", folder / "pwm.jsonl"
+    write_calibration(DonkeyCalibration(), config)
+    server = MjpegServer(stream, StreamScript(fps=CAR_FPS))
+    try:
+        out, _ = _car_agent(["-m", "tests.drive_agent.fake_i2c", str(log), "--", *common, "--target", "donkeycar",
+                             "--donkey-config", str(config), "--camera", server.url], core)
+    finally:
+        server.stop()
+    moving = DonkeyCalibration().throttle_pulse(0.3)
+    driven = [w for w in read_log(log) if w.channel == DonkeyCalibration().THROTTLE_CHANNEL and w.off == moving]
+    result.update(_stages("donkeycar", out))
+    result["donkeycar_frames_answered_pct"] = round(100.0 * len(driven) / max(len(server.sent), 1), 1)
+    result["car_method"] = (f"agent processes pinned to cpu {core} reading an MJPEG stream on 127.0.0.1 "
+                            f"({CAR_SECONDS:.0f} s at {CAR_FPS:.0f} fps, 320x160 JPEG) through OpenCV; PilotNet "
+                            "float32 TFLite, 1 thread; camera_: JSON lines over UDP; donkeycar_: PCA9685 pulses "
+                            "through Adafruit's driver to the tests' fake I2C bus; stages from the agent's report")
+    return result
+
+
 def main() -> None:
+    if "--car-only" in sys.argv:
+        cores = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cores)})  # TensorFlow builds the model on one core
+        with tempfile.TemporaryDirectory(prefix="pitlane-bench-") as tmp:
+            export(build_pilotnet(), Path(tmp))
+            print("RESULT " + json.dumps(car_latency(Path(tmp), max(cores), cores)), flush=True)
+        return
     if "--deepracer-only" in sys.argv:
         with tempfile.TemporaryDirectory(prefix="pitlane-bench-") as tmp:
             print("RESULT " + json.dumps(deepracer_latency(Path(tmp), min(os.sched_getaffinity(0)))), flush=True)
@@ -349,6 +524,7 @@ def main() -> None:
             sys.exit(f"agent probe failed:\n{probe.stderr[-3000:]}")
         agent = json.loads(probe.stdout.strip().splitlines()[-1])
         deepracer = deepracer_latency(folder, core)
+        car = car_latency(folder, core, cores)
     result = {
         "p99_ms_frame": round(p99_agent, 3),
         "p50_ms_frame": round(p50_agent, 3),
@@ -370,6 +546,7 @@ def main() -> None:
                   f"sim eval: pitlane_loop_road 20 s sim per run",
     }
     result.update(deepracer)
+    result.update(car)
     print("RESULT " + json.dumps(result), flush=True)
 
 

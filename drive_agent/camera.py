@@ -5,7 +5,8 @@ A reader thread keeps only the newest frame, stamped with the time it was read: 
 always answers the latest picture, never a queue of old ones, and `dropped` counts the frames it
 was too busy to use. A live camera that gives no frame for `read_timeout` seconds (a stalled
 stream, an unplugged camera) ends the drive with `CameraError`; the car target's watchdog has cut
-the throttle long before that (`--frame-timeout`).
+the throttle long before that (`--frame-timeout`). A frame OpenCV cannot decode is skipped; a
+truncated JPEG is decoded as far as it goes, as by any MJPEG viewer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 PI_CAMERA_NAMES = ("pi", "picamera", "picamera2")
+END_OF_STREAM_S = 0.005  # OpenCV answers at once, every time, at the end of a stream or file
 
 
 class CameraError(RuntimeError):
@@ -109,7 +111,7 @@ class OpenCVSource:
         self._cap = cv2.VideoCapture(device, backend, params)
         if not self._cap.isOpened():
             raise CameraError(f"cannot open camera {device!r}")
-        self._stalled = False
+        self.unreadable = 0
         self._reader = _LatestFrameReader(self._read, name="opencv-camera")
         self._reader.start()
 
@@ -122,13 +124,24 @@ class OpenCVSource:
         return self._reader.received
 
     def _read(self) -> np.ndarray | None:
+        """The next readable frame. A frame the decoder refuses is skipped (counted in
+        `unreadable`); failures that come back at once, again and again, are the end of the
+        stream or file (None); a wait of `read_timeout` without a frame is a stall (CameraError)."""
         started = time.monotonic()
-        ok, bgr = self._cap.read()
-        if not ok:
-            waited = time.monotonic() - started
-            if waited >= self.read_timeout * 0.9:
-                raise CameraError(f"no frame from camera {self.device!r} for {waited:.1f} s (stalled)")
-            return None  # the stream or file ended
+        failures = quick = 0
+        while True:
+            attempt = time.monotonic()
+            ok, bgr = self._cap.read()
+            if ok:
+                self.unreadable += failures
+                break
+            now = time.monotonic()
+            if now - attempt >= self.read_timeout * 0.9 or now - started >= self.read_timeout:
+                raise CameraError(f"no frame from camera {self.device!r} for {now - started:.1f} s (stalled)")
+            failures += 1
+            quick = quick + 1 if now - attempt < END_OF_STREAM_S else 0
+            if quick >= 3:
+                return None  # the stream or file ended
         if bgr.ndim == 2:
             return bgr
         return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)

@@ -202,6 +202,20 @@ def test_dropped_frames_trip_the_watchdog_only_in_long_gaps(model, serve, listen
     assert answered == sorted(set(answered)) and answered[-1] == N_FRAMES - 1
 
 
+def test_unreadable_frames_are_skipped_and_the_drive_goes_on(model, frames, listener, expected) -> None:
+    garbage = {6: b"\xff\xd8" + bytes(range(256)) * 8 + b"\xff\xd9", 17: b"not a jpeg at all"}
+    server = MjpegServer([garbage.get(i, jpeg) for i, jpeg in enumerate(frames)], StreamScript(fps=20))
+    try:
+        proc, commands = drive(model, server.url, listener)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    answered = commands.frame_indexes(expected)
+    assert not set(answered) & set(garbage) and answered == sorted(set(answered))
+    assert max(answered) == N_FRAMES - 1 and any(i > 17 for i in answered)
+    assert commands.items[-1]["source"] == "stop"
+
+
 def test_a_stream_that_stalls_for_good_stops_the_car(model, serve, listener) -> None:
     server = serve(StreamScript(fps=20, close_at_end=False, hold_s=30))
     proc, commands = drive(model, server.url, listener, "--stall-timeout", "1.0", timeout=30)
@@ -238,6 +252,6 @@ def test_opencv_source_in_process_keeps_only_the_newest_frame(serve) -> None:
             threading.Event().wait(0.3)  # a slow model: ~15 frames arrive meanwhile
     source.close()
     assert got[0][0].shape == (120, 160, 3) and got[0][0].dtype == np.uint8
-    assert source.received == N_FRAMES and source.dropped >= 10
+    assert source.received == N_FRAMES and source.dropped >= 10 and source.unreadable == 0
     assert len(got) + source.dropped == N_FRAMES
     assert all(b[1] > a[1] for a, b in zip(got, got[1:], strict=False))

@@ -18,7 +18,7 @@ from webapp.rl.services import run_dir
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pitlane_dirs")]
 
-FIGURE_KEYS = [key for key, _, _ in analysis_views.FIGURES]
+FIGURE_KEYS = [key for key, *_ in analysis_views.FIGURES]
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,8 @@ def test_the_range_selector_picks_iterations_and_refuses_bad_ranges(client, team
     assert re.search(r"data-range>1–2<", html) and "8 episodes" in html
     assert figures_of(html)["completion"]["data"][0]["x"] == [1, 2]
     by_progress = client.get(url(published, "?first=1&last=2&by=progress")).content.decode()
-    assert 'value="progress" selected' in by_progress and figures_of(by_progress)["paths"]["data"]
+    assert 'value="progress" selected' in by_progress
+    assert "Best and worst episodes by progress" in json.dumps(figures_of(by_progress)["paths"]["layout"])
     whole = client.get(url(published)).content.decode()
     assert "12 episodes" in whole
     assert figures_of(html) != figures_of(whole)

@@ -33,21 +33,25 @@ from webapp.garage.models import TrainedModel
 from . import selectors
 
 #: Bump when the figures' content changes: old cache files are then ignored.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 TRAINING_SIMTRACE = re.compile(r"^training-simtrace/(\d+)-iteration\.csv$")
 EVALUATION_SIMTRACE = re.compile(r"^evaluation-simtrace/(\d+)-iteration\.csv$")
 ROBOMAKER_LOG = "logs/robomaker.log"
 BY = [("reward", "total reward"), ("progress", "progress")]
 METRICS_JSON = "metrics/TrainingMetrics.json"
-#: The figures of the page, in order: (key, title, what it shows).
+#: The figures of the page, in order: (key, title, what it shows, drawn on the track map).
 FIGURES = (
-    ("reward_heatmap", "Reward on the track", "Mean reward per step, binned on the track."),
-    ("actions", "Action choices along the track", "The mean steering and speed the policy chose on each stretch."),
-    ("action_histogram", "How often each action was chosen", "Per action of the model's action space."),
-    ("paths", "Best and worst episodes", "The paths of the best and worst episodes (by the measure chosen above)."),
-    ("completion", "Episodes completed per iteration", "% of training episodes that completed the lap."),
-    ("reward", "Reward per iteration", "Mean, lowest and highest episode reward."),
-    ("lap_times", "Evaluation lap times", "Lap times of the evaluation trials after each iteration."),
+    ("reward_heatmap", "Reward on the track", "Mean reward per step, binned on the track.", True),
+    ("actions", "Action choices along the track", "The mean steering and speed the policy chose on each stretch.",
+     True),
+    ("paths", "Best and worst episodes", "The paths of the best and worst episodes (by the measure chosen above).",
+     True),
+    ("action_histogram", "How often each action was chosen", "Per stretch of the lap, for each action of the "
+     "model's action space.", False),
+    ("completion", "Episodes completed per iteration", "% of training episodes that completed the lap, and the "
+     "evaluation trials' completion.", False),
+    ("reward", "Reward per iteration", "Mean, lowest and highest episode reward.", False),
+    ("lap_times", "Evaluation lap times", "Lap times of the evaluation trials after each iteration.", False),
 )
 
 
@@ -175,7 +179,9 @@ def compute_figures(run: Path, first: int, last: int, *, by: str = "reward") -> 
     from training.rl.analysis import load_run
 
     data = load_run(run, first, last, by=by)
-    return {"figures": plots.analysis_figures(data), "totals": data.totals()}
+    figures = plots.analysis_figures(data)
+    figures["paths"] = plots.paths_figure(data.result["paths"], data.track, by=by)  # titled by the measure
+    return {"figures": figures, "totals": data.totals()}
 
 
 # -- pages ---------------------------------------------------------------------------------------

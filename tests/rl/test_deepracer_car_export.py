@@ -153,3 +153,24 @@ def test_graph_has_no_ops_beyond_the_optimizers_basics(tmp_path: Path) -> None:
                    "Reshape", "MatMul", "Mul", "Conv2D", "BiasAdd", "Relu", "Softmax", "Tanh", "Pack",
                    "StridedSlice", "Shape", "ClipByValue", "Squeeze"}, ops
     assert io.BytesIO(pb).getbuffer().nbytes > 1000
+
+
+def test_openvino_converts_and_runs_the_car_graph(tmp_path: Path) -> None:
+    """What the car does with model.pb: OpenVINO's converter, by the input name and shape the
+    car's model optimizer passes, then inference agreeing with our TFLite model. Runs where
+    `openvino` is installed (not a project dependency; checked with openvino 2026.4)."""
+    ov = pytest.importorskip("openvino")
+    cfg = config()
+    policy = policy_for(cfg, seed=3)
+    export = export_model(policy, cfg, tmp_path / "run", reward_source=REWARD)
+    card = load_model_card(export / "model_card.json")
+    tflite = TFLiteModel(export / "model.tflite", card)
+    metadata, pb = read_archive(car_archive(policy, cfg, tmp_path))
+    (tmp_path / "model.pb").write_bytes(pb)
+    model = ov.convert_model(str(tmp_path / "model.pb"), input=[(input_name(metadata) + ":0", [1, 120, 160, 1])])
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    for frame in drive_frames(8):
+        car = compiled([frame.reshape(1, 120, 160, 1).astype(np.float32)])[0][0]
+        ours = tflite.run(loop_input(DriveLoop(tflite), frame))
+        np.testing.assert_allclose(car, ours, atol=2e-4)
+        assert int(np.argmax(car)) == int(np.argmax(ours))

@@ -5,6 +5,14 @@ minimum-curvature line (lateral offsets within the track width minus half the ca
 as a bounded linear least-squares problem); the speed profile is the classic forward-backward pass
 under the car's top speed, acceleration, braking and lateral grip. It is an upper bound on what our
 simulator's car can achieve (the real car also loses time to steering lag and slip).
+
+It follows the car's fitted response (simulator.car_fit): top speed is the top command times the
+speed gain, acceleration and braking fade with the speed time constant near the speeds the car
+can be commanded to, and the steering lock is the lock times the steering gain. The response lag
+and the steering time constant are left out: a driver who knows the line commands early, and the
+fastest the wheel angle can then swing (full opposite lock over the time constant) is faster than
+any line here needs at its speed (on reinvent_base it would cap the speed at one point, at 3.95
+m/s, where the profile is slower already).
 """
 
 from __future__ import annotations

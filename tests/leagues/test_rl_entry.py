@@ -111,3 +111,22 @@ def test_a_road_scale_model_cannot_be_evaluated_on_the_event_track(team_a, make_
     event = seed_demo().events.get(kind=Event.Kind.VIRTUAL)
     with pytest.raises(ValidationError, match="pitlane_loop is not a udacity-scale track"):
         evaluate_now(team_a, udacity_model(make_ready_model, team_a, "Road cloner"), event)
+
+
+def test_an_evaluation_page_points_to_events_on_its_track_to_register_for(client, team_a, make_ready_rl_model):
+    league = seed_demo()
+    event = league.events.get(kind=Event.Kind.VIRTUAL)
+    hidden = League.objects.create(name="Invitation Cup", visibility=League.Visibility.INVITE_ONLY)
+    private = Event.objects.create(league=hidden, name="Closed round", kind=Event.Kind.VIRTUAL, track=event.track,
+                                   direction=event.direction, starts=event.starts, ends=event.ends)
+    evaluation = evaluate_now(team_a, make_ready_rl_model(team_a), event, trials=1)
+
+    client.force_login(team_a.captain)
+    page = client.get(evaluation.get_absolute_url()).content.decode()
+    assert f'data-register-for="{event.pk}"' in page and "register Team Alpha there" in page
+    assert f'data-register-for="{private.pk}"' not in page and "Closed round" not in page  # not invited
+    assert "Submit to the event" not in page
+
+    client.post(f"/leagues/{league.slug}/events/{event.pk}/register/")
+    page = client.get(evaluation.get_absolute_url()).content.decode()
+    assert "Submit to the event" in page and "data-register-for" not in page

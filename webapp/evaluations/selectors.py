@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from webapp.garage.selectors import ready_models_of_team
 from webapp.leagues.models import Event
+from webapp.leagues.selectors import visible_leagues
 
 from .models import Evaluation
 from .tracks import profile_for_card, track_facts
@@ -39,6 +40,20 @@ def submittable_events(evaluation: Evaluation):
         .exclude(evaluation_submissions__evaluation=evaluation)
         .select_related("league")
         .distinct()
+    )
+
+
+def events_to_register_for(evaluation: Evaluation, user):
+    """Open virtual events on the evaluation's track and direction, in leagues the user can see,
+    that the team has not registered for (registering makes them take this evaluation)."""
+    return (
+        Event.objects.filter(
+            kind=Event.Kind.VIRTUAL, status=Event.Status.OPEN, ends__gte=timezone.now(),
+            league__in=visible_leagues(user), track=evaluation.track, direction=evaluation.direction,
+        )
+        .exclude(registrations__team=evaluation.team)
+        .select_related("league")
+        .order_by("ends")
     )
 
 

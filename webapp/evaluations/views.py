@@ -74,6 +74,8 @@ def evaluation_detail(request, team_slug: str, evaluation_id: int):
         "limit_pct": 100.0 * best / limit.lap_time_s if best and limit and limit.lap_time_s else None,
         "limit_gap": best - limit.lap_time_s if best and limit and limit.lap_time_s else None,
         "submit_form": SubmitForm(events=events) if events is not None and events.exists() else None,
+        "register_for": (selectors.events_to_register_for(evaluation, request.user)[:5]
+                         if evaluation.is_done else []),
         "submissions": evaluation.submissions.select_related("event", "event__league"),
     }
     return render(request, "evaluations/evaluation_detail.html", context)

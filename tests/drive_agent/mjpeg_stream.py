@@ -19,12 +19,12 @@ BOUNDARY = "pitlaneframe"
 
 
 def recorded_sequence(n: int = 30, size: tuple[int, int] = (160, 120)) -> list[bytes]:
-    """A recorded drive: our simulator's DeepRacer camera along a built-in track, weaving across
+    """A recorded drive: our simulator's DeepRacer camera along pitlane_loop, weaving across
     the lane so that the steering differs from frame to frame, as colour JPEGs of `size`."""
     from simulator.camera import DeepRacerCamera
-    from simulator.track import list_tracks, load_track
+    from simulator.track import load_track
 
-    track = load_track(list_tracks()[0])
+    track = load_track("pitlane_loop")
     camera = DeepRacerCamera(track)
     width = float(np.min(track.widths))
     frames = []

@@ -17,7 +17,7 @@ from tests.support.waiting import wait_for
 from webapp.evaluations.forms import EvaluationForm
 from webapp.evaluations.models import Evaluation, TrackLimit
 from webapp.evaluations.services import start_evaluation
-from webapp.evaluations.tracks import action_speeds
+from webapp.evaluations.tracks import action_speeds, action_speeds_text
 from webapp.garage.models import TrainedModel
 from webapp.jobs.models import Job
 
@@ -47,6 +47,15 @@ def test_the_form_offers_deepracer_tracks_and_no_set_speed(client, team_a, make_
     section = html.split('id="evaluations"', 1)[1]
     assert 'name="set_speed"' not in section
     assert re.search(r"data-action-speeds>.*0\.6–1\.2 m/s", section)
+
+
+def test_action_speeds_of_discrete_continuous_and_steering_cards():
+    table = [{"steering_angle": 0, "speed": 2.5}, {"steering_angle": 30, "speed": 1}]
+    assert action_speeds({"kind": "discrete_actions", "action_space": table}) == (1.0, 2.5)
+    continuous = {"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 3.5}}
+    assert action_speeds_text({"kind": "continuous_actions", "action_space": continuous}) == "0.5–3.5 m/s"
+    assert action_speeds_text({"kind": "discrete_actions", "action_space": table[:1]}) == "2.5 m/s"
+    assert action_speeds({"kind": "regression_steering", "action_space": None}) is None
 
 
 def test_a_set_speed_or_a_road_track_is_refused_for_an_rl_model(team_a, make_ready_rl_model):

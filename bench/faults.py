@@ -10,7 +10,8 @@ traffic only to 127.0.0.1 and stops everything it started:
               POST (target <= 50); health_p99_ms_under_upload: /api/v1/health/ p99 while it is
               being sent (target < 500)
   websockets  ws_idle_survives_s: how long an idle /ws/jobs/ socket stayed open (target >= 30);
-              ws_snapshot_p99_ms: connect-to-snapshot p99 with 200 sockets (target < 500)
+              ws_snapshot_p99_ms: connect-to-snapshot p99 with 200 sockets (target < 500), and
+              ws_snapshot_failures: those that got no snapshot (target 0)
   inputs      ingest_rss_growth_mb_huge_jpeg: worker memory for a dataset holding a 13000x13000
               JPEG (target <= 50); huge_jpeg_real_frames_kept; huge_line_ingest_ok (a 50 MB line);
               oversized_configs_accepted (of 3, target 0); job_error_has_class_name (target false)
@@ -42,6 +43,7 @@ TARGETS = {
     "health_p99_ms_under_upload": ("lt", 500),
     "ws_idle_survives_s": ("ge", 30),
     "ws_snapshot_p99_ms": ("lt", 500),
+    "ws_snapshot_failures": ("le", 0),
     "ingest_rss_growth_mb_huge_jpeg": ("le", 50),
     "oversized_configs_accepted": ("le", 0),
     "job_error_has_class_name": ("le", False),

@@ -14,6 +14,9 @@ traffic only to 127.0.0.1; everything is stopped at the end.
                          from starting the websocket handshake to having the snapshot, SOCKETS
                          sockets of SOCKETS distinct users connecting concurrently, ROUNDS rounds
                          after a warm-up (p99 target < 500); the client runs on the same cores
+  ws_snapshot_failures   sockets of those rounds that got no snapshot (target 0): refused, or
+                         closed by Daphne when not accepted within its 5 s handshake timeout; they
+                         count in the percentiles with the time until they failed
 
 `python bench/fault_checks/websockets.py` prints `RESULT {json}`.
 """
@@ -33,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 # client library it uses.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
+
+from websockets import exceptions as websockets_exceptions  # noqa: E402
 
 from bench.fault_checks.stack import BenchStack, tagged_json  # noqa: E402  (after the path fix above)
 
@@ -116,24 +121,43 @@ class Stack(BenchStack):
 def _connect(port: int, session: str):
     import websockets
 
+    # proxy=None: the client would otherwise read the proxy variables of the environment (a walk
+    # over os.environ) for every socket, CPU taken from the server on the same cores.
     return websockets.connect(
         f"ws://127.0.0.1:{port}/ws/jobs/", origin=f"http://127.0.0.1:{port}",
         additional_headers={"Cookie": f"sessionid={session}"}, ping_interval=None,
-        open_timeout=60, max_size=None)
+        open_timeout=60, max_size=None, proxy=None)
 
 
-async def _snapshot_latency(port: int, session: str) -> float:
+async def _snapshot_latency(port: int, session: str) -> tuple[float, str | bytes | None]:
+    """Milliseconds from starting the handshake to having the first message, and the message; a
+    socket that failed (refused, or closed by the server before it was accepted) gives the time
+    until it failed and None."""
     started = time.perf_counter()
-    async with _connect(port, session) as ws:
-        message = json.loads(await asyncio.wait_for(ws.recv(), 60))
-        elapsed = time.perf_counter() - started
-        if message.get("type") != "snapshot" or len(message["jobs"]) != JOBS_PER_TEAM:
-            raise RuntimeError(f"unexpected first message: {str(message)[:200]}")
-        return elapsed * 1000
+    try:
+        async with _connect(port, session) as ws:
+            message = await asyncio.wait_for(ws.recv(), 60)
+    except (OSError, TimeoutError, websockets_exceptions.WebSocketException):
+        return (time.perf_counter() - started) * 1000, None
+    return (time.perf_counter() - started) * 1000, message
 
 
-async def _snapshot_round(port: int, sessions: list[str]) -> list[float]:
-    return list(await asyncio.gather(*(_snapshot_latency(port, s) for s in sessions)))
+def _check_snapshot(message: str | bytes) -> None:
+    snapshot = json.loads(message)
+    if snapshot.get("type") != "snapshot" or len(snapshot["jobs"]) != JOBS_PER_TEAM:
+        raise RuntimeError(f"unexpected first message: {str(snapshot)[:200]}")
+
+
+async def _snapshot_round(port: int, sessions: list[str]) -> tuple[list[float], int]:
+    """Every session's connect-to-snapshot latency, its sockets opened together, and how many
+    failed (their latency is the time until they failed). The snapshots (30 KB of JSON each) are
+    decoded and checked once all have arrived, so that decoding them does not hold up the sockets
+    still waiting (the client shares the server's cores)."""
+    results = await asyncio.gather(*(_snapshot_latency(port, s) for s in sessions))
+    for _, message in results:
+        if message is not None:
+            _check_snapshot(message)
+    return [latency for latency, _ in results], sum(message is None for _, message in results)
 
 
 async def _idle(stack: Stack, session: str, job_id: int) -> dict:
@@ -169,8 +193,11 @@ def measure() -> dict:
         # Warm-up: imports, connections; about 10 sockets for each server process.
         asyncio.run(_snapshot_round(stack.port, sessions[:10 * processes]))
         latencies: list[float] = []
+        failures = 0
         for _ in range(ROUNDS):
-            latencies += asyncio.run(_snapshot_round(stack.port, sessions))
+            round_latencies, round_failures = asyncio.run(_snapshot_round(stack.port, sessions))
+            latencies += round_latencies
+            failures += round_failures
         figures = {
             "ws_server_processes": processes,
             "ws_snapshot_sockets": SOCKETS,
@@ -178,6 +205,7 @@ def measure() -> dict:
             "ws_snapshot_p50_ms": round(statistics.median(latencies), 1),
             "ws_snapshot_p99_ms": round(_percentile(latencies, 99), 1),
             "ws_snapshot_max_ms": round(max(latencies), 1),
+            "ws_snapshot_failures": failures,
         }
         figures.update(asyncio.run(_idle(stack, sessions[0], jobs[0])))
         return figures

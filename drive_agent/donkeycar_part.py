@@ -26,7 +26,7 @@ from drive_agent.model_card import ModelCard, load_model_card
 from drive_agent.runtime import TFLiteModel
 from drive_agent.speed import OpenLoopThrottle
 from drive_agent.targets.car import fit_to_card
-from drive_agent.targets.donkeycar import steering_sign
+from drive_agent.targets.deepracer import steering_sign
 
 
 class PitlanePilot:

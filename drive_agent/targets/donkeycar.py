@@ -26,10 +26,8 @@ import ast
 import contextlib
 import json
 import logging
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from typing import Any
 from drive_agent.loop import DriveLoop
 from drive_agent.model_card import ModelCard
 from drive_agent.targets.car import CarRunStats, FrameSource, run_car
+from drive_agent.targets.deepracer import sigterm_as_interrupt, steering_sign
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +186,11 @@ def load_calibration(path: str | Path) -> DonkeyCalibration:
         except json.JSONDecodeError as exc:
             raise CalibrationError(f"{path} line {exc.lineno}: {exc.msg}") from exc
     elif suffix == ".toml":
-        import tomllib
-
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise CalibrationError(f"{path}: reading TOML needs Python 3.11; use a .json calibration "
+                                   "(drive_agent calibrate --out donkeycar.json)") from None
         try:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -243,6 +245,7 @@ class PCA9685Actuator:
             raise RuntimeError("--target donkeycar needs Adafruit's PCA9685 library: "
                                "pip install adafruit-circuitpython-pca9685") from exc
         self.calibration = calibration
+        # donkeycar's angle is + to the right, as a regression model's; an action model's + is left
         self._steering_sign = steering_sign(card) if card is not None else 1.0
         self._i2c = i2c if i2c is not None else open_i2c_bus(calibration.PCA9685_I2C_BUSNUM)
         self._lock = threading.Lock()
@@ -288,29 +291,6 @@ class PCA9685Actuator:
             deinit = getattr(self._i2c, "deinit", None)
             if deinit is not None:
                 deinit()
-
-
-def steering_sign(card: ModelCard) -> float:
-    """Donkeycar's angle is + to the right, as a regression model's (Udacity convention); an
-    action-space model's + steering is DeepRacer's + to the left."""
-    return 1.0 if card.action_space is None else -1.0
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """`systemctl stop` (SIGTERM) stops the car the way Ctrl-C does."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_donkeycar(loop: DriveLoop, source: FrameSource, calibration: DonkeyCalibration,

@@ -1,7 +1,8 @@
 """The OpenCV camera path for real: the agent process (`--target car --camera URL`) reads an MJPEG
 stream served by the test from a recorded frame sequence and sends JSON-line commands over UDP.
 Its commands follow the frames; a stalled stream and dropped frames make the watchdog zero the
-throttle; a stream that stalls for good stops the car and ends the agent with a clear error."""
+throttle; a stream that stalls for good stops the car and ends the agent with a clear error.
+The Pi camera's picamera2 calls are checked against a stand-in (no Pi camera here)."""
 
 from __future__ import annotations
 
@@ -265,3 +266,64 @@ def test_opencv_source_in_process_keeps_only_the_newest_frame(serve) -> None:
     assert source.received == N_FRAMES and source.dropped >= 10 and source.unreadable == 0
     assert len(got) + source.dropped == N_FRAMES
     assert all(b[1] > a[1] for a, b in zip(got, got[1:], strict=False))
+
+
+class FakePicamera2:
+    """picamera2's calls as drive_agent.camera makes them (no Pi here): records the configuration
+    and serves XRGB8888-like 4-channel frames."""
+
+    instances: list[FakePicamera2] = []
+
+    def __init__(self) -> None:
+        self.config: dict | None = None
+        self.started = self.closed = False
+        self.captures = 0
+        FakePicamera2.instances.append(self)
+
+    def create_video_configuration(self, main: dict) -> dict:
+        return {"main": dict(main)}
+
+    def configure(self, config: dict) -> None:
+        self.config = config
+
+    def start(self) -> None:
+        self.started = True
+
+    def capture_array(self, stream: str) -> np.ndarray:
+        assert stream == "main" and self.started
+        self.captures += 1
+        threading.Event().wait(0.02)
+        w, h = self.config["main"]["size"]
+        frame = np.zeros((h, w, 4), np.uint8)
+        frame[..., 0] = self.captures % 256
+        return frame
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_pi_camera_is_asked_for_rgb_at_the_models_size(monkeypatch) -> None:
+    import types
+
+    from drive_agent import camera
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
+    assert camera.picamera2_available()
+    source = camera.open_camera(None, 160, 120)  # the default when picamera2 is installed
+    assert isinstance(source, camera.PiCameraSource)
+    frames = []
+    for frame, _ in source.frames():
+        frames.append(frame)
+        if len(frames) == 3:
+            break
+    source.close()
+    cam = FakePicamera2.instances[-1]
+    # libcamera's "BGR888" is [R, G, B] per pixel in the array
+    assert cam.config == {"main": {"size": (160, 120), "format": "BGR888"}}
+    assert all(f.shape == (120, 160, 3) for f in frames) and cam.closed and not cam.started
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    with pytest.raises(camera.CameraError, match="python3-picamera2"):
+        camera.open_camera("pi", 160, 120)

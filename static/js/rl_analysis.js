@@ -4,7 +4,7 @@
   "use strict";
   const source = document.getElementById("analysis-figures");
   if (!source || !window.Plotly) return;
-  const figures = JSON.parse(source.textContent);
+  const figures = JSON.parse(source.textContent) || {};
   const config = { responsive: true, displaylogo: false };
   const drawn = Array.from(document.querySelectorAll("[data-analysis-figure]")).map((el) => {
     const figure = figures[el.dataset.analysisFigure];

@@ -9,21 +9,24 @@ from pathlib import Path
 TRACK = "pitlane_loop"
 
 
-def write_run(out_dir: Path, iterations: int = 3, per_iteration: int = 4, repeat: int = 1) -> Path:
+def write_run(out_dir: Path, iterations: int = 3, per_iteration: int = 4, repeat: int = 1,
+              tracks: tuple[str, ...] = (TRACK,)) -> Path:
     """A run folder with `iterations x repeat` logged iterations (each of `per_iteration`
     episodes) and one evaluation trial after each; `repeat` logs the same episodes again under
-    later iteration numbers, a cheap way to a long run."""
+    later iteration numbers, a cheap way to a long run; with several `tracks`, iteration n ran on
+    tracks[n % len(tracks)] (round robin, as the trainer's)."""
     from simulator.track import load_track
     from tests.rl import synthetic_runs
     from training.rl.logs import TrainingLog
 
-    track = load_track(TRACK)
-    batches = synthetic_runs.iterations(track, iterations, per_iteration)
-    evaluation = synthetic_runs.evaluation(track, n_trials=1)
+    loaded = [load_track(name) for name in tracks]
+    batches = [synthetic_runs.iterations(track, iterations, per_iteration) for track in loaded]
+    evaluations = [synthetic_runs.evaluation(track, n_trials=1) for track in loaded]
     log = TrainingLog(out_dir)
     for n in range(iterations * repeat):
-        log.write_iteration(n, batches[n % iterations], track)
-        log.write_evaluation(n, evaluation, track)
+        k = n % len(loaded)
+        log.write_iteration(n, batches[k][n % iterations], loaded[k])
+        log.write_evaluation(n, evaluations[k], loaded[k])
     synthetic_runs.write_run_files(out_dir)
     return out_dir
 

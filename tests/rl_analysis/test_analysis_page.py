@@ -136,6 +136,24 @@ def test_a_run_in_training_is_analysed_from_its_own_folder(client, team_a, make_
     assert re.search(r"data-range>0–2<", client.get(url(model)).content.decode())
 
 
+def test_a_run_on_two_tracks_offers_the_other_track(client, team_a, make_ready_rl_model, tmp_path):
+    model = make_ready_rl_model(team_a, name="Two tracks")
+    publish_logs(model, write_run(tmp_path / "run", iterations=3, tracks=("pitlane_loop", "pitlane_hairpin")))
+    client.force_login(team_a.captain)
+    html = client.get(url(model)).content.decode()
+    shown = re.search(r"<strong data-shown-track>([^<]+)</strong>", html).group(1)
+    other = "pitlane_hairpin" if shown == "pitlane_loop" else "pitlane_loop"
+    link = re.search(r'<a href="(\?[^"]*track=' + other + r')">', html).group(1)
+    assert "on " + shown in json.dumps(figures_of(html)["reward_heatmap"]["layout"])
+
+    switched = client.get(url(model, link.replace("&amp;", "&"))).content.decode()
+    assert f"<strong data-shown-track>{other}</strong>" in switched
+    assert "on " + other in json.dumps(figures_of(switched)["reward_heatmap"]["layout"])
+    refused = client.get(url(model, "?track=reinvent_base")).content.decode()
+    assert "data-analysis-error" in refused and "data-analysis-figure" not in refused
+    assert "the run did not train on &#x27;reinvent_base&#x27;" in refused
+
+
 @pytest.mark.slow
 def test_a_long_run_renders_in_about_a_second(client, team_a, make_ready_rl_model, tmp_path):
     """100k+ logged steps: the first view computes within a few seconds, later ones come from the

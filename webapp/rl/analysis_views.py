@@ -25,6 +25,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import render
+from django.utils.http import urlencode
 
 from training.rl.analysis import AnalysisError
 from webapp.accounts.selectors import membership_or_404
@@ -59,6 +60,8 @@ class IterationRange(forms.Form):
     first = forms.IntegerField(label="From iteration", min_value=0, required=False)
     last = forms.IntegerField(label="To iteration", min_value=0, required=False)
     by = forms.ChoiceField(label="Best and worst episodes by", choices=BY, initial="reward", required=False)
+    # A run on several tracks: the maps show one (default: the track most steps ran on).
+    track = forms.CharField(max_length=120, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, iterations: list[int], **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,7 +85,7 @@ class IterationRange(forms.Form):
         if not any(first <= n <= last for n in self.iterations):
             raise forms.ValidationError(f"No iteration between {first} and {last}: this run has iterations "
                                         f"{self.iterations[0]}-{self.iterations[-1]}.")
-        data.update(first=first, last=last, by=data.get("by") or "reward")
+        data.update(first=first, last=last, by=data.get("by") or "reward", track=data.get("track") or "")
         return data
 
 
@@ -141,7 +144,7 @@ def iterations_of(files: list[str]) -> list[int]:
 
 # -- the figures, cached per run and range ----------------------------------------------------------
 
-def _cache_key(run: Path, files: list[str], first: int, last: int, by: str) -> str:
+def _cache_key(run: Path, files: list[str], first: int, last: int, by: str, track: str) -> str:
     """Changes when a file of the range (or the metrics) changes: a training run that goes on, or
     an iteration written again after a resume, gets fresh figures."""
     stamp = []
@@ -151,21 +154,22 @@ def _cache_key(run: Path, files: list[str], first: int, last: int, by: str) -> s
             continue
         info = (run / name).stat()
         stamp.append((name, info.st_size, info.st_mtime_ns))
-    payload = json.dumps([ANALYSIS_VERSION, str(run), first, last, by, stamp])
+    payload = json.dumps([ANALYSIS_VERSION, str(run), first, last, by, track, stamp])
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
 def analysis_figures(model: TrainedModel, run: Path, files: list[str], first: int, last: int,
-                     by: str = "reward") -> dict[str, Any]:
+                     by: str = "reward", track: str = "") -> dict[str, Any]:
     """The page's figures for iterations first..last (Plotly dicts by FIGURES key) and the
     range's totals, from the cache file when the logs have not changed since."""
     folder = Path(settings.WORK_ROOT) / "rl-analysis" / f"model_{model.pk}"
-    path = folder / f"{first}-{last}-{by}-{_cache_key(run, files, first, last, by)}.json"
+    prefix = f"{first}-{last}-{by}-{hashlib.sha256(track.encode()).hexdigest()[:8]}-"
+    path = folder / f"{prefix}{_cache_key(run, files, first, last, by, track)}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    result = compute_figures(run, first, last, by=by)
+    result = compute_figures(run, first, last, by=by, track=track)
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(f"{first}-{last}-{by}-*.json"):
+    for stale in folder.glob(f"{prefix}*.json"):  # the same view of older logs
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, separators=(",", ":")))
@@ -173,15 +177,16 @@ def analysis_figures(model: TrainedModel, run: Path, files: list[str], first: in
     return result
 
 
-def compute_figures(run: Path, first: int, last: int, *, by: str = "reward") -> dict[str, Any]:
-    """training.rl.analysis on the run's logs -> {"figures": {key: figure}, "totals": {...}}."""
+def compute_figures(run: Path, first: int, last: int, *, by: str = "reward", track: str = "") -> dict[str, Any]:
+    """training.rl.analysis on the run's logs -> {"figures": {key: figure}, "totals": {...},
+    "tracks": [the range's tracks]}; `track` "" is the one most steps ran on."""
     from training.rl import plots
     from training.rl.analysis import load_run
 
-    data = load_run(run, first, last, by=by)
+    data = load_run(run, first, last, by=by, track=track or None)
     figures = plots.analysis_figures(data)
     figures["paths"] = plots.paths_figure(data.result["paths"], data.track, by=by)  # titled by the measure
-    return {"figures": figures, "totals": data.totals()}
+    return {"figures": figures, "totals": data.totals(), "tracks": list(data.result["tracks"])}
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -199,19 +204,31 @@ def rl_analysis(request, team_slug: str, model_id: int):
     if iterations:
         valid = form.is_bound and form.is_valid()
         chosen = (form.cleaned_data["first"], form.cleaned_data["last"]) if valid else (iterations[0], iterations[-1])
-        by = form.cleaned_data["by"] if valid else "reward"
+        by, track = (form.cleaned_data["by"], form.cleaned_data["track"]) if valid else ("reward", "")
         try:
-            result = analysis_figures(model, run, files, *chosen, by=by)
+            result = analysis_figures(model, run, files, *chosen, by=by, track=track)
         except AnalysisError as exc:
             error = str(exc)
     context = {
         "team": team, "model": model, "form": form, "iterations": iterations, "result": result,
         "figures": FIGURES, "range": chosen, "error": error,
+        "track_links": _track_links(result, chosen, form) if result else [],
         "training_logs": [name for name in files if TRAINING_SIMTRACE.match(name)],
         "evaluation_logs": [name for name in files if EVALUATION_SIMTRACE.match(name)],
         "other_logs": [name for name in files if name in (ROBOMAKER_LOG, METRICS_JSON)],
     }
     return render(request, "rl/analysis.html", context)
+
+
+def _track_links(result: dict[str, Any], chosen: tuple[int, int], form: IterationRange) -> list[tuple[str, str, bool]]:
+    """(track, query string, shown) for each track of a range that ran on several."""
+    tracks = result.get("tracks") or []
+    if len(tracks) < 2:
+        return []
+    by = form.cleaned_data.get("by", "reward") if form.is_bound and form.is_valid() else "reward"
+    shown = result["totals"]["track"]
+    return [(key, urlencode({"first": chosen[0], "last": chosen[1], "by": by, "track": key}), key == shown)
+            for key in tracks]
 
 
 @login_required

@@ -112,6 +112,7 @@ def test_live_charts_grow_over_the_websocket(daphne_server, new_page, team_a, tm
     assert star == [[1], [100.0]]
     assert page.evaluate("window.__noReload") is True
     page.screenshot(path=str(tmp_path / "rl_live.png"), full_page=True)
+    page.goto("about:blank")
 
 
 @pytest.mark.worker
@@ -143,3 +144,4 @@ def test_real_training_draws_live_then_offers_downloads(daphne_server, celery_wo
     model = TrainedModel.objects.get(name="Watched live")
     assert model.is_ready
     page.screenshot(path=str(tmp_path / "rl_ready.png"), full_page=True)
+    page.goto("about:blank")  # close the websocket now, so Daphne has nothing left to wind down

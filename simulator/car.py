@@ -8,6 +8,11 @@ velocity lags the heading and the car runs wide of the path its wheels point at.
 
 Two profiles: DEEPRACER (the 1/18 car, actions are commanded speed + steering at 15 Hz) and
 UDACITY (a full-size car driven with throttle and brake, top speed 30 mph).
+
+A profile's response model says how late and how far the car follows a command: a dead time
+before it reaches the actuators, a speed gain and time constant, a steering gain and time
+constant. DEEPRACER's are fitted to the AWS console's own traces (simulator.car_fit), so a lap
+here compares with a lap there; UDACITY's are the ideal car's (no lag, gains 1, instant).
 """
 
 from __future__ import annotations

@@ -136,6 +136,23 @@ def test_a_run_in_training_is_analysed_from_its_own_folder(client, team_a, make_
     assert re.search(r"data-range>0–2<", client.get(url(model)).content.decode())
 
 
+def test_logs_in_a_storage_without_local_paths_are_copied(client, team_a, make_ready_rl_model, run_folder,
+                                                          settings):
+    """A storage without local paths (S3; here Django's in-memory one): the published logs are
+    copied under WORK_ROOT and analysed there."""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    model = make_ready_rl_model(team_a, name="Remote logs")
+    publish_logs(model, run_folder)
+    client.force_login(team_a.captain)
+    html = client.get(url(model)).content.decode()
+    assert re.search(r"data-range>0–2<", html) and "12 episodes" in html
+    copy = settings.WORK_ROOT / "rl-analysis" / f"model_{model.pk}" / "logs"
+    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()) == sorted(
+        model.artifacts["logs"])
+    log = client.get(url(model) + "logs/metrics/TrainingMetrics.json")
+    assert json.loads(b"".join(log.streaming_content))["metrics"]
+
+
 def test_a_run_on_two_tracks_offers_the_other_track(client, team_a, make_ready_rl_model, tmp_path):
     model = make_ready_rl_model(team_a, name="Two tracks")
     publish_logs(model, write_run(tmp_path / "run", iterations=3, tracks=("pitlane_loop", "pitlane_hairpin")))

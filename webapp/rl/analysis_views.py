@@ -106,16 +106,19 @@ def _published_run_dir(model: TrainedModel) -> Path | None:
     if not model.artifacts_dir or not logs:
         return None
     try:
-        return Path(default_storage.path(model.artifact_name("logs")))
-    except NotImplementedError:
-        folder = Path(settings.WORK_ROOT) / "rl-analysis" / f"model_{model.pk}" / "logs"
-        for relative in logs:
-            dest = folder / relative
-            if not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with default_storage.open(model.artifact_name(f"logs/{relative}")) as src, dest.open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
-        return folder
+        local = Path(default_storage.path(model.artifact_name("logs")))
+    except NotImplementedError:  # e.g. S3
+        local = None
+    if local is not None and local.is_dir():
+        return local
+    folder = Path(settings.WORK_ROOT) / "rl-analysis" / f"model_{model.pk}" / "logs"
+    for relative in logs:
+        dest = folder / relative
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with default_storage.open(model.artifact_name(f"logs/{relative}")) as src, dest.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+    return folder
 
 
 def run_logs(model: TrainedModel) -> Path | None:

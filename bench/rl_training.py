@@ -137,7 +137,7 @@ def unseen(work: Path, minutes: float) -> dict[str, Any]:
     from simulator.track import load_track
     from training.rl.networks import build_actor_critic
     from training.rl.ppo import PPOLearner
-    from training.rl.train import RunState, _evaluate, checkpoint_dir
+    from training.rl.train import RunState, _clean_laps, _evaluate, checkpoint_dir
 
     cfg = RLConfig(tracks=[{"name": t, "reverse": False} for t in TRAIN_TRACKS], max_seconds=60.0 * minutes)
     out = work / "unseen"
@@ -149,7 +149,8 @@ def unseen(work: Path, minutes: float) -> dict[str, Any]:
     evaluation = _evaluate(learner, cfg, load_track(UNSEEN_TRACK), None)
     return {"train_tracks": TRAIN_TRACKS, "unseen_track": UNSEEN_TRACK, "minutes": minutes,
             "unseen_track_completion_pct": round(evaluation.completion_pct, 1),
-            "unseen_lap_times": evaluation.lap_times, "run": result}
+            "unseen_lap_times": evaluation.lap_times, "unseen_clean_laps": _clean_laps(evaluation),
+            "unseen_off_track": evaluation.off_track_count, "run": result}
 
 
 def main() -> int:

@@ -17,8 +17,10 @@ m/s, where the profile is slower already).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.interpolate import splev, splprep
@@ -27,6 +29,17 @@ from scipy.sparse import diags, vstack
 
 from simulator.car import CarProfile, get_profile
 from simulator.track import Track, load_track
+
+#: Bump when the solver changes in a way that moves its answers (cached limits are keyed by it).
+SOLVER_VERSION = 2
+
+
+def physics_fingerprint(profile: CarProfile | str) -> str:
+    """A short key of everything a limit depends on besides the track: the car profile's values and
+    the solver's version. Limits cached under another fingerprint were computed for other physics."""
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    text = json.dumps({"profile": asdict(profile), "solver": SOLVER_VERSION}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.limit import physics_fingerprint
 from tests.browser.helpers import log_in
 from webapp.evaluations.models import Evaluation, TrackLimit
 
@@ -17,6 +18,7 @@ def test_start_evaluation_from_model_page_and_see_the_plot(daphne_server, celery
     model = make_ready_model(team_a, name="Browser model")
     # The limit solver's seconds are covered by the worker test; here the cache answers.
     TrackLimit.objects.create(track="pitlane_hairpin", direction="counterclockwise", profile="deepracer",
+        physics=physics_fingerprint("deepracer"),
                               lap_time_s=8.0, line_length_m=21.0)
     page = new_page()
     # Remember, across the reload that follows success, what the live block showed.

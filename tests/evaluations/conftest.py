@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.limit import physics_fingerprint
 from tests.evaluations.helpers import FAKE_LIMIT_S
 
 
@@ -17,6 +18,7 @@ def run_evaluation_now(make_ready_model):
     def run(team, *, model=None, track="pitlane_loop", direction="counterclockwise", trials=2, **fields):
         model = model or make_ready_model(team)
         TrackLimit.objects.get_or_create(track=track, direction=direction, profile="deepracer",
+        physics=physics_fingerprint("deepracer"),
                                          defaults={"lap_time_s": FAKE_LIMIT_S, "line_length_m": 20.0})
         evaluation = Evaluation.objects.create(team=team, model=model, track=track, direction=direction,
                                                trials=trials, profile="deepracer", time_limit_s=60, **fields)

@@ -101,6 +101,24 @@ def test_limit_is_computed_once_per_track_direction_and_car(monkeypatch):
     assert TrackLimit.objects.count() == 2
 
 
+def test_a_limit_cached_for_other_physics_is_computed_again(monkeypatch):
+    """The car's physics changed (the DeepRacer fit): a limit stored for the old car is not served."""
+    import dataclasses
+
+    from simulator import car
+
+    class Result:
+        lap_time_s, line_length_m = 7.25, 19.0
+
+    monkeypatch.setattr("simulator.limit.minimum_lap_time", lambda track, profile: Result())
+    assert ensure_limit("pitlane_loop", "counterclockwise", "deepracer").lap_time_s == 7.25
+    faster = dataclasses.replace(car.DEEPRACER, max_speed=car.DEEPRACER.max_speed * 2)
+    monkeypatch.setitem(car.PROFILES, "deepracer", faster)
+    Result.lap_time_s = 3.6
+    assert ensure_limit("pitlane_loop", "counterclockwise", "deepracer").lap_time_s == 3.6
+    assert TrackLimit.objects.count() == 2
+
+
 def test_every_evaluation_url_is_404_for_another_team(client, team_a, team_b, run_evaluation_now):
     evaluation = run_evaluation_now(team_a, trials=1)
     model = evaluation.model

@@ -13,6 +13,7 @@ import re
 import pytest
 from django.core.exceptions import ValidationError
 
+from simulator.limit import physics_fingerprint
 from tests.support.waiting import wait_for
 from webapp.evaluations.forms import EvaluationForm
 from webapp.evaluations.models import Evaluation, TrackLimit
@@ -109,6 +110,7 @@ def test_an_rl_model_evaluates_on_a_deepracer_npy_track(team_a, make_ready_rl_mo
 def test_an_rl_model_evaluates_through_a_real_worker(client, celery_worker_process, team_a, make_ready_rl_model):
     model = make_ready_rl_model(team_a)
     TrackLimit.objects.create(track="pitlane_hairpin", direction="clockwise", profile="deepracer",
+        physics=physics_fingerprint("deepracer"),
                               lap_time_s=8.0, line_length_m=21.0)
     client.force_login(team_a.captain)
     response = client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", {

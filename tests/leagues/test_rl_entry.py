@@ -10,6 +10,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from simulator.limit import physics_fingerprint
 from webapp.evaluations.models import Evaluation, TrackLimit
 from webapp.evaluations.runner import run_evaluation
 from webapp.evaluations.services import start_evaluation
@@ -35,6 +36,7 @@ def udacity_model(make_ready_model, team, name: str):
 def evaluate_now(team, model, event: Event, trials: int = 3) -> Evaluation:
     """Start the evaluation through the service (its rules), then run its job body in-process."""
     TrackLimit.objects.get_or_create(track=event.track, direction=event.direction, profile="deepracer",
+        physics=physics_fingerprint("deepracer"),
                                      defaults={"lap_time_s": 9.5, "line_length_m": 20.0})
     evaluation = start_evaluation(team=team, user=team.captain, model=model, track=event.track,
                                   direction=event.direction, trials=trials, off_track_penalty_s=2.0,

@@ -1,7 +1,9 @@
 """The lap-time limit of a (track, direction, car) from `simulator.limit`, cached in the database.
 
 Why: the solver takes seconds (more on road tracks), while every evaluation page shows the limit.
-The evaluation job computes it once after driving; pages only read the cache.
+The evaluation job computes it once after driving; pages only read the cache. Each limit is
+keyed by `simulator.limit.physics_fingerprint` (the car profile's values and the solver's version),
+so a change to the car's physics never serves a limit computed for the old car.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from .models import TrackLimit
 
 
 def cached_limit(track: str, direction: str, profile: str) -> TrackLimit | None:
-    return TrackLimit.objects.filter(track=track, direction=direction, profile=profile).first()
+    from simulator.limit import physics_fingerprint  # scipy: only where limits are used
+
+    return TrackLimit.objects.filter(track=track, direction=direction, profile=profile,
+                                     physics=physics_fingerprint(profile)).first()
 
 
 def ensure_limit(track: str, direction: str, profile: str) -> TrackLimit:
@@ -22,7 +27,7 @@ def ensure_limit(track: str, direction: str, profile: str) -> TrackLimit:
     found = cached_limit(track, direction, profile)
     if found is not None:
         return found
-    from simulator.limit import minimum_lap_time
+    from simulator.limit import minimum_lap_time, physics_fingerprint
     from simulator.track import load_track
 
     lap_time_s = line_length_m = None
@@ -35,6 +40,7 @@ def ensure_limit(track: str, direction: str, profile: str) -> TrackLimit:
     try:
         with transaction.atomic():
             return TrackLimit.objects.create(track=track, direction=direction, profile=profile,
+                                             physics=physics_fingerprint(profile),
                                              lap_time_s=lap_time_s, line_length_m=line_length_m,
                                              error=error, computed=timezone.now())
     except IntegrityError:  # another worker computed it meanwhile

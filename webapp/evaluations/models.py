@@ -116,13 +116,16 @@ class TrackLimit(models.Model):
     track = models.CharField(max_length=80)
     direction = models.CharField(max_length=20, choices=DIRECTIONS)
     profile = models.CharField(max_length=12)
+    physics = models.CharField(max_length=16, default="", help_text="simulator.limit.physics_fingerprint of "
+                               "the car profile and solver this limit was computed with.")
     lap_time_s = models.FloatField(null=True, blank=True)
     line_length_m = models.FloatField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True, help_text="Why no limit exists (the solver's message).")
     computed = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["track", "direction", "profile"], name="one_limit_per_track")]
+        constraints = [models.UniqueConstraint(fields=["track", "direction", "profile", "physics"],
+                                               name="one_limit_per_track_and_physics")]
 
     def __str__(self) -> str:
         return f"{self.track} {self.direction} {self.profile}: {self.lap_time_s}"

@@ -246,6 +246,13 @@ PITLANE_JOB_KINDS: dict[str, dict[str, str]] = {
                  "label": "Reinforcement-learning training"},
 }
 
+# Reward functions (webapp.rewards): validation runs the team's code in the reward sandbox
+# (training.rl.sandbox), at most this many at once per web process (more: 429), each given up
+# after this many seconds. PITLANE_UNSAFE_REWARD_SANDBOX=1 (read by the sandbox itself) runs team
+# code without isolation where bubblewrap cannot run: never on a shared server.
+PITLANE_REWARD_VALIDATIONS_PER_PROCESS = env_int("PITLANE_REWARD_VALIDATIONS_PER_PROCESS", 2, minimum=1)
+PITLANE_REWARD_VALIDATION_TIMEOUT_S = env_float("PITLANE_REWARD_VALIDATION_TIMEOUT_S", 60.0, minimum=1.0)
+
 # Datasets (webapp.datasets): extracted recordings live on local disk, where training reads them.
 PITLANE_DATASET_ROOT = Path(os.environ.get("PITLANE_DATASET_ROOT", VAR_DIR / "datasets"))
 # Bytes per request of a chunked upload (what the browser sends; Daphne holds one in memory).

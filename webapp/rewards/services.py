@@ -177,7 +177,7 @@ class _Slots:
         self.running = 0
 
     def acquire(self) -> None:
-        limit = max(1, int(getattr(settings, "PITLANE_REWARD_VALIDATIONS_PER_PROCESS", 2)))
+        limit = max(1, int(settings.PITLANE_REWARD_VALIDATIONS_PER_PROCESS))
         with self._lock:
             if self.running >= limit:
                 raise ValidationBusy(f"The server is already validating {self.running} reward "
@@ -195,7 +195,7 @@ VALIDATION_SLOTS = _Slots()
 def validation_timeout_s() -> float:
     """The most one validation may take, in all (static checks, sandbox start, the synthetic cars'
     calls of up to 5 s each and the preview drive's batch)."""
-    return float(getattr(settings, "PITLANE_REWARD_VALIDATION_TIMEOUT_S", 60.0))
+    return float(settings.PITLANE_REWARD_VALIDATION_TIMEOUT_S)
 
 
 def validation_tracks() -> list[str]:

@@ -4,6 +4,8 @@ URL answers 404 to another team, with real objects of that team behind each id."
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import reverse
 
@@ -106,6 +108,32 @@ def test_history_diff_and_download(client, team_a):
     assert download["Content-Type"].startswith("text/x-python")
     assert download.content.decode() == CENTRE
     assert download["X-Checksum-SHA256"] == services.source_sha256(CENTRE)
+
+
+def test_diff_of_large_rewritten_versions_answers_quickly_with_the_unified_diff(client, team_a):
+    """Two 60 KB versions that differ on every line: difflib's side-by-side table compares every
+    removed line with every added one (minutes of the web process's CPU); the page shows the
+    unified diff instead, at once."""
+    old = "def reward_function(params):\n    return 1.0\n" + "".join(
+        f"value_{i:05d} = min(1.0, {i} * 0.5)\n" for i in range(1500))
+    function = make_function(team_a, "Big", source=old)
+    services.save_version(function=function, user=None, source=old.replace(" * 0.5)", " * 0.25)"))
+    client.force_login(team_a.captain)
+    started = time.monotonic()
+    page = client.get(reverse("reward_diff", args=[team_a.slug, function.pk]) + "?from=1&to=2")
+    assert time.monotonic() - started < 5.0
+    html = page.content.decode()
+    assert page.status_code == 200 and 'class="diff"' not in html and "data-diff-too-large" in html
+    assert "-value_01499 = min(1.0, 1499 * 0.5)" in html and "+value_01499 = min(1.0, 1499 * 0.25)" in html
+
+
+@pytest.mark.parametrize("query", ["from=%C2%B2&to=2", "from=1&to=%D9%A3", "from=abc&to=-1"])
+def test_diff_ignores_version_numbers_that_are_not_ascii_digits(client, team_a, query):
+    function = make_function(team_a)
+    services.save_version(function=function, user=None, source=CENTRE.replace("return 0.5", "return 0.4"))
+    client.force_login(team_a.captain)
+    page = client.get(reverse("reward_diff", args=[team_a.slug, function.pk]) + "?" + query)
+    assert page.status_code == 200 and "Changes from version 1 to version 2" in page.content.decode()
 
 
 def test_archive_and_restore(client, team_a):

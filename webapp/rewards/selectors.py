@@ -63,11 +63,28 @@ def trainable_versions_of_team(team):
     return versions_of_team(team).filter(ok=True)
 
 
-def diff_table(old: RewardFunctionVersion, new: RewardFunctionVersion) -> str:
-    """A side-by-side HTML table of the changes from `old` to `new` (difflib escapes the code)."""
+#: The side-by-side diff compares each removed line with each added one of a changed block, and
+#: their characters (difflib's `_fancy_replace`, cubic in the block's lines): two 64 KB versions
+#: that differ everywhere took minutes of the web process's CPU. Past these bounds only the
+#: unified diff (linear in practice) is shown.
+DIFF_TABLE_MAX_PAIRS = 2500
+DIFF_TABLE_MAX_LINE_CHARS = 300
+
+
+def diff_table(old: RewardFunctionVersion, new: RewardFunctionVersion) -> str | None:
+    """A side-by-side HTML table of the changes from `old` to `new` (difflib escapes the code), or
+    None when the changes are too large for one (`DIFF_TABLE_MAX_PAIRS` removed x added lines in
+    all, or a changed line longer than `DIFF_TABLE_MAX_LINE_CHARS`): show `unified_diff` then."""
+    a, b = old.source.splitlines(), new.source.splitlines()
+    pairs = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
+        if tag != "replace":  # lines only removed or only added are listed as they are
+            continue
+        pairs += (i2 - i1) * (j2 - j1)
+        if pairs > DIFF_TABLE_MAX_PAIRS or any(len(line) > DIFF_TABLE_MAX_LINE_CHARS for line in a[i1:i2] + b[j1:j2]):
+            return None
     differ = difflib.HtmlDiff(tabsize=4, wrapcolumn=64)
-    return differ.make_table(old.source.splitlines(), new.source.splitlines(),
-                             fromdesc=f"Version {old.number}", todesc=f"Version {new.number}",
+    return differ.make_table(a, b, fromdesc=f"Version {old.number}", todesc=f"Version {new.number}",
                              context=True, numlines=3)
 
 

@@ -185,7 +185,8 @@ def reward_diff(request, team_slug: str, function_id: int):
 
     def number(key: str, default: int) -> int:
         value = request.GET.get(key, "")
-        return int(value) if value.isdigit() else default
+        # isdigit() alone takes "²" or "٣", which int() refuses or reads as another number
+        return int(value) if value.isascii() and value.isdigit() else default
 
     new = selectors.version_of_function_or_404(function, number("to", latest.number))
     old = selectors.version_of_function_or_404(function, number("from", max(1, new.number - 1)))

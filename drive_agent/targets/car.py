@@ -5,20 +5,28 @@ Commands go over UDP (or serial with the optional pyserial) as one JSON object a
 A car with a stale command is dangerous, so a watchdog thread sends throttle 0 (steering held)
 whenever no frame arrived for `frame_timeout` seconds, and a frame older than `max_frame_age`
 when its command is ready is answered with throttle 0 too ("late").
+
+Signals (every car target): SIGTERM stops the car as Ctrl-C does, and once either has arrived, or
+while the car is being stopped for any other reason, further ones are held back: a second Ctrl-C
+must never cut the stop sequence short (`interrupt_on_signals`, `signals_held`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import socket
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +38,61 @@ from drive_agent.model_card import ModelCard
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _held(signum: int, frame: FrameType | None) -> None:
+    os.write(2, b"drive_agent: stopping the car first\n")
+
+
+def _install(handler: signal.Handlers | object) -> dict[int, object]:
+    """Sets `handler` for SIGINT and SIGTERM (an ignored one stays ignored, as under nohup);
+    returns the previous handlers."""
+    previous: dict[int, object] = {}
+    for signum in STOP_SIGNALS:
+        current = signal.getsignal(signum)
+        if current is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, handler)  # type: ignore[arg-type]
+    return previous
+
+
+def _restore(previous: dict[int, object]) -> None:
+    for signum, handler in previous.items():  # None: a handler not set from Python
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while the car is being stopped (main thread only: signals
+    interrupt no other thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = _install(_held)
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
+@contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """While a car is driven: SIGTERM (a service manager, `kill`) raises KeyboardInterrupt as
+    Ctrl-C does, and the first of them holds back the ones after it until the drive has ended,
+    so that the stop sequence it starts runs to its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        _install(_held)
+        raise KeyboardInterrupt
+
+    previous = _install(interrupt)
+    try:
+        yield
+    finally:
+        _restore(previous)
 
 
 class CommandSink(Protocol):
@@ -188,7 +251,14 @@ class Watchdog:
 
 def run_car(loop: DriveLoop, source: FrameSource, sink: CommandSink, frame_timeout: float = 0.25,
             max_frame_age: float = 0.15, stop: threading.Event | None = None) -> CarRunStats:
-    """Drive until the source ends or `stop` is set; always ends with a throttle-0 command."""
+    """Drive until the source ends, `stop` is set, Ctrl-C or SIGTERM; always ends with a
+    throttle-0 command (which no further signal interrupts) and closes the source."""
+    with interrupt_on_signals():
+        return _drive_car(loop, source, sink, frame_timeout, max_frame_age, stop)
+
+
+def _drive_car(loop: DriveLoop, source: FrameSource, sink: CommandSink, frame_timeout: float,
+               max_frame_age: float, stop: threading.Event | None) -> CarRunStats:
     stats = CarRunStats()
     watchdog = Watchdog(sink, frame_timeout, stats)
     watchdog.start()
@@ -211,10 +281,11 @@ def run_car(loop: DriveLoop, source: FrameSource, sink: CommandSink, frame_timeo
             stats.frames += 1
             stats.commands[source_name] += 1
     finally:
-        watchdog.stop()
-        try:
-            sink.send(steering, 0.0, "stop")
-            stats.commands["stop"] += 1
-        finally:
-            source.close()
+        with signals_held():
+            watchdog.stop()
+            try:
+                sink.send(steering, 0.0, "stop")
+                stats.commands["stop"] += 1
+            finally:
+                source.close()
     return stats

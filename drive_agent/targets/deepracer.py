@@ -7,8 +7,9 @@ dropped: a late command is worse than a skipped one).
 
 Safety: the car keeps its last command, so the agent stops it (throttle 0, then the console's
 stop) on every way out: the stream ends or breaks, a request fails or times out, the model
-raises, Ctrl-C or SIGTERM. While no frame arrives for `frame_timeout` the watchdog sends throttle
-0 with the steering held; after `stall_timeout` without a frame the drive ends with an error.
+raises, Ctrl-C or SIGTERM (a second Ctrl-C waits until the stop was sent). While no frame
+arrives for `frame_timeout` the watchdog sends throttle 0 with the steering held; after
+`stall_timeout` without a frame the drive ends with an error.
 A frame older than `max_frame_age` when its command is ready gets throttle 0 too ("late").
 
 Latency per frame, printed at the end by the CLI: `net_in` (the JPEG's first to last byte),
@@ -26,12 +27,10 @@ from __future__ import annotations
 
 import io
 import logging
-import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,7 +39,7 @@ from PIL import Image
 from drive_agent.deepracer_vehicle import BATTERY_MAX, DeepRacerVehicle, JpegFrame, StreamError, VehicleError
 from drive_agent.loop import DriveLoop
 from drive_agent.model_card import ModelCard
-from drive_agent.targets.car import fit_to_card
+from drive_agent.targets.car import fit_to_card, interrupt_on_signals, signals_held
 
 log = logging.getLogger(__name__)
 
@@ -237,38 +236,22 @@ class DeepRacerDriver:
             self.out(f"drive_agent: battery level {level}/{BATTERY_MAX}{low}")
 
     def _stop_car(self) -> bool:
-        """Throttle 0 (steering held), then the console's stop. True when the car acknowledged
-        at least one of them."""
+        """Throttle 0 (steering held), then the console's stop, with Ctrl-C and SIGTERM held back
+        until both were tried. True when the car acknowledged at least one of them."""
         acknowledged = False
-        try:
-            self.vehicle.drive(self._steering, 0.0, 0.0)
-            self.stats.commands["stop"] += 1
-            acknowledged = True
-        except VehicleError as exc:
-            log.error("could not send throttle 0 to the car: %s", exc)
-        try:
-            self.vehicle.stop()
-            acknowledged = True
-        except VehicleError as exc:
-            log.error("could not stop the car: %s", exc)
+        with signals_held():
+            try:
+                self.vehicle.drive(self._steering, 0.0, 0.0)
+                self.stats.commands["stop"] += 1
+                acknowledged = True
+            except VehicleError as exc:
+                log.error("could not send throttle 0 to the car: %s", exc)
+            try:
+                self.vehicle.stop()
+                acknowledged = True
+            except VehicleError as exc:
+                log.error("could not stop the car: %s", exc)
         return acknowledged
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a service manager, `kill`) stops the car like Ctrl-C does (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_deepracer(loop: DriveLoop, address: str, password: str, options: DeepRacerOptions,
@@ -280,7 +263,7 @@ def run_deepracer(loop: DriveLoop, address: str, password: str, options: DeepRac
         vehicle.login()
         driver = DeepRacerDriver(loop, vehicle, options, out)
         try:
-            with sigterm_as_interrupt():
+            with interrupt_on_signals():
                 return driver.run(stop)
         finally:
             s = driver.stats

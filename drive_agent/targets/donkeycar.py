@@ -34,8 +34,8 @@ from typing import Any
 
 from drive_agent.loop import DriveLoop
 from drive_agent.model_card import ModelCard
-from drive_agent.targets.car import CarRunStats, FrameSource, run_car
-from drive_agent.targets.deepracer import sigterm_as_interrupt, steering_sign
+from drive_agent.targets.car import CarRunStats, FrameSource, interrupt_on_signals, run_car, signals_held
+from drive_agent.targets.deepracer import steering_sign
 
 log = logging.getLogger(__name__)
 
@@ -304,8 +304,9 @@ def run_donkeycar(loop: DriveLoop, source: FrameSource, calibration: DonkeyCalib
         source.close()
         raise
     try:
-        with sigterm_as_interrupt():
+        with interrupt_on_signals():
             time.sleep(ESC_ARM_S)
             return run_car(loop, source, actuator, frame_timeout, max_frame_age, stop)
     finally:
-        actuator.close()
+        with signals_held():
+            actuator.close()

@@ -9,7 +9,9 @@ a set rate, and model upload/load. It records every command with the number of f
 sent when the command arrived.
 
 Faults: `stall_after` (frames, then the stream stays open and silent), `close_after` (frames,
-then the stream is closed), `fail_drive_at` (that manual-drive command, 1-based, answers 500).
+then the stream is closed), `fail_drive_at` (that manual-drive command, 1-based, answers 500),
+`command_delay` (seconds: every PUT/POST is recorded when it arrives and answered that much
+later, as a car or Wi-Fi link that answers slowly).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class FakeState:
     stall_after: int | None = None
     close_after: int | None = None
     fail_drive_at: int | None = None
+    command_delay: float = 0.0
     loop_frames: bool = True
     csrf: dict[str, str] = field(default_factory=dict)      # session cookie -> token
     token: str | None = None
@@ -239,6 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, b"bad json", "text/plain")
             return
         self.state.record(method, url.path, body)
+        if self.state.command_delay:
+            time.sleep(self.state.command_delay)
         self._command(url.path, body)
 
     def _command(self, path: str, body: dict[str, Any]) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,6 +241,34 @@ def test_a_stream_that_stalls_for_good_stops_the_car(model, serve, listener) -> 
     assert commands.items[-1]["source"] == "stop" and commands.items[-1]["throttle"] == 0.0
     assert commands.items[-1]["time"] - last_frame < 1.0 + 2.0
     assert "latency over" in proc.stdout
+
+
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT")], ids=["sigterm", "ctrl-c-twice"])
+def test_signals_stop_the_car_and_a_second_one_cannot_cut_the_stop_short(model, serve, listener, signals) -> None:
+    """SIGTERM (systemctl stop, kill) sends the stop command as Ctrl-C does; two Ctrl-C at once
+    still end with it (the second is held back until the stop is sent and the camera released)."""
+    server = serve(StreamScript(fps=10, close_at_end=False, hold_s=30))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drive_agent", "--model-file", str(model), "--target", "car", "--camera", server.url,
+         "--udp", listener.address, "--throttle", "0.4", "--max-frame-age", "1.0", "--stall-timeout", "20"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 40
+        while len([c for c in listener.received if c["source"] == "model"]) < 5:
+            assert proc.poll() is None and time.monotonic() < deadline, "the agent never drove"
+            time.sleep(0.02)
+        for name in signals:
+            proc.send_signal(getattr(signal, name))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    commands = listener.close()
+    assert commands.items[-1]["source"] == "stop" and commands.items[-1]["throttle"] == 0.0, commands.items[-3:]
+    assert commands.of("model")[-1]["seq"] < commands.items[-1]["seq"]
+    assert proc.returncode in (0, 130, -signal.SIGINT), err   # not killed by SIGTERM, not aborted
+    assert "Traceback" not in err and "FATAL" not in err
 
 
 def test_an_unreachable_stream_is_a_clear_error(model, listener) -> None:

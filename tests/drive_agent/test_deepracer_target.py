@@ -186,6 +186,26 @@ def test_server_error_stops_the_car(tiny_models: Path, car: FakeDeepRacer) -> No
     assert tail[-2].path == "/api/manual_drive" and tail[-2].body["throttle"] == 0
 
 
+@pytest.mark.parametrize("car", [{"command_delay": 0.3}], indirect=True)
+def test_ctrl_c_twice_still_stops_the_car(tiny_models: Path, car: FakeDeepRacer) -> None:
+    """A second Ctrl-C while the car is being stopped (each request takes 0.3 s here) is held back
+    until throttle 0 and the console's stop were sent."""
+    model, _ = steering_model_files(tiny_models)
+    proc = agent(model, car)
+    try:
+        wait_for(lambda: len([c for c in car.drives() if c.body["throttle"] != 0]) >= 3 or proc.poll() is not None)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stop_sequence_after_last_model_command(car)
+    assert proc.returncode in (0, 130), err
+    assert "interrupted; the car was told to stop" in err and "Traceback" not in err
+
+
 def test_bad_password_never_moves_the_car(tiny_models: Path, car: FakeDeepRacer) -> None:
     model, _ = steering_model_files(tiny_models)
     proc = agent(model, car, password="wrong")

@@ -27,7 +27,7 @@ def _shot(page, name: str) -> None:
 def test_write_validate_and_see_the_heat_map_then_a_broken_function(live_server, new_page, team_a):
     page = new_page(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     log_in(page, live_server.url, team_a.captain.username, "correct-horse-battery")
-    page.get_by_role("link", name="Reward functions").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reward functions").click()
     expect(page.get_by_role("heading", name="Reward functions")).to_be_visible()
     page.get_by_role("link", name="New reward function").click()
 
@@ -104,3 +104,24 @@ def test_write_validate_and_see_the_heat_map_then_a_broken_function(live_server,
     expect(row).to_contain_text("v3")
     expect(row).to_contain_text("failed")
     _shot(page, "reward_list")
+
+
+def test_a_source_past_the_limit_is_refused_in_the_editor_with_its_size(live_server, new_page, team_a):
+    """1 MB pasted into the editor: the page says how large it is and what the limit is, keeps the
+    text and saves nothing (sent as a form it was past Django's upload limit: a bare 400 page)."""
+    from tests.rewards.helpers import make_function
+
+    function = make_function(team_a)
+    page = new_page(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    log_in(page, live_server.url, team_a.captain.username, "correct-horse-battery")
+    page.goto(f"{live_server.url}/teams/{team_a.slug}/rewards/{function.pk}/v1/")
+    page.locator("[data-reward-editor][data-editor-ready=yes]").wait_for()
+    big = "def reward_function(params):\n    return 1.0\n" + "#" * (1 << 20) + "\n"
+    page.evaluate("text => window.rewardEditor.setValue(text)", big)
+    page.get_by_role("button", name="Save as new version").click()
+    note = page.locator("[data-size-error]")
+    expect(note).to_contain_text("at most 65,536 bytes (64 KB) are allowed")
+    expect(note).to_contain_text("1,048,621 bytes")
+    assert page.url.endswith(f"/rewards/{function.pk}/v1/")
+    assert page.evaluate("() => window.rewardEditor.getValue()") == big  # the text is kept
+    assert function.versions.count() == 1

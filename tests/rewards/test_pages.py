@@ -136,6 +136,20 @@ def test_diff_ignores_version_numbers_that_are_not_ascii_digits(client, team_a, 
     assert page.status_code == 200 and "Changes from version 1 to version 2" in page.content.decode()
 
 
+def test_the_editor_posts_multipart_so_a_large_source_gets_the_size_refusal(client, team_a):
+    """A form-encoded body triples each '#', so 1 MB of source passed Django's 2.5 MB upload limit
+    and got a bare 400 page; the editor's form is multipart, and its refusal says the size."""
+    function = make_function(team_a)
+    client.force_login(team_a.captain)
+    url = reverse("reward_version", args=[team_a.slug, function.pk, 1])
+    assert 'enctype="multipart/form-data"' in client.get(url).content.decode().split("data-reward-editor")[0][-300:]
+    source = CENTRE + "#" * (1 << 20) + "\n"
+    page = client.post(url, {"source": source, "action": "save"})  # multipart, as the page sends it
+    assert page.status_code == 400
+    assert "at most 65,536 bytes (64 KB) are allowed" in page.content.decode()
+    assert function.versions.count() == 1
+
+
 def test_archive_and_restore(client, team_a):
     function = make_function(team_a)
     client.force_login(team_a.captain)

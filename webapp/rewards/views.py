@@ -20,6 +20,7 @@ from webapp.accounts.selectors import membership_or_404
 
 from . import plots, selectors, services
 from .forms import EditForm, NewRewardForm
+from .models import MAX_SOURCE_BYTES
 
 #: The synthetic cars of `training.rl.reward_check.synthetic_cars`, as the page names them.
 CAR_TITLES = {
@@ -104,6 +105,7 @@ def _version_page(request, team, function, version, form=None, *, status: int = 
         "form": form, "report": report, "figures": figures, "validation_error": validation_error,
         "issues": _issue_rows(report), "cars": _car_rows(report), "preview_steps": services.PREVIEW_STEPS,
         "rewarded_steps": sum(1 for step in preview if step.get("reward") is not None),
+        "max_source_bytes": MAX_SOURCE_BYTES,
     }, status=status)
 
 

@@ -35,8 +35,27 @@
   }
   if (form) {
     form.addEventListener("submit", (event) => {
-      submitting = true;
       if (editor) editor.save();
+      // Too large to save: say so here rather than send it (the server refuses it too, and a body
+      // past Django's upload limit would only get a bare "Bad Request").
+      const limit = parseInt(form.dataset.maxBytes || "0", 10);
+      const size = new TextEncoder().encode(textarea.value).length;
+      if (limit && size > limit) {
+        event.preventDefault();
+        let note = form.querySelector("[data-size-error]");
+        if (!note) {
+          note = document.createElement("div");
+          note.className = "form-errors";
+          note.setAttribute("role", "alert");
+          note.dataset.sizeError = "";
+          form.prepend(note);
+        }
+        note.textContent = `The reward function is ${size.toLocaleString("en")} bytes; at most ` +
+          `${limit.toLocaleString("en")} bytes (${Math.floor(limit / 1024)} KB) are allowed.`;
+        note.scrollIntoView({ block: "nearest" });
+        return;
+      }
+      submitting = true;
       const validating = event.submitter && event.submitter.value === "validate";
       const button = form.querySelector("[data-validate-button]");
       if (validating && button) { button.textContent = "Validating…"; button.setAttribute("aria-busy", "true"); }

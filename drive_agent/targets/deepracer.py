@@ -10,7 +10,10 @@ stop) on every way out: the stream ends or breaks, a request fails or times out,
 raises, Ctrl-C or SIGTERM (a second Ctrl-C waits until the stop was sent). While no frame
 arrives for `frame_timeout` the watchdog sends throttle 0 with the steering held; after
 `stall_timeout` without a frame the drive ends with an error.
-A frame older than `max_frame_age` when its command is ready gets throttle 0 too ("late").
+A frame whose command would reach the car more than `max_frame_age` after the frame began
+arriving gets throttle 0 too ("late"): its age when the command is ready plus the slowest of the
+last few command round trips (seed 000: at 0.35 s from picture to wheels the car weaved off the
+road), so a car or Wi-Fi link that answers slowly brings the car to a stop, with a warning.
 
 Latency per frame, printed at the end by the CLI: `net_in` (the JPEG's first to last byte),
 `wait` (received until the loop takes it), `decode`, `preprocess`, `inference`, `net_out`
@@ -29,7 +32,7 @@ import io
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -144,6 +147,8 @@ class DeepRacerDriver:
         self.sign = steering_sign(loop.card)
         self.stats = DeepRacerRunStats()
         self._steering = 0.0  # + right, in the console's units
+        self._round_trips: deque[float] = deque(maxlen=3)  # the last commands' round trips (s)
+        self._slow_link = False
 
     def run(self, stop: threading.Event | None = None) -> DeepRacerRunStats:
         """Drive until `stop` is set (returns) or something fails (raises DriveStopped); the car
@@ -157,8 +162,8 @@ class DeepRacerDriver:
             # the socket's own timeout is a backstop: the loop's stall check fires first
             stream = self.vehicle.camera_stream(card.input.width, card.input.height,
                                                 timeout=self.options.stall_timeout + 1.0)
-            self.vehicle.drive(0.0, 0.0, self.options.effective_max_speed)
-            self.vehicle.start()
+            self._timed(lambda: self.vehicle.drive(0.0, 0.0, self.options.effective_max_speed))
+            self._timed(self.vehicle.start)
             self.out(f"drive_agent: driving the DeepRacer at {self.vehicle.host} in manual mode, max speed "
                      f"{self.options.effective_max_speed:.2f} (Ctrl-C stops the car)")
             self._drive(LatestFrame(stream.frames()), stop)
@@ -208,7 +213,7 @@ class DeepRacerDriver:
         timer.lap("decode")
         command = self.loop.step(image, None, timer, raw_image=frame.jpeg)
         steering = max(-1.0, min(1.0, self.sign * command.steering))
-        late = time.perf_counter() - frame.started > self.options.max_frame_age
+        late = time.perf_counter() - frame.started + self._link_delay() > self.options.max_frame_age
         self._send(steering, 0.0 if late else command.throttle, "late" if late else "model")
         timer.lap("net_out")
         timer.done()
@@ -218,9 +223,28 @@ class DeepRacerDriver:
             self.out("drive_agent: " + slow)
 
     def _send(self, steering: float, throttle: float, source: str) -> None:
-        self.vehicle.drive(steering, throttle, self.options.effective_max_speed)
+        self._timed(lambda: self.vehicle.drive(steering, throttle, self.options.effective_max_speed))
         self._steering = steering
         self.stats.commands[source] += 1
+
+    def _timed(self, request: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        request()
+        self._round_trips.append(time.perf_counter() - started)
+
+    def _link_delay(self) -> float:
+        """How late a command may reach the car: the slowest of the last round trips (the agent
+        cannot tell when within one the car acted). Warns when the link alone is too slow."""
+        delay = max(self._round_trips, default=0.0)
+        slow = delay > self.options.max_frame_age
+        if slow and not self._slow_link:
+            self.out(f"drive_agent: WARNING: the car takes {delay * 1000:.0f} ms to answer a command "
+                     f"(more than --max-frame-age {self.options.max_frame_age:g} s): throttle 0 until it answers "
+                     "in time; seed 000: at 0.35 s/frame the car weaved off the road")
+        elif self._slow_link and not slow:
+            self.out(f"drive_agent: the car answers in {delay * 1000:.0f} ms again: driving on")
+        self._slow_link = slow
+        return delay
 
     def _report_battery(self) -> None:
         try:

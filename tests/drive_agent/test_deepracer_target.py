@@ -206,6 +206,30 @@ def test_ctrl_c_twice_still_stops_the_car(tiny_models: Path, car: FakeDeepRacer)
     assert "interrupted; the car was told to stop" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("car", [{"command_delay": 0.4}], indirect=True)
+def test_a_car_that_answers_slowly_gets_throttle_0_until_it_answers_in_time(tiny_models: Path,
+                                                                           car: FakeDeepRacer) -> None:
+    """Seed 000: 0.35 s from picture to wheels crashes. Commands that take 0.4 s to reach the car
+    steer with throttle 0 (warned once); when the link is fast again the car drives on."""
+    model, _ = steering_model_files(tiny_models)
+    proc = agent(model, car, "--max-frame-age", "0.15")
+    try:
+        wait_for(lambda: len(car.drives()) >= 6 or proc.poll() is not None)
+        slow_until = len(car.drives())
+        car.state.command_delay = 0.0
+        wait_for(lambda: len([c for c in car.drives() if c.body["throttle"] != 0]) >= 5 or proc.poll() is not None)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    drives = car.drives()
+    assert all(c.body["throttle"] == 0 for c in drives[:slow_until]), [c.body for c in drives[:slow_until]]
+    assert len({c.body["angle"] for c in drives[1:slow_until]}) >= 2       # still steering by the frames
+    assert out.count("WARNING: the car takes") == 1 and "ms to answer a command" in out
+    assert "answers in" in out and "again: driving on" in out
+    assert "'late'" in out
+    stop_sequence_after_last_model_command(car)
+
+
 def test_bad_password_never_moves_the_car(tiny_models: Path, car: FakeDeepRacer) -> None:
     model, _ = steering_model_files(tiny_models)
     proc = agent(model, car, password="wrong")

@@ -112,6 +112,8 @@ class Calibrator:
             name = RECORD[self.channel][key]
             self.values[name] = pulse
             self.recorded.add(name)
+            if name == "THROTTLE_STOPPED_PWM":  # the ESC is left here on every way out
+                self.actuator.stopped_pulse = pulse
         elif key == "c" and self.channel == "steering":
             self._set(round((self.values["STEERING_LEFT_PWM"] + self.values["STEERING_RIGHT_PWM"]) / 2))
         elif key == "w":
@@ -151,7 +153,7 @@ def calibrate(actuator: PCA9685Actuator, start: DonkeyCalibration, out_path: Pat
             if not calibrator.handle(line):
                 break
     finally:
-        actuator.set_pulses(None, calibrator.values["THROTTLE_STOPPED_PWM"])
+        actuator.stop()
     return calibrator.written
 
 

@@ -257,6 +257,8 @@ class PCA9685Actuator:
         # donkeycar's counts are at 60 Hz; the same pulse width at another frequency is scaled.
         self._scale = calibration.PWM_FREQUENCY / DEFAULT_FREQUENCY_HZ
         self.last_pulses: tuple[int, int] | None = None
+        # where stop() and close() leave the ESC (`drive_agent calibrate` moves it to the neutral it finds)
+        self.stopped_pulse = calibration.THROTTLE_STOPPED_PWM
         self.set_pulses(calibration.steering_pulse(0.0), calibration.THROTTLE_STOPPED_PWM)
 
     def set_pulses(self, steering_pulse: int | None, throttle_pulse: int | None) -> None:
@@ -279,8 +281,8 @@ class PCA9685Actuator:
         self.set_pulses(cal.steering_pulse(steering * self._steering_sign), cal.throttle_pulse(throttle))
 
     def stop(self) -> None:
-        """Throttle to THROTTLE_STOPPED_PWM (steering held)."""
-        self.set_pulses(None, self.calibration.THROTTLE_STOPPED_PWM)
+        """Throttle to the stopped pulse (THROTTLE_STOPPED_PWM; steering held)."""
+        self.set_pulses(None, self.stopped_pulse)
 
     def close(self) -> None:
         """Leaves the ESC on its neutral pulse (no pulse at all makes some ESCs misbehave) and

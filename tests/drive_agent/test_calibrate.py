@@ -66,6 +66,17 @@ def test_a_scripted_session_writes_the_values_it_drove(tmp_path: Path) -> None:
     assert f"wrote {out}" in proc.stdout and "  STEERING_LEFT_PWM = 405" in proc.stdout
 
 
+@pytest.mark.parametrize("last", ["w", "q"])
+def test_the_esc_ends_on_the_stopped_pulse_found_in_the_session(tmp_path: Path, last: str) -> None:
+    """A new neutral (here 385, the start's is 370) is where the ESC is left when the tool exits,
+    written or not: 370 would now be slightly reverse."""
+    log, out = tmp_path / "pwm.jsonl", tmp_path / "car.toml"
+    proc = run_calibrate(log, "--out", str(out), stdin=f"throttle\n385 n\n480 f\n260 b\n{last}\n")
+    assert proc.returncode == (0 if last == "w" else 1), proc.stderr
+    throttle = changes([w.off for w in read_log(log) if w.channel == 0])
+    assert throttle == [370, 385, 480, 260, 385]
+
+
 def test_end_of_input_mid_throttle_stops_the_esc_and_writes_nothing(tmp_path: Path) -> None:
     log, out = tmp_path / "pwm.jsonl", tmp_path / "car.toml"
     proc = run_calibrate(log, "--out", str(out), stdin="throttle\n+ + + + +\n")

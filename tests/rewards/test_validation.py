@@ -182,3 +182,13 @@ def test_nul_characters_and_non_finite_numbers_in_a_report_are_stored(client, te
     assert "\\u0000" not in stored and "message\\\\x00nul" in stored
     assert services.storable({"a": [float("nan"), float("inf"), 1.5], "b\x00": "x\x00"}) == \
         {"a": [None, None, 1.5], "b\\x00": "x\\x00"}
+
+
+def test_a_lone_surrogate_in_the_functions_exception_keeps_the_page_readable(client, team_a):
+    """Raised text with a lone surrogate made the version page a 500 (UTF-8 cannot encode it)."""
+    source = "def reward_function(params):\n    raise ValueError('bad ' + chr(0xD800) + ' text')\n"
+    function = make_function(team_a, "Surrogate", source=source)
+    client.force_login(team_a.captain)
+    assert _validate(client, function).status_code == 302
+    page = client.get(reverse("reward_version", args=[team_a.slug, function.pk, 1]))
+    assert page.status_code == 200 and "ValueError: bad ? text" in page.content.decode()

@@ -381,6 +381,19 @@ def test_huge_and_hostile_exception_messages_are_bounded(bystander):
     assert error.line == 6 and "Nasty" in str(error) and "could not be read" in str(error)
 
 
+def test_lone_surrogates_in_messages_become_plain_text(bystander):
+    """JSON carries "\\ud800", which no UTF-8 page or jsonb column takes (the version page was a 500)."""
+    for source, shown in (("def reward_function(params):\n    raise ValueError('a' + chr(0xD800) + 'b')\n", "a?b"),
+                          ("raise ValueError('c' + chr(0xDFFF))\n", "c?"),
+                          ("def reward_function(params):\n    return 'x' + chr(0xDC00)\n", "'x\\udc00'")):
+        with pytest.raises(RewardFunctionError) as caught, \
+                RewardSandbox(source, waypoints=WAYPOINTS, limits=FAST) as sandbox:
+            sandbox.rewards("reinvent_base", [params()])
+        str(caught.value).encode("utf-8")  # no UnicodeEncodeError
+        assert shown in caught.value.message
+    still_working(bystander)
+
+
 def test_modifying_params_affects_neither_the_next_step_nor_the_host(bystander):
     source = """
 def reward_function(params):

@@ -512,8 +512,10 @@ class RewardSandbox:
                 or not (line is None or (type(line) is int and line > 0))):
             self._fail("output", "the sandbox answered something malformed")
         params = dict(params_batch[index]) if params_batch is not None and index is not None else None
-        return RewardFunctionError(message[:child.MAX_MESSAGE_CHARS + 100], kind=str(kind), line=line,
-                                   params=params, step_index=index)
+        # JSON carries lone surrogates ("\ud800") that no UTF-8 page, log or jsonb column takes:
+        # a team's exception message is made plain text here ('?' for each).
+        text = message[:child.MAX_MESSAGE_CHARS + 100].encode("utf-8", "replace").decode("utf-8")
+        return RewardFunctionError(text, kind=str(kind), line=line, params=params, step_index=index)
 
     def _limit_text(self) -> str:
         n, limits = self._batch_size, self.limits

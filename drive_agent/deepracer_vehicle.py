@@ -52,7 +52,12 @@ _CSRF_META = re.compile(rb"""<meta\s+name=["']csrf-token["']\s+content=["']([^"'
 
 
 class VehicleError(RuntimeError):
-    """The car refused or did not answer a request (the message says which and why)."""
+    """The car refused or did not answer a request (the message says which and why); `status`
+    is the HTTP status of a refusal."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class VehicleAuthError(VehicleError):
@@ -112,7 +117,13 @@ class DeepRacerVehicle:
     # ------------------------------------------------------------------------------ session
     def login(self) -> None:
         """Fetch the CSRF token and log in; raises VehicleAuthError for a wrong password."""
-        page = self._request("GET", "/", timeout=self.login_timeout, csrf=False)
+        try:
+            page = self._request("GET", "/", timeout=self.login_timeout, csrf=False)
+        except VehicleError as exc:
+            if exc.status is None:
+                raise
+            raise VehicleError(f"{self.base_url} does not look like a DeepRacer console (its log-in page answered "
+                               f"HTTP {exc.status}): check the car's IP address", exc.status) from exc
         match = _CSRF_META.search(page.content)
         if match is None:
             raise VehicleError(f"{self.base_url} does not look like a DeepRacer console (no CSRF token "
@@ -242,14 +253,33 @@ class DeepRacerVehicle:
                 raise VehicleError(f"{method} {path}: no answer from the car at {self.host} within "
                                    f"{timeout or self.timeout:.1f} s") from exc
             except requests.RequestException as exc:
-                raise VehicleError(f"{method} {path}: cannot reach the car at {self.host}: {exc}") from exc
+                raise VehicleError(f"{method} {path}: cannot reach the car at {self.base_url}: {_cause(exc)}") from exc
         if response.status_code == 401:
             raise VehicleAuthError(f"{method} {path}: the car answered 401 (not logged in, or another "
                                    "browser logged in since)")
         if response.status_code >= 400:
-            raise VehicleError(f"{method} {path}: the car answered HTTP {response.status_code}: "
-                               f"{response.text[:200].strip()}")
+            detail = " ".join(response.text[:200].split())
+            raise VehicleError(f"{method} {path}: the car answered HTTP {response.status_code}"
+                               + (f": {detail}" if detail else ""), response.status_code)
         return response
+
+
+def _cause(exc: BaseException) -> str:
+    """A failed request's root cause in a few words ("Connection refused", "Name or service not
+    known"), not the pool's wrapping of it."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        cause = todo.pop(0)
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return "it closed the connection without an answer"
+        if isinstance(cause, OSError) and isinstance(cause.strerror, str) and cause.strerror:
+            return cause.strerror
+        todo += [cause.__cause__, cause.__context__, getattr(cause, "reason", None), *cause.args]
+    return str(exc)
 
 
 class MjpegStream:

@@ -7,11 +7,15 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +28,7 @@ from drive_agent.loop import DriveLoop
 from drive_agent.model_card import load_model_card
 from drive_agent.runtime import TFLiteModel
 from drive_agent.targets.deepracer import steering_sign
-from tests.drive_agent.fake_deepracer import FakeDeepRacer, Recorded
+from tests.drive_agent.fake_deepracer import FakeDeepRacer, Recorded, self_signed_cert
 from tests.support.paths import ROOT
 from tests.support.tiny_models import rl_model_files, steering_model_files
 
@@ -236,6 +240,49 @@ def test_bad_password_never_moves_the_car(tiny_models: Path, car: FakeDeepRacer)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "refused the password" in err.splitlines()[-1]
     assert [c.path for c in car.commands] == ["/login"]
+
+
+def _agent_error(model: Path, address: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "drive_agent", "--model-file", str(model), "--target", "deepracer",
+                           "--car-ip", address, "--car-password", PASSWORD], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_wrong_address_is_one_short_line(tiny_models: Path, tmp_path: Path) -> None:
+    """Nothing listening, or an HTTPS server that is not a DeepRacer (a router at that IP): the
+    cause in a few words, not the connection pool's wrapping of it."""
+    model, _ = steering_model_files(tiny_models)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert _agent_error(model, f"127.0.0.1:{port}") == (
+        f"drive_agent: error: GET /: cannot reach the car at https://127.0.0.1:{port}: Connection refused")
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*self_signed_cert(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        assert _agent_error(model, f"127.0.0.1:{port}") == (
+            f"drive_agent: error: https://127.0.0.1:{port} does not look like a DeepRacer console (its log-in "
+            "page answered HTTP 404): check the car's IP address")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_missing_car_arguments_are_a_usage_error(tiny_models: Path, capsys) -> None:

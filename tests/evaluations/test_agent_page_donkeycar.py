@@ -3,6 +3,7 @@ own parsers accept, and the donkeycar pilot part's line."""
 
 from __future__ import annotations
 
+import ast
 import html as html_lib
 import re
 import shlex
@@ -33,4 +34,9 @@ def test_donkeycar_section_commands_parse(client, team_a, make_ready_model):
     assert args.target == "donkeycar" and args.model_id == ready.pk and args.camera == "pi"
     assert args.donkey_config == cal_args.out and args.server == "http://testserver"
     assert "--target car --camera http://CAR:8080/stream.mjpg --udp CAR:9999" in page
-    assert "from drive_agent.donkeycar_part import PitlanePilot" in page
+    assert "from drive_agent.donkeycar_part import PitlanePilot" in page and "<code>import os</code>" in page
+    # the manage.py line is Python that names nothing a manage.py lacks (MODEL_ID is the reader's)
+    part = html_lib.unescape(re.search(r'data-command="donkeycar-part">(.*?)</code>', page, re.S).group(1))
+    names = {n.id for n in ast.walk(ast.parse(part)) if isinstance(n, ast.Name)}
+    assert names == {"V", "PitlanePilot", "MODEL_ID", "os"}
+    assert '"http://testserver"' in part

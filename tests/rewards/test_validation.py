@@ -128,8 +128,10 @@ def test_a_busy_server_answers_429_and_stores_nothing(client, team_a, settings):
     finally:
         services.VALIDATION_SLOTS.release()
     assert response.status_code == 429
-    assert "The server is already validating 1 reward function; try again in a few seconds." in \
-        response.content.decode()
+    html = response.content.decode()
+    assert "The server is already validating 1 reward function; try again in a few seconds." in html
+    # Said above the editor, where the page opens (at the foot of the page it went unseen).
+    assert html.index("data-validation-error") < html.index("data-reward-editor")
     assert function.versions.get().ok is None
     assert _validate(client, function).status_code == 302  # the slot is free again
 

@@ -4,7 +4,8 @@ Commands go over UDP (or serial with the optional pyserial) as one JSON object a
 `{"seq": 7, "time": 1700000000.123, "steering": -0.12, "throttle": 0.25, "source": "model"}`.
 A car with a stale command is dangerous, so a watchdog thread sends throttle 0 (steering held)
 whenever no frame arrived for `frame_timeout` seconds, and a frame older than `max_frame_age`
-when its command is ready is answered with throttle 0 too ("late").
+when its command is ready is answered with throttle 0 too ("late"). The latency report's total
+runs from the frame's capture (`wait`: until the loop took it) to its command sent.
 
 Signals (every car target): SIGTERM stops the car as Ctrl-C does, and once either has arrived, or
 while the car is being stopped for any other reason, further ones are held back: a second Ctrl-C
@@ -268,6 +269,10 @@ def _drive_car(loop: DriveLoop, source: FrameSource, sink: CommandSink, frame_ti
             if stop is not None and stop.is_set():
                 break
             timer = loop.stats.frame()
+            # the frame's time since the camera gave it counts too: the report's total is from capture
+            waited = max(0.0, time.monotonic() - captured)
+            timer.start -= waited
+            timer.durations["wait"] = waited
             frame = fit_to_card(frame, loop.card)
             timer.lap("decode")
             command = loop.step(frame, None, timer)

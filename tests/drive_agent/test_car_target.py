@@ -60,7 +60,7 @@ def test_folder_replay_sends_one_command_per_frame(tmp_path: Path, car_loop: Dri
     assert [c["seq"] for c in commands] == [1, 2, 3, 4, 5]
     assert all(c["throttle"] == pytest.approx(0.2) for c in commands[:4])  # 0.4 open loop x scale 0.5
     assert commands[-1]["throttle"] == 0.0
-    assert set(car_loop.stats.summary()["stages"]) == {"decode", "preprocess", "inference", "send"}
+    assert set(car_loop.stats.summary()["stages"]) == {"wait", "decode", "preprocess", "inference", "send"}
 
 
 class StallingSource:
@@ -92,6 +92,9 @@ def test_watchdog_zeroes_throttle_when_frames_stop(car_loop: DriveLoop, listener
     late = [c for c in commands if c["source"] == "late"]
     assert len(late) == 1 and late[0]["throttle"] == 0.0
     assert sources[-1] == "stop" and stats.commands["watchdog"] == len(watchdog)
+    # the late frame waited a second since its capture: the report's total counts it
+    summary = car_loop.stats.summary()
+    assert summary["stages"]["wait"]["p99_ms"] > 900 and summary["total"]["p99_ms"] > 900  # p99 of 3 frames
 
 
 def test_camera_frames_are_fitted_to_the_card() -> None:

@@ -302,9 +302,10 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
             stats = learner.update(flat(obs), flat(actions), flat(logp), flat(adv), flat(returns))
             del obs
-            # ---- logs of the episodes finished (DeepRacer's constant episodes per iteration)
-            n_log = config.num_episodes_between_training
-            logged, log_queue = log_queue[:n_log], log_queue[n_log:]
+            # ---- logs of every episode finished in this iteration (at least
+            # num_episodes_between_training; the cars finish episodes together, so sometimes more).
+            # Holding the surplus back for later iterations would grow without bound.
+            logged, log_queue = log_queue, []
             if logged:
                 training_log.write_iteration(iteration, [steps for steps, _ in logged],
                                              [cars.tracks[key] for _, key in logged])

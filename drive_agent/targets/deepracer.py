@@ -68,6 +68,7 @@ class DeepRacerRunStats:
     frames: int = 0          # frames the model answered
     received: int = 0        # frames the stream delivered
     dropped: int = 0         # received but skipped for a newer one
+    unreadable: int = 0      # taken but not a readable JPEG (skipped)
     commands: Counter[str] = field(default_factory=Counter)
     battery: int | None = None
     stopped: bool = False    # the car acknowledged the final stop
@@ -130,12 +131,19 @@ class LatestFrame:
             return frame
 
 
+class UnreadableFrame(StreamError):
+    """One frame that is not a readable JPEG (skipped: the watchdog and the stall check treat it
+    as no frame)."""
+
+
 def decode_jpeg(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as img:
             return np.asarray(img.convert("L" if img.mode == "L" else "RGB"))
     except (OSError, ValueError) as exc:
-        raise StreamError(f"the car sent a frame that is not a readable JPEG: {exc}") from exc
+        reason = "not an image" if isinstance(exc, Image.UnidentifiedImageError) else str(exc)
+        message = f"the car sent a frame that is not a readable JPEG ({len(data)} bytes: {reason})"
+        raise UnreadableFrame(message) from exc
 
 
 class DeepRacerDriver:
@@ -188,18 +196,26 @@ class DeepRacerDriver:
             while stop is None or not stop.is_set():
                 frame = reader.take(min(0.05, opts.frame_timeout / 4))
                 now = time.perf_counter()
-                if frame is None:
-                    if now - last_frame > opts.stall_timeout:
-                        raise StreamError(f"no camera frame for {opts.stall_timeout:.1f} s")
-                    if now - last_frame > opts.frame_timeout and now - last_watchdog >= opts.frame_timeout:
-                        self._send(self._steering, 0.0, "watchdog")
-                        last_watchdog = now
-                    continue
-                last_frame = now
-                self._answer(frame)
-                if time.monotonic() >= next_battery:
-                    self._report_battery()
-                    next_battery = time.monotonic() + opts.battery_every
+                if frame is not None:
+                    try:
+                        self._answer(frame)
+                    except UnreadableFrame as exc:  # skipped, as no frame at all
+                        self.stats.unreadable += 1
+                        if self.stats.unreadable == 1:
+                            self.out(f"drive_agent: skipping it: {exc}")
+                    else:
+                        last_frame = now
+                        if time.monotonic() >= next_battery:
+                            self._report_battery()
+                            next_battery = time.monotonic() + opts.battery_every
+                        continue
+                if now - last_frame > opts.stall_timeout:
+                    unreadable = self.stats.unreadable
+                    what = f"readable camera frame ({unreadable} unreadable)" if unreadable else "camera frame"
+                    raise StreamError(f"no {what} for {opts.stall_timeout:.1f} s")
+                if now - last_frame > opts.frame_timeout and now - last_watchdog >= opts.frame_timeout:
+                    self._send(self._steering, 0.0, "watchdog")
+                    last_watchdog = now
         finally:
             self.stats.received, self.stats.dropped = reader.received, reader.dropped
 
@@ -291,7 +307,8 @@ def run_deepracer(loop: DriveLoop, address: str, password: str, options: DeepRac
                 return driver.run(stop)
         finally:
             s = driver.stats
+            unreadable = f", {s.unreadable} unreadable" if s.unreadable else ""
             out(f"drive_agent: {s.frames} frames answered ({s.received} received, {s.dropped} skipped for newer "
-                f"ones), commands {dict(s.commands)}")
+                f"ones{unreadable}), commands {dict(s.commands)}")
     finally:
         vehicle.close()

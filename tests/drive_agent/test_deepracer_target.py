@@ -234,6 +234,39 @@ def test_a_car_that_answers_slowly_gets_throttle_0_until_it_answers_in_time(tiny
     stop_sequence_after_last_model_command(car)
 
 
+def test_an_unreadable_frame_is_skipped_and_only_unreadable_ones_stop_the_car(tiny_models: Path, frames) -> None:
+    """One frame that is not a JPEG (a camera glitch) is skipped, as the camera path does; a stream
+    of nothing but such frames is no frame at all: watchdog, then the stall error."""
+    model, _ = steering_model_files(tiny_models)
+    glitch = [b"not a jpeg at all" if i == 5 else jpeg for i, jpeg in enumerate(frames)]
+    fake = FakeDeepRacer(glitch, password=PASSWORD, fps=12.0, loop_frames=False)
+    try:
+        proc = agent(model, fake)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        fake.stop()
+    assert proc.returncode == 2 and "closed the camera stream" in err.splitlines()[-1], err
+    moving = [c for c in fake.drives() if c.body["throttle"] != 0]
+    assert any(c.frames_sent > 6 for c in moving), "the drive went on after the unreadable frame"
+    assert out.count("skipping it: the car sent a frame that is not a readable JPEG (17 bytes: not an image)") == 1
+    assert "1 unreadable)" in out
+    stop_sequence_after_last_model_command(fake)
+
+    junk = FakeDeepRacer([b"junk %d" % i for i in range(3)], password=PASSWORD, fps=12.0)
+    try:
+        proc = agent(model, junk, "--stall-timeout", "1.0")
+        _, err = proc.communicate(timeout=60)
+    finally:
+        junk.stop()
+    assert proc.returncode == 2
+    last = err.splitlines()[-1]
+    assert last.startswith("drive_agent: error: no readable camera frame (") and "unreadable) for 1.0 s" in last
+    drives = junk.drives()
+    assert drives and all(c.body["throttle"] == 0 for c in drives)
+    assert len([c for c in drives if c.body["max_speed"] > 0]) >= 3      # the watchdog's, every 0.3 s
+    assert junk.commands[-1].path == "/api/start_stop" and junk.commands[-1].body == {"start_stop": "stop"}
+
+
 def test_bad_password_never_moves_the_car(tiny_models: Path, car: FakeDeepRacer) -> None:
     model, _ = steering_model_files(tiny_models)
     proc = agent(model, car, password="wrong")

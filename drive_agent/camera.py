@@ -94,8 +94,10 @@ class OpenCVSource:
     opencv-python-headless). Frames come out RGB (OpenCV reads BGR)."""
 
     def __init__(self, device: int | str, read_timeout: float = 2.0, open_timeout: float = 5.0) -> None:
-        # Our one-line errors say what went wrong; OpenCV's own warnings only on request.
+        # Our one-line errors say what went wrong; OpenCV's and FFmpeg's own messages (such as
+        # "[tcp @ 0x...] Connection refused") only on request (-8: FFmpeg's AV_LOG_QUIET).
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
         try:
             import cv2
         except ImportError as exc:
@@ -110,7 +112,9 @@ class OpenCVSource:
         backend = cv2.CAP_ANY if isinstance(device, int) else cv2.CAP_FFMPEG
         self._cap = cv2.VideoCapture(device, backend, params)
         if not self._cap.isOpened():
-            raise CameraError(f"cannot open camera {device!r}")
+            hint = ("no such camera (ls /dev/video*)" if isinstance(device, int) else
+                    "nothing answered there, or not a video stream" if "://" in device else "no such video file")
+            raise CameraError(f"cannot open camera {device!r} ({hint})")
         self.unreadable = 0
         self._reader = _LatestFrameReader(self._read, name="opencv-camera")
         self._reader.start()

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", type=Path, help="write a Plotly lap plot (HTML)")
     s.add_argument("--out", type=Path, help="write sim-trace CSV + metrics JSON into this folder")
 
-    c = p.add_argument_group("car target")
+    c = p.add_argument_group("car target (also --stall-timeout: end the drive after that long without a camera frame)")
     c.add_argument("--camera", help="OpenCV camera index, video file or stream URL (MJPEG http://...); "
                    "donkeycar: also pi (picamera2), the default there when installed")
     c.add_argument("--frames", type=Path, help="replay a folder of images instead of a camera")
@@ -194,6 +194,7 @@ def _run_car(loop: DriveLoop, args: argparse.Namespace) -> None:
         stats = run_car(loop, source, sink, args.frame_timeout, args.max_frame_age, stop)
     except KeyboardInterrupt:
         stop.set()
+        print("drive_agent: interrupted; throttle 0 was sent to the car", file=sys.stderr)
         return
     finally:
         sink.close()

@@ -269,6 +269,7 @@ def test_signals_stop_the_car_and_a_second_one_cannot_cut_the_stop_short(model, 
     assert commands.of("model")[-1]["seq"] < commands.items[-1]["seq"]
     assert proc.returncode in (0, 130, -signal.SIGINT), err   # not killed by SIGTERM, not aborted
     assert "Traceback" not in err and "FATAL" not in err
+    assert "drive_agent: interrupted; throttle 0 was sent to the car" in err
 
 
 def test_an_unreachable_stream_is_a_clear_error(model, listener) -> None:

@@ -31,3 +31,8 @@ def test_deepracer_commands_for_the_teams_models(client, team_a, team_b, make_re
         args = build_parser().parse_args(shlex.split(command)[1:])
         assert args.target == "deepracer" and args.car_ip == "192.168.1.20" and args.model_id == ready.pk
     assert "DeepRacer car (.tar.gz)" in page
+    # the whole block pastes into a shell: every line is complete (no stray quote such as "car's")
+    export = commands[1].splitlines()[0]
+    assert shlex.split(export) == ["export", "DEEPRACER_PASSWORD=PASSWORD_UNDER_THE_CAR"]
+    for block in commands:
+        shlex.split(block)

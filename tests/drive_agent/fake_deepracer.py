@@ -199,10 +199,12 @@ class _Handler(BaseHTTPRequestHandler):
                 jpeg = state.frames[sent % len(state.frames)]
                 head = (f"--{BOUNDARY}\r\nContent-type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
                         f"X-Timestamp: {time.time():.6f}\r\n\r\n").encode()
-                self.wfile.write(head + jpeg + b"\r\n")
-                self.wfile.flush()
+                # counted before the bytes leave: the agent may answer a frame before this thread
+                # runs again, and a command must never look older than the frame it answers
                 with state.lock:
                     state.frame_times.append(time.monotonic())
+                self.wfile.write(head + jpeg + b"\r\n")
+                self.wfile.flush()
                 sent += 1
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             return

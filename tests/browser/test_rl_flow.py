@@ -86,6 +86,11 @@ def test_reward_to_league_and_drive_agent(daphne_server, celery_worker_process, 
     page.locator("text=Result and downloads").wait_for(timeout=240_000)
     model.refresh_from_db()
     assert model.is_ready and model.card["kind"] == "discrete_actions", (model.status, model.job.error)
+    # The ready page draws the whole training history (fetched after the reload).
+    page.wait_for_function("document.querySelector('[data-figure=iteration]').textContent.trim() !== '—'",
+                           timeout=30_000)
+    assert int(page.locator("[data-figure=iteration]").inner_text()) >= 1
+    assert page.locator("[data-chart=reward] .scatterlayer .trace").count() >= 1
     shot(page, "4_model_ready")
     page.get_by_role("link", name="Log analysis").click()
     page.wait_for_url("**/analysis/")

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
+from tests.rewards.helpers import CENTRE
 from training.rl.config import RLConfig
-
-#: The console's first example reward: stay close to the centre line.
-CENTRE = '''def reward_function(params):
-    half = params["track_width"] / 2.0
-    distance = params["distance_from_center"]
-    if distance <= 0.1 * half:
-        return 1.0
-    if distance <= 0.5 * half:
-        return 0.5
-    return 1e-3
-'''
 
 # Fine for the first steps of an episode, then a KeyError on line 5: an error only training finds.
 FAILS_LATER = '''def reward_function(params):

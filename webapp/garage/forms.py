@@ -4,13 +4,13 @@ a comma-separated list ("0.001, 0.0003") that makes a grid search, plus the web-
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 from django.conf import settings
 
 from training.bc import config as bc
+from webapp.core.forms import advanced_json
 
 from .services import MAX_RECOVERY_WEIGHT, check_grid_size
 
@@ -147,20 +147,12 @@ class TrainForm(forms.Form):
                 grid[name] = self._config_value(name, cleaned[name])
             except ValueError:
                 self.add_error(name, "Enter a value or a comma-separated list of values.")
-        text = cleaned.get("advanced_json", "").strip()
-        from_json: set[str] = set()
-        if text:
-            try:
-                extra = json.loads(text)
-            except json.JSONDecodeError as exc:
-                self.add_error("advanced_json", f"Not valid JSON: {exc}")
-                return cleaned
-            if not isinstance(extra, dict):
-                self.add_error("advanced_json", "Give a JSON object, e.g. {\"epochs\": 5}.")
-                return cleaned
-            extra.pop("inception_weights", None)
-            grid.update(extra)
-            from_json = set(extra)
+        extra = advanced_json(self, cleaned, '{"epochs": 5}')
+        if extra is None:
+            return cleaned
+        extra.pop("inception_weights", None)
+        grid.update(extra)
+        from_json = set(extra)
         if self.errors:
             return cleaned
         try:

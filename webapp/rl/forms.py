@@ -13,6 +13,7 @@ from django import forms
 
 from simulator.deepracer import DEFAULT_ACTION_SPACE, MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED
 from training.rl import config as rl
+from webapp.core.forms import advanced_json
 
 from . import services
 
@@ -205,19 +206,11 @@ class TrainRLForm(forms.Form):
             return cleaned
         data = self.config_data(cleaned)
         data["action_space"] = cleaned["action_space"]
-        text = cleaned.get("advanced_json", "").strip()
-        from_json: set[str] = set()
-        if text:
-            try:
-                extra = json.loads(text)
-            except json.JSONDecodeError as exc:
-                self.add_error("advanced_json", f"Not valid JSON: {exc}")
-                return cleaned
-            if not isinstance(extra, dict):
-                self.add_error("advanced_json", "Give a JSON object, e.g. {\"clip_epsilon\": 0.2}.")
-                return cleaned
-            data.update(extra)
-            from_json = set(extra)
+        extra = advanced_json(self, cleaned, '{"clip_epsilon": 0.2}')
+        if extra is None:
+            return cleaned
+        data.update(extra)
+        from_json = set(extra)
         try:
             config = rl.RLConfig.from_dict(data)
         except (rl.ConfigError, TypeError) as exc:

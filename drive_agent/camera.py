@@ -89,7 +89,25 @@ class _LatestFrameReader:
         return not self._thread.is_alive()
 
 
-class OpenCVSource:
+class _ReaderSource:
+    """A frame source whose frames a `_LatestFrameReader` thread reads (`self._reader`)."""
+
+    _reader: _LatestFrameReader
+
+    @property
+    def dropped(self) -> int:
+        return self._reader.dropped
+
+    @property
+    def received(self) -> int:
+        return self._reader.received
+
+    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
+        """Yields (RGB frame, time.monotonic() when it was read); raises CameraError on a stall."""
+        return self._reader.frames()
+
+
+class OpenCVSource(_ReaderSource):
     """A camera index, a video file or a stream URL through OpenCV (optional extra `agent-camera`:
     opencv-python-headless). Frames come out RGB (OpenCV reads BGR)."""
 
@@ -119,14 +137,6 @@ class OpenCVSource:
         self._reader = _LatestFrameReader(self._read, name="opencv-camera")
         self._reader.start()
 
-    @property
-    def dropped(self) -> int:
-        return self._reader.dropped
-
-    @property
-    def received(self) -> int:
-        return self._reader.received
-
     def _read(self) -> np.ndarray | None:
         """The next readable frame. A frame the decoder refuses is skipped (counted in
         `unreadable`); failures that come back at once, again and again, are the end of the
@@ -150,10 +160,6 @@ class OpenCVSource:
             return bgr
         return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
 
-    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
-        """Yields (RGB frame, time.monotonic() when it was read); raises CameraError on a stall."""
-        return self._reader.frames()
-
     def close(self) -> None:
         # Release only once the reader thread is out of read(): OpenCV is not safe otherwise.
         if self._reader.stop(self.read_timeout + 1.0):
@@ -162,7 +168,7 @@ class OpenCVSource:
             log.warning("camera %r: the reader did not stop; not releasing it", self.device)
 
 
-class PiCameraSource:
+class PiCameraSource(_ReaderSource):
     """The Raspberry Pi camera through picamera2 (on Raspberry Pi OS: `sudo apt install
     python3-picamera2`, and a venv made with `--system-site-packages`)."""
 
@@ -181,20 +187,9 @@ class PiCameraSource:
         self._reader = _LatestFrameReader(self._read, name="picamera2")
         self._reader.start()
 
-    @property
-    def dropped(self) -> int:
-        return self._reader.dropped
-
-    @property
-    def received(self) -> int:
-        return self._reader.received
-
     def _read(self) -> np.ndarray:
         frame = np.asarray(self._camera.capture_array("main"))
         return frame[:, :, :3] if frame.ndim == 3 and frame.shape[2] == 4 else frame
-
-    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
-        return self._reader.frames()
 
     def close(self) -> None:
         self._reader.stop(self.read_timeout + 1.0)

@@ -1,15 +1,32 @@
-"""Leagues, their events (race days and virtual races), team registrations and lap results."""
+"""Leagues, their events (race days and virtual races), team registrations and lap results, and the
+race operations of an event: rounds and their heats, attempts on track, timer devices and their line
+crossings, and the audit log of every change to a lap. Rules live in `ranking`, `brackets` (pure) and
+`race` (the timekeeper and lap-timer services); these models only store."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from webapp.core.slugs import unique_slug
+
+from . import ranking
+
+# Formula 1's points for the top ten: the default points table of a league's season standings.
+F1_POINTS = (25, 18, 15, 12, 10, 8, 6, 4, 2, 1)
+
+
+def default_points_table() -> list[int]:
+    return list(F1_POINTS)
+
+
+# The default tie-break chain, spelled out so that migrations stay fixed; a test holds it equal to
+# `ranking.DEFAULT_TIE_BREAK`.
+DEFAULT_TIE_BREAK_CHAIN = "next_best_lap,fewer_resets,earliest"
 
 
 class League(models.Model):
@@ -27,6 +44,10 @@ class League(models.Model):
         help_text="For invite-only leagues: the teams that may see the league and register.",
     )
     created = models.DateTimeField(default=timezone.now)
+    points_table = models.JSONField(
+        default=default_points_table, blank=True,
+        help_text="Season points per finishing place (1st, 2nd, ...), e.g. [25, 18, 15, 12, 10, 8, 6, 4, 2, 1].",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -56,6 +77,7 @@ class Event(models.Model):
         BEST_LAP = "best_lap", "Best lap time"
         BEST_AVERAGE = "best_average", "Best average of consecutive laps"
         FIRST_CONSECUTIVE = "first_consecutive", "Average of the first consecutive laps"
+        TOTAL_TIME = "total_time", "Total time of the first laps"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -83,6 +105,34 @@ class Event(models.Model):
     off_track_penalty_s = models.FloatField(default=2.0)
     max_resets_per_lap = models.PositiveSmallIntegerField(default=3)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    tie_break = models.CharField(
+        max_length=200, blank=True, default=DEFAULT_TIE_BREAK_CHAIN,
+        help_text="Comma-separated tie-break chain, in order: next_best_lap, fewer_resets, earliest, more_laps.",
+    )
+    attempt_time_s = models.FloatField(default=120.0, validators=[MinValueValidator(1.0)],
+                                       help_text="Race time of one attempt, in seconds.")
+    attempts_per_team = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    laps_per_attempt = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: unlimited.",
+    )
+    min_plausible_lap_s = models.FloatField(
+        null=True, blank=True,
+        help_text="A lap faster than this needs an explicit confirmation (e.g. the car's physical limit).",
+    )
+    requires_approval = models.BooleanField(
+        default=False, help_text="Registrations wait for an organiser's approval before the team races.",
+    )
+    timekeepers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="timed_events", blank=True,
+        help_text="People who may run the timekeeper console of this event (organisers always may).",
+    )
+    # Virtual events
+    submissions_per_day = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    hidden_track = models.CharField(
+        max_length=80, blank=True,
+        help_text="A final track whose results stay private until the organisers reveal them.",
+    )
+    results_revealed = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["starts"]
@@ -96,6 +146,14 @@ class Event(models.Model):
     def clean(self):
         if self.starts and self.ends and self.ends < self.starts:
             raise ValidationError({"ends": "An event cannot end before it starts."})
+        if self.tie_break:
+            unknown = [name for name in self.tie_break_chain if name not in ranking.TIE_BREAKS]
+            if unknown:
+                raise ValidationError({"tie_break": f"Unknown tie-break(s): {', '.join(unknown)}."})
+
+    @property
+    def tie_break_chain(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.tie_break.split(",") if name.strip())
 
 
 class Registration(models.Model):
@@ -113,16 +171,213 @@ class Registration(models.Model):
         return f"{self.team} at {self.event}"
 
 
+class Round(models.Model):
+    """A stage of an event: qualifying, groups, a knockout bracket or the final. Its ranking rule and
+    N default to the event's (blank)."""
+
+    class Kind(models.TextChoices):
+        QUALIFYING = "qualifying", "Qualifying"
+        GROUPS = "groups", "Groups"
+        SINGLE_ELIMINATION = "single_elimination", "Single elimination"
+        DOUBLE_ELIMINATION = "double_elimination", "Double elimination"
+        FINAL = "final", "Final"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rounds")
+    name = models.CharField(max_length=80)
+    order = models.PositiveSmallIntegerField(default=1)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.QUALIFYING)
+    ranking_rule = models.CharField(max_length=20, choices=Event.RankingRule.choices, blank=True,
+                                    help_text="Empty: the event's rule.")
+    consecutive_laps = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)],
+                                                        help_text="Empty: the event's N.")
+    group_count = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    seeded_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="seeded_rounds")
+    seeding = models.JSONField(default=list, blank=True,
+                               help_text="Team ids in seed order (1st seed first), as the bracket was drawn.")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["event", "order", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event.name}: {self.name}"
+
+    @property
+    def rule(self) -> str:
+        return self.ranking_rule or self.event.ranking_rule
+
+    @property
+    def n(self) -> int:
+        return self.consecutive_laps or self.event.consecutive_laps
+
+    @property
+    def is_bracket(self) -> bool:
+        return self.kind in (self.Kind.SINGLE_ELIMINATION, self.Kind.DOUBLE_ELIMINATION)
+
+
+class Heat(models.Model):
+    """A stored match of a bracket round (`brackets.Match`, same key) or a team's place in a group
+    (group number set, team_b empty): two teams' attempts compared decide the winner."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="heats")
+    key = models.CharField(max_length=20)
+    bracket = models.CharField(max_length=10, blank=True)
+    round_index = models.PositiveSmallIntegerField(default=0)
+    position = models.PositiveSmallIntegerField(default=0)
+    team_a = models.ForeignKey("accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    team_b = models.ForeignKey("accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    seed_a = models.PositiveSmallIntegerField(null=True, blank=True)
+    seed_b = models.PositiveSmallIntegerField(null=True, blank=True)
+    source_a = models.CharField(max_length=40, blank=True)
+    source_b = models.CharField(max_length=40, blank=True)
+    winner = models.ForeignKey("accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    group = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["round", "group", "round_index", "position", "key"]
+        constraints = [models.UniqueConstraint(fields=["round", "key"], name="one_heat_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.round.name} {self.key}"
+
+
+class Attempt(models.Model):
+    """A team's run on track: the race timer (started, paused, ended) and the lap in progress live on
+    the server, so a reload or a second console sees the same state. `version` grows with every change:
+    an action carries the version it saw and a stale one is refused (optimistic concurrency)."""
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        FINISHED = "finished", "Finished"
+        DNF = "dnf", "Did not finish"
+
+    ON_TRACK = (Status.RUNNING, Status.PAUSED)
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attempts")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, null=True, blank=True, related_name="attempts")
+    heat = models.ForeignKey(Heat, on_delete=models.SET_NULL, null=True, blank=True, related_name="attempts")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    started_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_total_s = models.FloatField(default=0.0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    time_limit_s = models.FloatField(default=120.0)
+    throttle_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    # The lap in progress: when it started (server clock, or the device clock of the crossing that
+    # started it), the pause time inside it, and its off-track resets so far.
+    lap_started_at = models.DateTimeField(null=True, blank=True)
+    lap_started_device_us = models.BigIntegerField(null=True, blank=True)
+    lap_paused_s = models.FloatField(default=0.0)
+    current_resets = models.PositiveSmallIntegerField(default=0)
+    version = models.PositiveIntegerField(default=1)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["event", "created", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "round", "team", "number"], name="attempt_number_per_round"),
+            # One team on track per event: the lap timer's crossings go to it.
+            models.UniqueConstraint(fields=["event"], condition=models.Q(status__in=["running", "paused"]),
+                                    name="one_attempt_on_track_per_event"),
+            models.CheckConstraint(
+                condition=models.Q(throttle_percent__isnull=True) | models.Q(throttle_percent__lte=100),
+                name="throttle_percent_at_most_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} attempt {self.number}"
+
+    def elapsed_s(self, now=None) -> float:
+        """Race time used so far (pauses excluded)."""
+        if self.started_at is None:
+            return 0.0
+        until = self.ended_at or self.paused_at or now or timezone.now()
+        return max(0.0, (until - self.started_at).total_seconds() - self.paused_total_s)
+
+    def remaining_s(self, now=None) -> float:
+        return max(0.0, self.time_limit_s - self.elapsed_s(now))
+
+
+class TimerDevice(models.Model):
+    """An automated lap timer on one event's track. Only a SHA-256 of its token is stored; the token
+    is shown once, when the device is created."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="timer_devices")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    debounce_s = models.FloatField(default=2.0, validators=[MinValueValidator(0.0)],
+                                   help_text="Crossings of one sensor closer than this to the last counted one "
+                                             "are ignored as bounces.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Crossing(models.Model):
+    """One line crossing reported by a timer device, with the device's own clock."""
+
+    class Status(models.TextChoices):
+        COUNTED = "counted", "Counted"
+        DEBOUNCED = "debounced", "Debounced (too soon after the last one)"
+        IGNORED = "ignored", "Ignored by the timekeeper"
+        DUPLICATE = "duplicate", "Duplicate"
+        NO_ATTEMPT = "no_attempt", "No team on track"
+
+    device = models.ForeignKey(TimerDevice, on_delete=models.CASCADE, related_name="crossings")
+    crossing_id = models.CharField(max_length=64)
+    sensor = models.CharField(max_length=40, blank=True)
+    device_time_us = models.BigIntegerField()
+    received = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COUNTED)
+    attempt = models.ForeignKey(Attempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="crossings")
+    lap = models.ForeignKey("LapResult", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["device", "device_time_us", "pk"]
+        constraints = [models.UniqueConstraint(fields=["device", "crossing_id"], name="one_crossing_per_id")]
+
+    def __str__(self) -> str:
+        return f"{self.device.name} {self.crossing_id} ({self.status})"
+
+
 class LapResult(models.Model):
     """One lap, virtual (from an evaluation) or physical (recorded by an organiser or a lap timer).
 
-    Record laps through `webapp.leagues.services.record_lap` / `save_lap`: they apply the event's
-    race rules (`ranking.lap_is_valid`) that decide `valid`."""
+    Record laps through `webapp.leagues.services.record_lap` / `save_lap` or the timekeeper and
+    lap-timer services (`webapp.leagues.race`): they apply the event's race rules
+    (`ranking.lap_is_valid`) that decide `valid`, and number the laps (per event and team; never typed)."""
 
     class Source(models.TextChoices):
         EVALUATION = "evaluation", "Virtual evaluation"
         ORGANISER = "organiser", "Recorded by an organiser"
         LAP_TIMER = "lap_timer", "Automated lap timer"
+        TIMEKEEPER = "timekeeper", "Timekeeper console"
+        AGENT = "agent", "Reported by the team's drive agent"
+
+    # Who may put a lap on a physical leaderboard: never a team's own report.
+    PHYSICAL_SOURCES = (Source.ORGANISER, Source.LAP_TIMER, Source.TIMEKEEPER)
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="laps")
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="laps")
@@ -136,12 +391,67 @@ class LapResult(models.Model):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     recorded = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=200, blank=True)
+    attempt = models.ForeignKey(Attempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="laps")
+    round = models.ForeignKey(Round, on_delete=models.SET_NULL, null=True, blank=True, related_name="laps")
+    ends_at_s = models.FloatField(null=True, blank=True,
+                                  help_text="Race time into the attempt when the lap ended (pauses excluded).")
+    confirmed_implausible = models.BooleanField(
+        default=False, help_text="Faster than the event's plausible minimum, and confirmed by a timekeeper.",
+    )
+    invalidated_reason = models.CharField(max_length=200, blank=True)
+    crossing = models.ForeignKey(Crossing, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["event", "team", "lap_number"]
         constraints = [
             models.CheckConstraint(condition=models.Q(lap_time_s__gt=0), name="lap_time_positive"),
+            # Numbers run per event and team across its rounds and attempts (the server assigns them).
+            models.UniqueConstraint(fields=["event", "team", "lap_number"], name="one_lap_number_per_team"),
         ]
 
     def __str__(self) -> str:
         return f"{self.team} lap {self.lap_number}: {self.lap_time_s:.3f} s"
+
+
+class AuditEntry(models.Model):
+    """One change to a lap or an attempt: who (a user, or a label such as "timer device Finish line"),
+    when, the old and new values, and why. Undo writes an "undo" entry and marks the undone one."""
+
+    class Action(models.TextChoices):
+        LAP_ADDED = "lap_added", "Lap added"
+        LAP_REMOVED = "lap_removed", "Lap removed"
+        LAP_INVALIDATED = "lap_invalidated", "Lap invalidated"
+        LAP_RESTORED = "lap_restored", "Lap restored"
+        LAP_EDITED = "lap_edited", "Lap edited"
+        RESET_ADDED = "reset_added", "Reset added"
+        RESET_REMOVED = "reset_removed", "Reset removed"
+        ATTEMPT_STARTED = "attempt_started", "Attempt started"
+        ATTEMPT_PAUSED = "attempt_paused", "Attempt paused"
+        ATTEMPT_RESUMED = "attempt_resumed", "Attempt resumed"
+        ATTEMPT_ENDED = "attempt_ended", "Attempt ended"
+        DNF = "dnf", "Did not finish"
+        THROTTLE_SET = "throttle_set", "Throttle set"
+        CROSSING_IGNORED = "crossing_ignored", "Crossing ignored"
+        CROSSING_RESTORED = "crossing_restored", "Crossing restored"
+        UNDO = "undo", "Undo"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="audit_entries")
+    lap = models.ForeignKey(LapResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries")
+    attempt = models.ForeignKey(Attempt, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="audit_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    actor_label = models.CharField(max_length=120, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    undone_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["event", "at", "pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.get_action_display()}"

@@ -12,6 +12,13 @@ ORGANISER_PERMISSIONS = {
     "event": ("view", "add", "change", "delete"),
     "registration": ("view", "add", "change", "delete"),
     "lapresult": ("view", "add", "change", "delete"),
+    # Race operations (migration 0004 gives an existing group these).
+    "round": ("view", "add", "change", "delete"),
+    "heat": ("view", "change"),
+    "attempt": ("view",),
+    "auditentry": ("view",),
+    "timerdevice": ("view", "add", "change"),
+    "crossing": ("view",),
 }
 
 

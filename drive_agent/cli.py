@@ -24,13 +24,19 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drive_agent.evaluation import DEEPRACER_SET_SPEED_MS, UDACITY_SET_SPEED_MPH
 from drive_agent.fetch import DEFAULT_SERVER, FetchError, fetch_model
 from drive_agent.loop import DriveLoop
 from drive_agent.model_card import ModelCard, ModelCardError, load_model_card
 from drive_agent.recorder import Recorder
 from drive_agent.runtime import ModelRuntimeError, TFLiteModel
-from drive_agent.speed import OpenLoopThrottle, PISpeedControl, SpeedPolicy
+from drive_agent.speed import (
+    DEEPRACER_SET_SPEED_MS,
+    UDACITY_SET_SPEED_MPH,
+    OpenLoopThrottle,
+    PISpeedControl,
+    SpeedPolicy,
+    default_set_speeds,
+)
 
 if TYPE_CHECKING:
     from drive_agent.camera import OpenCVSource, PiCameraSource
@@ -57,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("udacity", "sim", "car", "deepracer", "donkeycar"), default="udacity")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
     p.add_argument("--throttle-scale", type=float, default=1.0, help="race-time multiplier on throttle")
+    speeds = default_set_speeds()
     p.add_argument("--set-speed", type=float,
-                   help="target speed (Udacity camera models: mph, default 9; DeepRacer: m/s, default 1.5)")
+                   help=f"target speed: Udacity camera models in mph (default {speeds['udacity']}), "
+                   f"DeepRacer camera models in m/s (default {speeds['deepracer']}), as on the site")
     p.add_argument("--min-speed", type=float, help="slow down linearly to this speed at full steering lock")
     p.add_argument("--kp", type=float, default=0.1, help="speed PI controller gain (default 0.1)")
     p.add_argument("--ki", type=float, default=0.002, help="speed PI controller integral gain (default 0.002)")

@@ -18,18 +18,15 @@ import numpy as np
 from drive_agent.loop import Command, DriveLoop
 from drive_agent.model_card import load_model_card
 from drive_agent.runtime import TFLiteModel
-from drive_agent.speed import PISpeedControl, target_speed
+from drive_agent.speed import DEEPRACER_SET_SPEED_MS, UDACITY_SET_SPEED_MPH, PISpeedControl, target_speed
 from simulator.episode import EvaluationResult as TrialsResult
 from simulator.stopping import ShouldStop, Stopped
 
 ProgressCallback = Callable[[float, str], None]
 StepCallback = Callable[[Any, np.ndarray, Command], None]
 
-UDACITY_SET_SPEED_MPH = 9.0
-
 #: Step statuses after which the car is reset and held still (DeepRacer's names).
 _HELD_STATUSES = frozenset({"off_track", "reversed", "immobilized", "pause"})
-DEEPRACER_SET_SPEED_MS = 1.5
 
 
 @dataclass

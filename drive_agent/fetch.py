@@ -106,7 +106,7 @@ def _get(url: str, token: str | None, timeout: float) -> bytes:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
-        raise FetchError(_http_message(exc.code, url, _error_detail(exc))) from None
+        raise FetchError(_http_message(exc.code, url, _error_detail(exc), token_given=bool(token))) from None
     except urllib.error.URLError as exc:
         raise _Offline(str(exc.reason)) from None
     except (TimeoutError, ConnectionError) as exc:
@@ -122,14 +122,20 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
     return detail.strip()[:300] if isinstance(detail, str) else ""
 
 
-def _http_message(code: int, url: str, detail: str = "") -> str:
+def _http_message(code: int, url: str, detail: str = "", token_given: bool = True) -> str:
+    """One line for an HTTP error answer, with the server's reason when it gives one."""
+    if code in (401, 403) and not token_given:
+        return (f"no API token was given (the server answered {code}): pass --token or set PITLANE_TOKEN "
+                "(create one on the team's API tokens page)")
+    reason = f"{code}: {detail}" if detail else str(code)
     if code == 401:
-        reason = f"401: {detail}" if detail else "401"
         return f"the server rejected the API token ({reason}): check --token or PITLANE_TOKEN"
     if code == 403:
-        return "the API token may not read this model (403)"
+        return f"the API token may not read this model ({reason})"
     if code == 404:
         return f"no such model (404 for {url}): unknown id, or a model of another team"
+    if detail:
+        return f"the server refused {url} (HTTP {reason})"
     return f"the server answered HTTP {code} for {url}"
 
 

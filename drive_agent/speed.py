@@ -12,6 +12,23 @@ from typing import Protocol
 
 from drive_agent.runtime import Prediction
 
+#: The set speed of a steering-only model when none is given, in its car's unit: the one default
+#: of the agent CLI (`--set-speed`), the site's evaluations and its evaluation form, and the pages
+#: that show them. 15 mph is the Udacity car's speed the site's evaluations have always driven at.
+UDACITY_SET_SPEED_MPH = 15.0
+DEEPRACER_SET_SPEED_MS = 1.5
+SET_SPEED_UNITS = {"udacity": "mph", "deepracer": "m/s"}
+
+
+def default_set_speed(profile: str) -> float:
+    """The default set speed for a car profile ("udacity": mph, "deepracer": m/s)."""
+    return {"udacity": UDACITY_SET_SPEED_MPH, "deepracer": DEEPRACER_SET_SPEED_MS}[profile]
+
+
+def default_set_speeds() -> dict[str, str]:
+    """Each profile's default set speed with its unit, as pages and `--help` print it ("15 mph")."""
+    return {profile: f"{default_set_speed(profile):g} {unit}" for profile, unit in SET_SPEED_UNITS.items()}
+
 
 class SpeedPolicy(Protocol):
     set_speed: float  # the target speed on straights (mph for Udacity-camera models, m/s for DeepRacer)
@@ -36,9 +53,10 @@ def target_speed(set_speed: float, min_speed: float | None, prediction: Predicti
 
 @dataclass
 class PISpeedControl:
-    """Closed loop on the measured speed; defaults are drive.py's (9 mph, Kp 0.1, Ki 0.002)."""
+    """Closed loop on the measured speed; the gains are drive.py's (Kp 0.1, Ki 0.002), the set
+    speed the agent's Udacity default."""
 
-    set_speed: float = 9.0
+    set_speed: float = UDACITY_SET_SPEED_MPH
     kp: float = 0.1
     ki: float = 0.002
     min_speed: float | None = None

@@ -18,8 +18,9 @@ def _loop(points: np.ndarray) -> np.ndarray:
 
 
 def topdown_html(track: Any, path_xy: np.ndarray, out: Path, markers: Sequence[tuple[float, float, str]] = (),
-                 title: str = "") -> Path:
-    """Write an HTML page with the track borders, centre line, the driven path and labelled markers."""
+                 title: str = "", include_plotlyjs: bool | str = "cdn") -> Path:
+    """Write an HTML page with the track borders, centre line, the driven path and labelled markers.
+    `include_plotlyjs` is Plotly's: True embeds plotly.js (a page that works offline, about 4 MB)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -35,7 +36,7 @@ def topdown_html(track: Any, path_xy: np.ndarray, out: Path, markers: Sequence[t
                                  marker=dict(size=8, color="#1f77b4")))
     fig.update_layout(title=title or track.name, yaxis=dict(scaleanchor="x", scaleratio=1), template="plotly_white")
     out = Path(out)
-    fig.write_html(out, include_plotlyjs="cdn")
+    fig.write_html(out, include_plotlyjs=include_plotlyjs)
     return out
 
 

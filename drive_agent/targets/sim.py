@@ -68,9 +68,36 @@ def write_lap_plot(result: EvaluationResult, track: Any, out: Path) -> Path:
     markers = [(s.state.x, s.state.y, f"lap {s.lap}: {s.lap_time:.2f} s") for s in result.trace
                if s.lap_time is not None]
     out.parent.mkdir(parents=True, exist_ok=True)
-    best = result.best_lap_time
-    title = f"{track.name}: best {best:.2f} s" if best is not None else f"{track.name}: no complete lap"
-    return topdown_html(track, np.column_stack([cols["x"], cols["y"]]), out, markers, title=title)
+    best = best_lap(result)
+    title = (f"{track.name}: best lap {best[0]:.2f} s" if best is not None else f"{track.name}: no complete lap")
+    # Plotly's JavaScript goes inside the file: the plot must open at a venue without network.
+    return topdown_html(track, np.column_stack([cols["x"], cols["y"]]), out, markers, title=title,
+                        include_plotlyjs=True)
+
+
+def best_lap(result: EvaluationResult) -> tuple[float, int, int] | None:
+    """(time, trial, lap), both 1-based, of the fastest single lap of any trial; None without one."""
+    laps = [(time, t.trial, i + 1) for t in result.trials for i, time in enumerate(t.lap_times)]
+    return min(laps) if laps else None
+
+
+def lap_summary(result: EvaluationResult, track_name: str) -> list[str]:
+    """The lines the CLI ends with: each trial's lap times (and its total when it drove several
+    laps), then the track's totals with the best single lap."""
+    lines = []
+    for t in result.trials:
+        laps = ", ".join(f"{time:.2f} s" for time in t.lap_times) or "no lap"
+        line = f"trial {t.trial}: {t.status.value}, laps {laps}"
+        if t.lap_time is not None and len(t.lap_times) > 1:
+            line += f" (trial {t.lap_time:.2f} s)"
+        elif t.lap_time is None:
+            line += f", {t.completion_pct:.1f} % done"
+        lines.append(line)
+    best = best_lap(result)
+    best_text = f"{best[0]:.2f} s (trial {best[1]} lap {best[2]})" if best is not None else "n/a"
+    lines.append(f"{track_name}: completion {result.completion_pct:.1f} %, best lap {best_text}, "
+                 f"off-track {result.off_track_count}, resets {result.reset_count}")
+    return lines
 
 
 def drive_sim(loop: DriveLoop, track_name: str, trials: int = 1, laps: int = 1,
@@ -85,8 +112,5 @@ def drive_sim(loop: DriveLoop, track_name: str, trials: int = 1, laps: int = 1,
     sink.write_gif()
     if outputs.plot:
         write_lap_plot(result, track, outputs.plot)
-    best = result.best_lap_time
-    print(f"{track.name}: completion {result.completion_pct:.1f} %, best "
-          + (f"{best:.2f} s" if best is not None else "n/a")
-          + f", off-track {result.off_track_count}, resets {result.reset_count}", flush=True)
+    print("\n".join(lap_summary(result, track.name)), flush=True)
     return result

@@ -30,6 +30,7 @@ def test_step_equals_preprocess_then_predict(tiny_models: Path) -> None:
 
 
 def test_throttle_scale_and_clipping(drive_loop: DriveLoop) -> None:
+    drive_loop.speed = PISpeedControl(set_speed=9.0)  # below the clip: 0.1 x 9 + 0.002 x 9
     drive_loop.throttle_scale = 0.5
     assert drive_loop.step(udacity_frame(), 0.0).throttle == pytest.approx(0.5 * (0.9 + 0.018))
     drive_loop.throttle_scale = 10.0

@@ -22,8 +22,7 @@ def test_donkeycar_section_commands_parse(client, team_a, make_ready_model):
     page = client.get(f"/teams/{team_a.slug}/agent/").content.decode()
     assert 'data-target-section="donkeycar"' in page
     install = html_lib.unescape(re.search(r'data-command="donkeycar-install">(.*?)</pre>', page, re.S).group(1))
-    assert re.search(r"pip install \./pitlane_drive_agent-\S+\.whl adafruit-circuitpython-pca9685 "
-                     r"adafruit-extended-bus", install)
+    assert re.search(r'pip install "\./pitlane_drive_agent-\S+\.whl\[agent-donkeycar\]"', install)
     assert "--system-site-packages" in install and "python3-picamera2" in install
     calibrate, drive = html_lib.unescape(
         re.search(r'data-command="donkeycar">(.*?)</pre>', page, re.S).group(1)).splitlines()

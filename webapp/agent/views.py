@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 
+from drive_agent.speed import default_set_speeds
 from webapp.accounts.selectors import membership_or_404
 from webapp.garage.models import TrainedModel
 
@@ -17,7 +18,8 @@ def agent_page(request, team_slug: str):
     team = membership_or_404(request.user, team_slug).team
     server = request.build_absolute_uri("/").rstrip("/")
     models = TrainedModel.objects.filter(team=team).order_by("-created")[:50]
-    context = {"team": team, "server": server, "models": models, "wheel_name": wheel.wheel_name()}
+    context = {"team": team, "server": server, "models": models, **wheel.describe(),
+               "default_speeds": default_set_speeds()}
     return render(request, "agent/agent.html", context)
 
 

@@ -3,18 +3,30 @@
 Why: teams install the agent on a laptop or a car's computer with one `pip install`, and the wheel
 must carry exactly the code this server runs (the same preprocessing and control loop the
 evaluations used). It packages only drive_agent/ and simulator/ (no Django, no TensorFlow); the
-cache key is a hash of their sources, so a deployment with new code builds a new wheel.
+cache key is a hash of their sources and of the wheel's metadata, so a deployment with new code or
+new requirements builds a new wheel.
+
+The wheel's metadata is read from the repository's pyproject.toml at build time, so there is one
+list of requirements: its dependencies are `project.dependencies` (what simulator/ needs) plus the
+`agent` extra (the TFLite runtime, requests); its extras are the `agent-*` extras (`agent-camera`,
+`agent-donkeycar`); requires-python, the console scripts, the build system and the package data
+are pyproject's too.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -22,13 +34,104 @@ import drive_agent
 
 PACKAGES = ("drive_agent", "simulator")
 DIST_NAME = "pitlane-drive-agent"
-DEPENDENCIES = ["numpy", "pillow", "python-socketio[client]", "simple-websocket", "websocket-client", "requests",
-                "ai-edge-litert"]
-PACKAGE_DATA = ["*.json", "*.npy", "*.html", "*.txt"]
+AGENT_EXTRA = "agent"
+EXTRA_PREFIX = "agent-"
 
 
 class WheelBuildError(RuntimeError):
-    """pip could not build the wheel; the message carries pip's last lines."""
+    """pip could not build the wheel (or pyproject.toml cannot describe it); the message says why."""
+
+
+@dataclass(frozen=True)
+class WheelMetadata:
+    """What the agent wheel declares, as read from pyproject.toml."""
+
+    dependencies: list[str]
+    extras: dict[str, list[str]]
+    requires_python: str
+    scripts: dict[str, str]
+    package_data: dict[str, list[str]]
+    build_requires: list[str]
+    build_backend: str
+
+
+def _pyproject_path() -> Path:
+    return Path(settings.BASE_DIR) / "pyproject.toml"
+
+
+def metadata(pyproject: Path | None = None) -> WheelMetadata:
+    """The agent wheel's metadata derived from `pyproject` (default: the repository's)."""
+    path = pyproject or _pyproject_path()
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise WheelBuildError(f"cannot read {path}: {exc}") from exc
+    project = data.get("project", {})
+    name = project.get("name", "")
+    optional: dict[str, list[str]] = project.get("optional-dependencies", {})
+    if AGENT_EXTRA not in optional:
+        raise WheelBuildError(f"{path} has no [project.optional-dependencies] {AGENT_EXTRA!r} extra")
+
+    def expand(requirements: list[str], seen: tuple[str, ...] = ()) -> list[str]:
+        """Requirements with the project's references to its own extras (`pitlane[agent]`) inlined."""
+        out: list[str] = []
+        for requirement in requirements:
+            match = re.fullmatch(rf"\s*{re.escape(name)}\s*\[([^\]]+)\]\s*", requirement) if name else None
+            if match is None:
+                out.append(requirement)
+                continue
+            for extra in (e.strip() for e in match.group(1).split(",")):
+                if extra not in seen:
+                    out += expand(optional.get(extra, []), (*seen, extra))
+        return list(dict.fromkeys(out))
+
+    build = data.get("build-system", {})
+    return WheelMetadata(
+        dependencies=expand([*project.get("dependencies", []), *optional[AGENT_EXTRA]]),
+        extras={extra: expand(reqs, (extra,)) for extra, reqs in optional.items() if extra.startswith(EXTRA_PREFIX)},
+        requires_python=project.get("requires-python", ""),
+        scripts=dict(project.get("scripts", {})),
+        package_data=dict(data.get("tool", {}).get("setuptools", {}).get("package-data", {})),
+        build_requires=list(build.get("requires", ["setuptools", "wheel"])),
+        build_backend=build.get("build-backend", "setuptools.build_meta"),
+    )
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"  # a JSON string is a TOML basic string
+
+
+def _pyproject(meta: WheelMetadata | None = None) -> str:
+    """The pyproject.toml of the agent wheel's build."""
+    meta = meta or metadata()
+    lines = [
+        "[build-system]", f"requires = {_toml_list(meta.build_requires)}",
+        f"build-backend = {json.dumps(meta.build_backend)}", "",
+        "[project]", f"name = {json.dumps(DIST_NAME)}", f"version = {json.dumps(drive_agent.__version__)}",
+        'description = "Pitlane drive agent: runs a team model in the Udacity simulator, our simulator or a car."',
+    ]
+    if meta.requires_python:
+        lines.append(f"requires-python = {json.dumps(meta.requires_python)}")
+    lines += [f"dependencies = {_toml_list(meta.dependencies)}", ""]
+    if meta.extras:
+        lines.append("[project.optional-dependencies]")
+        lines += [f"{json.dumps(extra)} = {_toml_list(reqs)}" for extra, reqs in meta.extras.items()]
+        lines.append("")
+    if meta.scripts:
+        lines.append("[project.scripts]")
+        lines += [f"{json.dumps(script)} = {json.dumps(target)}" for script, target in meta.scripts.items()]
+        lines.append("")
+    lines += ["[tool.setuptools.packages.find]", f"include = {_toml_list([f'{p}*' for p in PACKAGES])}", ""]
+    if meta.package_data:
+        lines.append("[tool.setuptools.package-data]")
+        lines += [f"{json.dumps(pkg)} = {_toml_list(globs)}" for pkg, globs in meta.package_data.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def wheel_name() -> str:
+    """The file name pip gives the wheel (what the install command names)."""
+    return f"{DIST_NAME.replace('-', '_')}-{drive_agent.__version__}-py3-none-any.whl"
 
 
 def _source_files() -> list[Path]:
@@ -38,25 +141,6 @@ def _source_files() -> list[Path]:
         files += [p for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
                   and p.suffix not in {".pyc", ".pyo"}]
     return files
-
-
-def _pyproject() -> str:
-    deps = ", ".join(f'"{d}"' for d in DEPENDENCIES)
-    data = ", ".join(f'"{d}"' for d in PACKAGE_DATA)
-    return (
-        '[build-system]\nrequires = ["setuptools>=69", "wheel"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        f'[project]\nname = "{DIST_NAME}"\nversion = "{drive_agent.__version__}"\n'
-        'description = "Pitlane drive agent: runs a team model in the Udacity simulator, our simulator or a car."\n'
-        f'requires-python = ">=3.10"\ndependencies = [{deps}]\n\n'
-        '[project.scripts]\ndrive_agent = "drive_agent.cli:main"\n\n'
-        f'[tool.setuptools.packages.find]\ninclude = [{", ".join(f"{chr(34)}{p}*{chr(34)}" for p in PACKAGES)}]\n\n'
-        f'[tool.setuptools.package-data]\n"*" = [{data}]\n'
-    )
-
-
-def wheel_name() -> str:
-    """The file name pip gives the wheel (what the install command names)."""
-    return f"{DIST_NAME.replace('-', '_')}-{drive_agent.__version__}-py3-none-any.whl"
 
 
 def source_key() -> str:
@@ -104,3 +188,12 @@ def _build(folder: Path) -> Path:
         target = folder / built[0].name
         shutil.move(str(built[0]), target)
     return target
+
+
+def describe() -> dict[str, Any]:
+    """What the agent page says about the wheel: its file name, Python versions and extras."""
+    try:
+        meta = metadata()
+    except WheelBuildError:
+        return {"wheel_name": wheel_name(), "requires_python": "", "extras": []}
+    return {"wheel_name": wheel_name(), "requires_python": meta.requires_python, "extras": sorted(meta.extras)}

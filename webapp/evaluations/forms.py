@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from drive_agent.speed import default_set_speed
+
 from .models import DIRECTIONS, MIN_SET_SPEED, OFF_TRACK_PENALTY_S, TIME_LIMIT_S, TRIALS, max_set_speed, set_speed_unit
 from .tracks import action_speeds_text, profile_for_card, tracks_for_profile
 
@@ -33,10 +35,11 @@ class EvaluationForm(forms.Form):
         self.fields["set_speed"] = forms.FloatField(
             required=False, min_value=MIN_SET_SPEED, max_value=limit,
             label=f"Set speed ({set_speed_unit(self.profile)}, up to {limit:g})",
-            help_text="Target speed of the agent's speed controller.")
+            help_text="Target speed of the agent's speed controller (the drive agent's default too).")
+        # The drive agent's default (drive_agent.speed), so the site and the agent drive alike.
+        self.fields["set_speed"].initial = default_set_speed(self.profile)
         if self.profile == "udacity":
             self.fields["time_limit_s"].initial = 900.0  # road tracks are about a kilometre long
-            self.fields["set_speed"].initial = 15.0
 
 
 class SubmitForm(forms.Form):

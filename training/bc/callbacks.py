@@ -1,6 +1,8 @@
 """Keras callbacks that make training a well-behaved background job.
 
-`ProgressReporter` feeds `on_progress` (rate-limited) and polls `should_stop`; stopping raises
+`ProgressReporter` feeds `on_progress` (rate-limited) and polls `should_stop`; its ETA comes from
+the batches measured after the first (`training.bc.eta`), and each epoch's end carries that
+epoch's logs (loss, val_loss, ...) so a page can chart them as they come; stopping raises
 `simulator.stopping.Stopped` out of `fit` at once, so no validation pass or checkpoint of a half
 epoch follows (the last finished epoch's checkpoint stays, to resume from). `EpochCheckpointer`
 saves model + optimizer + epoch + history after every epoch (so a worker that dies resumes at the
@@ -20,6 +22,7 @@ from typing import Any
 import keras
 
 from simulator.stopping import OnProgress, ShouldStop, Stopped
+from training.bc.eta import BatchRateEta
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
@@ -42,6 +45,8 @@ class ProgressReporter(keras.callbacks.Callback):
         self.stop_check_interval_s = stop_check_interval_s
         self.epoch = start_epoch
         self._started = time.monotonic()
+        self._eta = BatchRateEta((epochs - start_epoch) * steps_per_epoch)
+        self._validated_this_epoch = False
         self._last_report = -math.inf
         self._last_check = -math.inf
 
@@ -54,17 +59,19 @@ class ProgressReporter(keras.callbacks.Callback):
         if self.should_stop():
             raise Stopped(f"training stopped in epoch {self.epoch + 1} of {self.epochs}")
 
-    def _emit(self, batch: int, loss: float | None, phase: str, force: bool = False) -> None:
+    def _done_here(self, batch: int) -> int:
+        return (self.epoch - self.start_epoch) * self.steps + batch
+
+    def _emit(self, batch: int, loss: float | None, phase: str, force: bool = False,
+              epoch_logs: dict[str, float] | None = None) -> None:
         now = time.monotonic()
         if self.on_progress is None or (not force and
                                         now - self._last_report < self.report_interval_s):
             return
         self._last_report = now
-        done_here = (self.epoch - self.start_epoch) * self.steps + batch
-        left = (self.epochs - self.epoch) * self.steps - batch
-        elapsed = now - self._started
-        eta = elapsed / done_here * left if done_here > 0 else None
-        self.on_progress({
+        validations_left = self.epochs - self.epoch - (1 if self._validated_this_epoch else 0)
+        rate = self._eta.batches_per_s()
+        event: dict[str, Any] = {
             "phase": phase,
             "epoch": self.epoch + 1,
             "epochs": self.epochs,
@@ -72,28 +79,44 @@ class ProgressReporter(keras.callbacks.Callback):
             "batches": self.steps,
             "loss": loss,
             "val_loss": self.val_loss,
-            "eta_s": eta,
+            "eta_s": self._eta.eta_s(validations_left),
+            "batches_done": self._done_here(batch),
+            "batches_total": self._eta.total_batches,
+            "batches_per_s": rate,
+            "elapsed_s": now - self._started,
             "percent": 100.0 * (self.epoch * self.steps + batch) / (self.epochs * self.steps),
-        })
+        }
+        if epoch_logs is not None:
+            event["epoch_logs"] = epoch_logs
+        self.on_progress(event)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
+        self._validated_this_epoch = False
         self._check_stop(force=True)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._eta.batch_end(self._done_here(batch + 1), time.monotonic())
         loss = float(logs["loss"]) if logs and "loss" in logs else None
         self._emit(batch + 1, loss, "batch", force=batch + 1 == self.steps)
         self._check_stop()
 
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._eta.validation_begin(time.monotonic())
+
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._check_stop()
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        self._eta.validation_end(time.monotonic())
+        self._validated_this_epoch = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if "val_loss" in logs:
             self.val_loss = float(logs["val_loss"])
         self._emit(self.steps, float(logs["loss"]) if "loss" in logs else None, "epoch_end",
-                   force=True)
+                   force=True, epoch_logs={k: float(v) for k, v in logs.items()})
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

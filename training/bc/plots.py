@@ -28,26 +28,80 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
+def kept_epoch(val_loss: Sequence[float | None]) -> int | None:
+    """The 1-based epoch whose weights a restore-best run keeps: the first lowest val_loss
+    (`callbacks.EpochCheckpointer` replaces the best only on a strictly lower one)."""
+    best: int | None = None
+    for i, value in enumerate(val_loss):
+        if value is not None and (best is None or value < val_loss[best - 1]):  # type: ignore[operator]
+            best = i + 1
+    return best
+
+
 def loss_curves(history: Mapping[str, Sequence[float]]) -> FigureDict:
-    """Training loss and val_loss per epoch."""
+    """Training loss and val_loss per epoch, with the epoch whose weights the model keeps."""
     fig = go.Figure()
     for key, name in (("loss", "training loss"), ("val_loss", "validation loss")):
         values = list(history.get(key, []))
         if values:
             fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values,
                                      mode="lines+markers", name=name))
+    best = kept_epoch(list(history.get("val_loss", [])))
+    if best is not None:
+        fig.add_trace(go.Scatter(x=[best], y=[history["val_loss"][best - 1]], mode="markers",
+                                 name=f"kept: epoch {best} (lowest val_loss)",
+                                 marker={"symbol": "star", "size": 14, "color": "#e4572e"}))
+    fig.update_xaxes(dtick=1 if len(history.get("loss", [])) <= 20 else None)
     return _as_dict(_layout(fig, "Loss per epoch", "epoch", "loss"))
+
+
+def validation_blocks(frames: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) positions of the runs of consecutive frame numbers in `frames` (end excluded):
+    the validation split's blocks, each a stretch of one recording."""
+    frames = np.asarray(frames)
+    if frames.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(frames) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [frames.size]])
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+#: Frames the steering-over-time plot shows at first (the range slider reaches the rest).
+INITIAL_WINDOW_FRAMES = 600
 
 
 def predictions_over_time(true: np.ndarray, predicted: np.ndarray,
                           frames: np.ndarray | None = None) -> FigureDict:
-    """Predicted and true steering along the validation sequence."""
-    x = list(range(len(true))) if frames is None else np.asarray(frames).tolist()
+    """Predicted and true steering along the validation frames, one line segment per validation
+    block (consecutive frames) with a gap between blocks, and a range slider: blocks from
+    different parts of a recording are never joined into one line."""
+    true = np.asarray(true, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    frames = np.arange(len(true)) if frames is None else np.asarray(frames)
+    x: list[int | None] = []
+    y_true: list[float | None] = []
+    y_pred: list[float | None] = []
+    blocks = validation_blocks(frames)
+    for a, b in blocks:
+        if x:  # a null point breaks the line between two blocks
+            x.append(None)
+            y_true.append(None)
+            y_pred.append(None)
+        x.extend(int(f) for f in frames[a:b])
+        y_true.extend(float(v) for v in true[a:b])
+        y_pred.extend(float(v) for v in predicted[a:b])
     fig = go.Figure([
-        go.Scatter(x=x, y=np.asarray(true).tolist(), mode="lines", name="true"),
-        go.Scatter(x=x, y=np.asarray(predicted).tolist(), mode="lines", name="predicted"),
+        go.Scatter(x=x, y=y_true, mode="lines", name="true", connectgaps=False),
+        go.Scatter(x=x, y=y_pred, mode="lines", name="predicted", connectgaps=False),
     ])
-    return _as_dict(_layout(fig, "Steering over the validation frames", "frame", "steering"))
+    _layout(fig, f"Steering over the validation frames ({len(blocks)} blocks)",
+            "frame of the recording", "steering")
+    xaxis: dict[str, Any] = {"rangeslider": {"visible": True, "thickness": 0.08}}
+    if len(frames) and frames[-1] - frames[0] > INITIAL_WINDOW_FRAMES:
+        xaxis["range"] = [int(frames[0]), int(frames[0]) + INITIAL_WINDOW_FRAMES]
+    fig.update_layout(xaxis=xaxis, legend={"orientation": "h", "y": 1.08, "x": 0})
+    return _as_dict(fig)
 
 
 def predicted_vs_true(true: np.ndarray, predicted: np.ndarray) -> FigureDict:

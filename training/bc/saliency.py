@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -111,13 +112,15 @@ def _enlarge(img: np.ndarray, factor: int) -> Image.Image:
 
 def write_heatmaps(model: keras.Model, model_inputs: np.ndarray, display_frames: np.ndarray,
                    out_dir: Path, sample_count: int, gif_frames: int,
-                   scale: int = 2) -> dict[str, list[str] | str]:
+                   scale: int = 2) -> dict[str, Any]:
     """Write `frame_XXX.png` overlays of evenly spaced samples and `sequence.gif` of the first
-    `gif_frames` consecutive inputs; returns file names relative to `out_dir`'s parent."""
+    `gif_frames` consecutive inputs; returns file names relative to `out_dir`'s parent and, as
+    "frames", each PNG's position among the inputs (the validation order: the web page labels
+    each map with that frame's true and predicted steering from validation.npz)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     n = len(model_inputs)
     pngs: list[str] = []
-    written: dict[str, list[str] | str] = {"png": pngs, "gif": ""}
+    written: dict[str, Any] = {"png": pngs, "gif": ""}
     if n == 0:
         return written
     picks = np.unique(np.linspace(0, n - 1, num=min(sample_count, n)).astype(int))
@@ -126,6 +129,7 @@ def write_heatmaps(model: keras.Model, model_inputs: np.ndarray, display_frames:
         name = f"frame_{k:03d}.png"
         _enlarge(overlay(display_frames[i], heat), scale).save(out_dir / name)
         pngs.append(f"{out_dir.name}/{name}")
+    written["frames"] = [int(i) for i in picks]
     count = min(gif_frames, n)
     if count > 0:
         seq_maps = saliency_maps(model, model_inputs[:count])

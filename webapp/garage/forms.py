@@ -8,9 +8,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 
 from training.bc import config as bc
 from webapp.core.forms import advanced_json
+from webapp.evaluations.forms import EvaluationForm
 
 from .services import MAX_RECOVERY_WEIGHT, check_grid_size
 
@@ -51,6 +53,14 @@ HELP = {
     "val_block_frames": "Validation takes whole blocks of consecutive frames, not random frames.",
     "use_bottleneck_cache": "Compute the frozen Inception features once and cache them.",
 }
+#: Fields that only one network reads (every other field applies to both). The form shows them
+#: only for that network (static/js/bc_train.js; without JavaScript their label says so) and, for
+#: a run of the other network, ignores what was posted in them: the run keeps the defaults.
+NETWORK_FIELDS = {
+    "inception_transfer": ("weights", "inception_cut", "head_conv_filters", "head_dense_units",
+                           "use_bottleneck_cache"),
+}
+NETWORK_LABELS = dict(CHOICES["architecture"])
 RECOVERY_CHOICES = [("include", "keep them"), ("exclude", "drop them"), ("only", "train on them only")]
 
 
@@ -83,12 +93,24 @@ def _cut(text: str) -> str | int:
     return int(text) if text.isdigit() else text
 
 
+def networks_of(name: str) -> tuple[str, ...]:
+    """The networks that read field `name` (every network for a shared field)."""
+    only = tuple(network for network, names in NETWORK_FIELDS.items() if name in names)
+    return only or tuple(NETWORK_LABELS)
+
+
+def ignored_fields(architectures) -> set[str]:
+    """The fields no run of these architectures reads (their posted values are ignored)."""
+    chosen = set(architectures)
+    return {name for network, names in NETWORK_FIELDS.items() if network not in chosen for name in names}
+
+
 class TrainForm(forms.Form):
     name = forms.CharField(max_length=120, help_text="Grid runs get their values appended.")
     datasets = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple,
                                               help_text="Several datasets make one training set.")
     weights = forms.ChoiceField(label="Inception v3 weights", required=False,
-                                help_text="Only for transfer learning.")
+                                help_text="")
     recovery_mode = forms.ChoiceField(choices=RECOVERY_CHOICES, initial="include", label="Recovery segments")
     recovery_weight = forms.IntegerField(min_value=1, max_value=MAX_RECOVERY_WEIGHT, initial=1,
                                          help_text="Repeat each recovery frame this many times (a sample weight).")
@@ -121,6 +143,13 @@ class TrainForm(forms.Form):
             field.help_text = HELP.get(name, "")
             field.initial = values[name] if name in CHOICES or name in BOOLEANS else _format(values[name])
             self.fields[name] = field
+        for name, field in self.fields.items():
+            networks = networks_of(name)
+            if len(networks) < len(NETWORK_LABELS):
+                # Read by _field.html (data-networks) and static/js/bc_train.js.
+                field.networks = " ".join(networks)
+                only = " or ".join(NETWORK_LABELS[n] for n in networks)
+                field.help_text = f"{field.help_text} Only for {only}.".strip()
 
     def groups(self):
         return [(title, [self[name] for name in names]) for title, names in GROUPS]
@@ -137,17 +166,35 @@ class TrainForm(forms.Form):
             return _listify(text, _cut)
         return _listify(text, int if name in INTS else float)
 
+    def _architectures(self, cleaned: dict, extra: dict | None) -> list:
+        chosen = (extra or {}).get("architecture", cleaned.get("architecture"))
+        values = list(chosen) if isinstance(chosen, (list, tuple)) else [chosen]
+        return [v for v in values if isinstance(v, str)]
+
     def clean(self):
         cleaned = super().clean()
+        extra = advanced_json(self, cleaned, '{"epochs": 5}')
+        ignored = ignored_fields(self._architectures(cleaned, extra))
+        # The other network's fields (hidden on the page) keep the defaults, whatever was posted,
+        # and cannot block the run.
+        for name in ignored:
+            self.errors.pop(name, None)
+            if name == "weights":
+                cleaned["weights"] = "none"
         grid: dict[str, Any] = {}
+        defaults = bc.TrainConfig().to_dict()
         for name in bc.FIELD_NAMES:
-            if name == "inception_weights" or name not in cleaned:
+            if name == "inception_weights":
+                continue
+            if name in ignored:
+                grid[name] = defaults[name]
+                continue
+            if name not in cleaned:
                 continue
             try:
                 grid[name] = self._config_value(name, cleaned[name])
             except ValueError:
                 self.add_error(name, "Enter a value or a comma-separated list of values.")
-        extra = advanced_json(self, cleaned, '{"epochs": 5}')
         if extra is None:
             return cleaned
         extra.pop("inception_weights", None)
@@ -173,3 +220,23 @@ class TrainForm(forms.Form):
         cleaned["grid"] = grid
         cleaned["configs"] = configs
         return cleaned
+
+
+class EvaluateBestForm(EvaluationForm):
+    """The grid page's "evaluate the best N": the evaluation form (track, trials, ...; the car of
+    the grid's best run) and how many of the best ready runs to evaluate with it."""
+
+    count = forms.IntegerField(label="Evaluate the best", min_value=1, initial=3,
+                               help_text="Ready runs, ranked by validation loss.")
+    field_order = ["count"]
+
+    def __init__(self, *args, model, ready_count: int, **kwargs):
+        super().__init__(*args, model=model, **kwargs)
+        self.fields["count"].max_value = ready_count
+        self.fields["count"].validators.append(MaxValueValidator(ready_count))
+        self.fields["count"].widget.attrs["max"] = ready_count
+        self.fields["count"].initial = min(3, ready_count)
+        self.order_fields(["count"])
+
+    def evaluation_options(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "count"}

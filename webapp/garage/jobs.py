@@ -18,18 +18,38 @@ TRAIN_SHARE = 94.0
 
 def _eta(seconds) -> str:
     if seconds is None:
-        return "…"
-    seconds = int(seconds)
+        return "measuring…"  # until a few batches after the first (compilation) are timed
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def progress_callback(reporter):
-    """on_progress for train(): epoch, batch, loss, val_loss and ETA become the job's live metrics."""
+def record_epoch(history: dict, epoch: int, logs: dict) -> dict:
+    """`history` ({"loss": [...], "val_loss": [...], ...}) with epoch `epoch`'s (1-based) logs in
+    place: a re-run epoch replaces its row and drops any later one (a resumed run)."""
+    updated = {}
+    for key in set(history) | set(logs):
+        values = list(history.get(key, []))[:epoch - 1]
+        values += [None] * (epoch - 1 - len(values))
+        if key in logs:
+            values.append(logs[key])
+        updated[key] = values
+    return updated
+
+
+def progress_callback(reporter, model: TrainedModel | None = None):
+    """on_progress for train(): epoch, batch, loss, val_loss, speed and ETA become the job's live
+    metrics; each finished epoch's logs go to `model.history`, which the model page charts live."""
 
     def on_progress(event: dict) -> None:
         if event.get("phase") == "done":
-            reporter.progress(TRAIN_SHARE + 3, "Exported; publishing artifacts", eta="0s", force=True)
+            reporter.progress(TRAIN_SHARE + 3, "Exported; publishing artifacts", eta="0s", force=True,
+                              val_loss=round(event["val_loss"], 5) if event.get("val_loss") is not None else "…")
             return
+        if model is not None and event.get("epoch_logs"):
+            model.history = record_epoch(model.history or {}, event["epoch"], event["epoch_logs"])
+            TrainedModel.objects.filter(pk=model.pk).update(history=model.history)
         metrics = {
             "epoch": f"{event['epoch']} / {event['epochs']}",
             "batch": f"{event['batch']} / {event['batches']}",
@@ -37,6 +57,8 @@ def progress_callback(reporter):
             "val_loss": round(event["val_loss"], 5) if event.get("val_loss") is not None else "…",
             "eta": _eta(event.get("eta_s")),
         }
+        if event.get("batches_per_s"):
+            metrics["speed"] = f"{event['batches_per_s']:.1f} batches/s"
         message = f"Epoch {event['epoch']} of {event['epochs']}, batch {event['batch']} of {event['batches']}"
         if event.get("percent", 0) >= 100:
             message = "Training done; exporting TFLite, plots and heat maps"
@@ -47,6 +69,7 @@ def progress_callback(reporter):
 
 
 def train_model(job, reporter) -> dict:
+    from training.bc.callbacks import load_checkpoint_state
     from training.bc.config import TrainConfig
     from training.bc.train import train
 
@@ -58,11 +81,17 @@ def train_model(job, reporter) -> dict:
         model.options.get("recovery_mode", "include"), int(model.options.get("recovery_weight", 1)))
     if (out_dir / "checkpoint").is_dir():
         reporter.log("Resuming from the last epoch checkpoint")
+    state = load_checkpoint_state(out_dir)
+    model.history = dict(state["history"]) if state else {}
+    TrainedModel.objects.filter(pk=model.pk).update(history=model.history)
     reporter.progress(0.5, "Indexing frames and building the model", force=True)
-    result = train(directories, config, out_dir, on_progress=progress_callback(reporter),
+    result = train(directories, config, out_dir, on_progress=progress_callback(reporter, model),
                    should_stop=reporter.cancel_requested, cache_dir=services.bottleneck_cache_dir(model))
     reporter.log(f"{result.epochs_completed} epochs (resumed from {result.resumed_from_epoch}); "
                  f"val_loss {result.metrics['val_loss']:.5f}")
     services.publish(model, result)
-    reporter.progress(100, f"Ready: val_loss {model.metrics['val_loss']:.4f}", force=True)
+    # The model keeps the best epoch's weights (restore-best), so val_loss is that epoch's.
+    kept = f"{result.best_epoch} of {result.epochs_completed}"
+    reporter.progress(100, f"Ready: val_loss {model.metrics['val_loss']:.4f} of epoch {result.best_epoch}, "
+                           "the epoch kept", force=True, kept_epoch=kept)
     return {"model_id": model.pk, "metrics": model.metrics}

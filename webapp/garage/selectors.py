@@ -93,3 +93,57 @@ def download(model: TrainedModel, artifact: str) -> tuple[str, str, str]:
     return model.artifact_name(relative), content_type, f"model_{model.pk}_{relative}"
 
 
+
+
+def training_history(model: TrainedModel) -> dict:
+    """A BC model's loss per epoch so far (written after every epoch while it trains) for the live
+    chart, with the epoch its weights come from (the lowest val_loss: restore-best)."""
+    from training.bc.plots import kept_epoch
+
+    history = model.history or {}
+    series = {key: history.get(key, []) for key in ("loss", "val_loss") if history.get(key)}
+    job = model.job
+    return {"status": model.status, "job_status": job.status if job else "",
+            "epochs": model.config.get("epochs"), "loss_name": model.config.get("loss", ""),
+            "history": series, "kept_epoch": kept_epoch(series.get("val_loss", []))}
+
+
+def validation_facts(model: TrainedModel) -> dict:
+    """What the model page says about validation: the kept epoch's val_loss (the model's weights
+    are that epoch's: restore-best), the last epoch's when it differs, and the MAE only when the
+    loss is not already the MAE."""
+    from training.bc.plots import kept_epoch
+
+    val_losses = list((model.history or {}).get("val_loss", []))
+    best = model.metrics.get("best_epoch")
+    kept = int(best) if best else kept_epoch(val_losses)
+    last = len(val_losses)
+    loss_name = model.config.get("loss", "mae")
+    return {
+        "loss_name": loss_name, "loss_label": "MAE" if loss_name == "mae" else "MSE",
+        "val_loss": model.metrics.get("val_loss"), "kept_epoch": kept,
+        "epochs": model.metrics.get("epochs_completed") or last or None,
+        "last_epoch": last, "last_val_loss": val_losses[-1] if val_losses else None,
+        "restored_best": bool(kept and last and kept != last),
+        "show_mae": loss_name != "mae", "val_mae": model.metrics.get("val_mae"),
+    }
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    return "—" if value is None else str(value)
+
+
+def varied_parameters(runs) -> list[str]:
+    """The configuration keys whose values differ between the runs of a grid (in config order)."""
+    keys: list[str] = []
+    for run in runs:
+        keys.extend(k for k in run.config if k not in keys)
+    return [k for k in keys if len({_shown(run.config.get(k)) for run in runs}) > 1]
+
+
+def grid_rows(runs) -> tuple[list[str], list[tuple[TrainedModel, list[str]]]]:
+    """(varied parameter names, [(run, its value of each)]) for the grid page."""
+    varied = varied_parameters(runs)
+    return varied, [(run, [_shown(run.config.get(k)) for k in varied]) for run in runs]

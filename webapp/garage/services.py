@@ -184,9 +184,41 @@ def publish(model: TrainedModel, result) -> TrainedModel:
     history = json.loads((out / artifacts["history"]).read_text())
     model.history = history
     model.artifacts = {k: v for k, v in artifacts.items() if k != "validation"}
+    validation = out / artifacts.get("validation", "validation.npz")
+    labels = heatmap_labels(validation, artifacts["heatmaps"].get("frames", []))
+    model.artifacts["heatmaps"] = {**artifacts["heatmaps"], "labels": labels}
     model.status = TrainedModel.Status.READY
     model.save()
     return model
+
+
+def heatmap_labels(validation_npz: Path, positions) -> list[dict[str, float]]:
+    """True and predicted steering of the validation frames the heat maps show (by position in
+    the validation order, which validation.npz keeps)."""
+    if not positions or not validation_npz.is_file():
+        return []
+    import numpy as np
+
+    with np.load(validation_npz) as saved:
+        true, predicted = saved["true"], saved["predicted"]
+        return [{"true": round(float(true[i]), 4), "predicted": round(float(predicted[i]), 4)}
+                for i in positions if 0 <= i < len(true)]
+
+
+def evaluate_best(*, team, user, group_key: str, count: int, **evaluation) -> list:
+    """Start an evaluation of each of the best `count` ready runs of a grid search (ranked by
+    validation loss), with the same settings (`evaluation`: start_evaluation's keywords)."""
+    from webapp.evaluations.services import start_evaluation
+
+    from .selectors import group_of_team
+
+    ready = [run for run in group_of_team(team, group_key) if run.is_ready]
+    if not ready:
+        raise ValidationError("No run of this grid is ready to drive yet.")
+    if not 1 <= int(count) <= len(ready):
+        raise ValidationError(f"Choose between 1 and {len(ready)} runs (the ready ones).")
+    with transaction.atomic():
+        return [start_evaluation(team=team, user=user, model=run, **evaluation) for run in ready[:int(count)]]
 
 
 def upload_weights(*, team, user, uploaded, name: str = "") -> InceptionWeights:

@@ -17,13 +17,16 @@ from webapp.datasets.selectors import ready_datasets_of_team
 from webapp.jobs.services import waiting_notice
 
 from . import selectors, services
-from .forms import TrainForm
+from .forms import EvaluateBestForm, TrainForm, ignored_fields
 
 FIGURES = [
     ("loss", "Loss and validation loss per epoch"),
-    ("predictions_over_time", "Predicted and true steering over the validation frames"),
     ("predicted_vs_true", "Predicted against true steering"),
     ("error_histogram", "Prediction error"),
+]
+#: Shown across the page's full width (one segment per validation block, with a range slider).
+WIDE_FIGURES = [
+    ("predictions_over_time", "Predicted and true steering over the validation frames"),
 ]
 
 
@@ -79,13 +82,26 @@ def model_detail(request, team_slug: str, model_id: int):
     if model.kind == model.Kind.REINFORCEMENT:  # its page is the RL app's (live charts, downloads)
         return redirect("rl_model", team.slug, model.pk)
     ready = model.is_ready
+    heatmaps = model.artifacts.get("heatmaps", {})
+    labels = heatmaps.get("labels", [])
+    pngs = heatmaps.get("png", []) if ready else []
     return render(request, "garage/model_detail.html", {
         "team": team, "model": model, "job": model.job, "ready": ready,
-        "figures": FIGURES if ready else [], "datasets": model.datasets.all(),
-        "heatmaps": list(enumerate(model.artifacts.get("heatmaps", {}).get("png", []))) if ready else [],
-        "has_gif": ready and bool(model.artifacts.get("heatmaps", {}).get("gif")),
-        "config_items": sorted(model.config.items()),
+        "live_chart": model.status == model.Status.TRAINING,
+        "figures": FIGURES if ready else [], "wide_figures": WIDE_FIGURES if ready else [],
+        "datasets": model.datasets.all(), "validation": selectors.validation_facts(model),
+        "heatmaps": [(i, name, labels[i] if i < len(labels) else None) for i, name in enumerate(pngs)],
+        "has_gif": ready and bool(heatmaps.get("gif")),
+        "config_items": sorted((k, v) for k, v in model.config.items()
+                               if k not in ignored_fields([model.config.get("architecture")])),
     })
+
+
+@login_required
+def model_history(request, team_slug: str, model_id: int):
+    team = membership_or_404(request.user, team_slug).team
+    model = selectors.model_of_team_or_404(team, model_id)
+    return JsonResponse(selectors.training_history(model))
 
 
 @login_required
@@ -120,11 +136,48 @@ def model_download(request, team_slug: str, model_id: int, artifact: str):
                         filename=filename)
 
 
+def _evaluate_best_form(runs, data=None):
+    ready = [run for run in runs if run.is_ready]
+    return EvaluateBestForm(data, model=ready[0], ready_count=len(ready)) if ready else None
+
+
 @login_required
 def model_group(request, team_slug: str, group_key: str):
     team = membership_or_404(request.user, team_slug).team
     runs = selectors.group_of_team(team, group_key)
-    return render(request, "garage/model_group.html", {"team": team, "runs": runs, "group_key": group_key})
+    return _render_group(request, team, group_key, runs, _evaluate_best_form(runs))
+
+
+def _render_group(request, team, group_key, runs, form):
+    varied, rows = selectors.grid_rows(runs)
+    losses = {run.config.get("loss") for run in runs}
+    return render(request, "garage/model_group.html", {
+        "team": team, "runs": runs, "rows": rows, "varied": varied, "group_key": group_key,
+        "evaluate_form": form, "loss_is_mae": losses == {"mae"}})
+
+
+@login_required
+@require_POST
+def model_group_evaluate(request, team_slug: str, group_key: str):
+    team = membership_or_404(request.user, team_slug).team
+    runs = selectors.group_of_team(team, group_key)
+    form = _evaluate_best_form(runs, request.POST)
+    if form is None:
+        messages.error(request, "No run of this grid is ready to drive yet.")
+        return redirect("model_group", team.slug, group_key)
+    if form.is_valid():
+        try:
+            evaluations = services.evaluate_best(team=team, user=request.user, group_key=group_key,
+                                                 count=form.cleaned_data["count"], **form.evaluation_options())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if notice := waiting_notice([e.job for e in evaluations]):
+                messages.warning(request, notice)
+            messages.success(request, f"{len(evaluations)} evaluations queued: the best "
+                                      f"{len(evaluations)} runs on {form.cleaned_data['track']}.")
+            return redirect("evaluation_list", team.slug)
+    return _render_group(request, team, group_key, runs, form)
 
 
 @login_required

@@ -2,7 +2,14 @@
 
 `run_sim_evaluation` is what the evaluation job calls in-process: camera frame -> `DriveLoop.step`
 -> car command -> `simulator.episode.Session.step`, for `n_trials` trials under the race rules,
-writing DeepRacer's evaluation sim-trace CSV and metrics JSON through `simulator.simtrace`.
+writing DeepRacer's evaluation sim-trace CSV and metrics JSON through `simulator.simtrace` in
+deepracer-for-cloud's layout (`model/model_metadata.json` beside `evaluation-{stamp}/`), which
+deepracer-utils' `DeepRacerLog` reads.
+
+A simulator is deterministic: N trials of one model are N copies of one lap. `TrialVariation`
+gives each trial, from one recorded seed, its own start (a little along the lap and across the
+track), steering noise and lighting, so "3 of 3 laps" says something; the same seed drives the
+same laps again.
 """
 
 from __future__ import annotations
@@ -29,6 +36,88 @@ StepCallback = Callable[[Any, np.ndarray, Command], None]
 _HELD_STATUSES = frozenset({"off_track", "reversed", "immobilized", "pause"})
 
 
+#: What `TrialVariation` varies, at its strength 1 (the default).
+START_ALONG_FRACTION = 0.01  # start up to 1 % of the lap before or after the line
+START_ACROSS_FRACTION = 0.2  # and up to 20 % of the half-width left or right of the centre line
+STEERING_NOISE_FRACTION = 0.03  # steering noise: 3 % of the car's steering lock (standard deviation)
+LIGHTING = "lighting"  # the camera's light level and tint (simulator.appearance, lighting only)
+
+
+@dataclass(frozen=True)
+class TrialVariation:
+    """Seeded trial-to-trial variation of an evaluation: each trial draws its own start position,
+    steering noise and lighting from (seed, trial), so trials differ and the same seed repeats."""
+
+    seed: int
+    start: bool = True
+    steering_noise: bool = True
+    lighting: bool = True
+
+    def rng(self, trial: int, what: str) -> np.random.Generator:
+        """An independent, reproducible stream for one trial and one kind of variation."""
+        salt = {"start": 1, "steering": 2, LIGHTING: 3}[what]
+        return np.random.default_rng([self.seed & 0xFFFFFFFF, trial, salt])
+
+    def start_pose(self, track: Any, trial: int, base_distance: float = 0.0) -> tuple[float, float]:
+        """(distance along the lap, offset to the left) in metres where `trial` starts."""
+        if not self.start:
+            return base_distance, 0.0
+        along, across = self.rng(trial, "start").uniform(-1.0, 1.0, 2)
+        half_width = float(track.widths[0]) / 2.0
+        return ((base_distance + along * START_ALONG_FRACTION * track.length) % track.length,
+                float(across * START_ACROSS_FRACTION * half_width))
+
+    def lighting_seed(self, trial: int) -> int | None:
+        return int(self.rng(trial, LIGHTING).integers(0, 2**31)) if self.lighting else None
+
+    def to_json(self) -> dict[str, Any]:
+        """What the evaluation records (summary.json, the site's summary)."""
+        return {"seed": self.seed, "start": self.start, "steering_noise": self.steering_noise,
+                "lighting": self.lighting, "start_along_pct": 100 * START_ALONG_FRACTION,
+                "start_across_pct_of_half_width": 100 * START_ACROSS_FRACTION,
+                "steering_noise_pct_of_lock": 100 * STEERING_NOISE_FRACTION}
+
+
+def new_seed() -> int:
+    """A fresh seed for `--vary` without `--seed` (printed and recorded, so the run can be repeated)."""
+    return int(np.random.default_rng().integers(0, 2**31))
+
+
+def model_metadata(card: Any, set_speed_ms: float | None = None) -> dict[str, Any]:
+    """model_metadata.json for a model card, as deepracer-utils reads it (action space, sensor,
+    network, version). An action model writes its own action space; a steering model (behavioural
+    cloning) is written as a continuous space: its steering range, and the speed its speed
+    controller drives at (`set_speed_ms`, m/s), and says what it is in `pitlane_model_kind`."""
+    from simulator.car import DEEPRACER, UDACITY
+
+    space = card.action_space
+    profile = UDACITY if card.input.camera.startswith("udacity") else DEEPRACER
+    if space is not None and space.is_discrete:
+        action_space: Any = [{"steering_angle": a.steering_angle, "speed": a.speed, "index": i}
+                             for i, a in enumerate(space.actions)]
+        kind = "discrete"
+    elif space is not None:
+        action_space = {"steering_angle": {"low": space.steering_range.low, "high": space.steering_range.high},
+                        "speed": {"low": space.speed_range.low, "high": space.speed_range.high}}
+        kind = "continuous"
+    else:
+        speed = round(set_speed_ms if set_speed_ms is not None else profile.max_speed, 4)
+        action_space = {"steering_angle": {"low": -profile.max_steering_deg, "high": profile.max_steering_deg},
+                        "speed": {"low": 0.0, "high": speed}}
+        kind = "continuous"
+    config = card.training.get("config") or {}
+    network = str(config.get("network") or config.get("neural_network") or "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW")
+    return {
+        "action_space": action_space,
+        "sensor": ["FRONT_FACING_CAMERA"],
+        "neural_network": network,
+        "version": "5",
+        "training_algorithm": "clipped_ppo" if card.kind != "regression_steering" else "behavioural_cloning",
+        "action_space_type": kind,
+        "pitlane_model_kind": card.kind,
+    }
+
+
 @dataclass
 class EvaluationResult(TrialsResult):
     """The simulator's trial results (`trials`, `trace`, lap times, completion...) plus what the
@@ -38,8 +127,10 @@ class EvaluationResult(TrialsResult):
     model_kind: str = ""
     track: str = ""
     latency: dict[str, Any] = field(default_factory=dict)
+    variation: TrialVariation | None = None
     simtrace_path: Path | None = None
     metrics_path: Path | None = None
+    folder: Path | None = None  # evaluation-{stamp}/ in the out_dir, when files were written
 
     def trace_arrays(self) -> dict[str, np.ndarray]:
         """Per-step columns for plots: trial, time, x, y, speed (m/s), steering (deg, + = left)."""
@@ -79,6 +170,7 @@ def summarise(result: EvaluationResult, penalty_s: float) -> dict[str, Any]:
         "reset_count": result.reset_count,
         "steps": len(result.trace),
         "latency_ms": {k: v for k, v in result.latency.items() if k != "stages"},
+        "variation": result.variation.to_json() if result.variation is not None else None,
     }
 
 
@@ -87,20 +179,45 @@ class SimDriver:
     (udacity_center -> the Udacity car, speeds in mph for the PI controller; deepracer_front ->
     the DeepRacer car, m/s)."""
 
-    def __init__(self, loop: DriveLoop, track: Any) -> None:
+    def __init__(self, loop: DriveLoop, track: Any, variation: TrialVariation | None = None) -> None:
+        from simulator.appearance import Randomisation
         from simulator.camera import UDACITY_CENTER, DeepRacerCamera, UdacityCameras
         from simulator.car import DEEPRACER, MPH, UDACITY
 
         self.loop = loop
+        self.variation = variation
         self.udacity = loop.card.input.camera.startswith("udacity")
         self.profile = UDACITY if self.udacity else DEEPRACER
-        self._speed_unit = MPH if self.udacity else 1.0
+        self.speed_unit = MPH if self.udacity else 1.0
+        self._noise_rng: np.random.Generator | None = None
+        # Lighting only: the light level and tint change, the track's colours and textures do not.
+        light = (Randomisation(seed=variation.seed, lighting=True, colours=False, textures=False, noise=False,
+                               shadows=False) if variation is not None and variation.lighting else None)
+        self.camera: Any
         if self.udacity:
-            cameras = UdacityCameras(track, specs=(UDACITY_CENTER,))
-            self.render = lambda s: cameras.render(s.x, s.y, s.yaw)["center"]
+            self.camera = UdacityCameras(track, randomisation=light, specs=(UDACITY_CENTER,))
+            self.render = lambda s: self.camera.render(s.x, s.y, s.yaw)["center"]
         else:
-            camera = DeepRacerCamera(track)
-            self.render = lambda s: camera.render(s.x, s.y, s.yaw)
+            self.camera = DeepRacerCamera(track, randomisation=light)
+            self.render = lambda s: self.camera.render(s.x, s.y, s.yaw)
+
+    def start_trial(self, trial: int) -> None:
+        """Draw trial `trial`'s lighting and steering-noise stream (no-op without variation)."""
+        variation = self.variation
+        if variation is None:
+            return
+        seed = variation.lighting_seed(trial)
+        if seed is not None:
+            self.camera.randomise(seed)
+        self._noise_rng = variation.rng(trial, "steering") if variation.steering_noise else None
+
+    def _noisy(self, command: Any) -> Any:
+        """The command with this trial's steering noise added (within the steering lock)."""
+        if self._noise_rng is None:
+            return command
+        lock = self.profile.max_steering_deg
+        steering = command.steering_deg + float(self._noise_rng.normal(0.0, STEERING_NOISE_FRACTION * lock))
+        return command._replace(steering_deg=min(max(steering, -lock), lock))
 
     def decide(self, state: Any) -> tuple[np.ndarray, Command, Any, int]:
         """Render the camera at the car's pose, run the loop, and turn its command into a
@@ -110,7 +227,7 @@ class SimDriver:
         timer = self.loop.stats.frame()
         frame = self.render(state)
         timer.lap("render")
-        command = self.loop.step(frame, state.speed / self._speed_unit, timer)
+        command = self.loop.step(frame, state.speed / self.speed_unit, timer)
         timer.done()
         pred = command.prediction
         if pred.steering_deg is not None and pred.speed is not None:
@@ -131,7 +248,7 @@ class SimDriver:
             car_command = CarCommand(steering_deg=-command.steering * self.profile.max_steering_deg,
                                      speed=speed * self.loop.throttle_scale)
             index = -1
-        return frame, command, car_command, index
+        return frame, command, self._noisy(car_command), index
 
 
 def make_loop(model: TFLiteModel | DriveLoop | str | Path, throttle_scale: float = 1.0,
@@ -153,15 +270,19 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
                        should_stop: ShouldStop | None = None, *, out_dir: str | Path | None = None,
                        throttle_scale: float = 1.0, set_speed: float | None = None, seed: int | None = 0,
                        start_distance: float = 0.0, max_time_s: float | None = None,
-                       on_step: StepCallback | None = None) -> EvaluationResult:
+                       on_step: StepCallback | None = None, variation: TrialVariation | None = None,
+                       stamp: str | None = None) -> EvaluationResult:
     """Evaluate `model` on `track` (a name, .npy path or Track) for `n_trials` trials.
 
     `rules` defaults to `simulator.rules.EVALUATION_RULES` (reset + 2 s penalty off track).
     `on_progress(pct, message)` is called about every 1 % (monotonic, 100 at the end); `should_stop()` is polled
     every step
     and True raises `simulator.stopping.Stopped` (an exception it raises itself propagates unchanged).
-    `out_dir` receives `evaluation-simtrace/0-iteration.csv`, `metrics.json` and `summary.json`
-    (`summarise` of the result, with the track, the model's kind and the two files' paths).
+    `out_dir` becomes a deepracer-for-cloud model folder (`simulator.simtrace.write_evaluation_folder`):
+    `model/model_metadata.json` (`model_metadata`) and `evaluation-{stamp}/` (`stamp`: yyyymmddHHMMSS,
+    default now, UTC) with `evaluation-simtrace/0-iteration.csv`, `metrics.json` and `summary.json`
+    (`summarise` of the result, with the track, the model's kind and the files' paths).
+    `variation` (`TrialVariation`) gives each trial its seeded start, steering noise and lighting.
     Each trial is limited to `rules.time_limit_s`, else `max_time_s`, else 20x the time a lap at
     the car's top speed takes. `on_step(step_result, frame, command)` sees every step.
     """
@@ -172,7 +293,7 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
     loop = make_loop(model, throttle_scale, set_speed)
     track = load_track(track) if isinstance(track, (str, Path)) else track
     rules = rules or EVALUATION_RULES
-    driver = SimDriver(loop, track)
+    driver = SimDriver(loop, track, variation)
     last: dict[str, Any] = {}
     reported = {"pct": -1.0}
 
@@ -184,6 +305,7 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
 
     def on_reset(trial: int) -> None:
         last["trial"] = trial
+        driver.start_trial(trial)
         loop.reset()
 
     def after_step(result: Any, trial: int) -> None:
@@ -204,20 +326,24 @@ def run_sim_evaluation(model: TFLiteModel | DriveLoop | str | Path, track: Any, 
 
     base = run_trials(policy, track, n_trials, rules, profile=driver.profile, seed=seed,
                       start_distance=start_distance, max_time_s=max_time_s, on_reset=on_reset,
-                      on_step=after_step)
+                      on_step=after_step,
+                      start_pose=(None if variation is None else
+                                  lambda trial: variation.start_pose(track, trial, start_distance)))
     trials, trace = base.trials, base.trace
     evaluation = EvaluationResult(model_kind=loop.card.kind, track=track.name, trials=trials, trace=trace,
-                                  latency=loop.stats.summary())
+                                  latency=loop.stats.summary(), variation=variation)
     if out_dir is not None:
-        from simulator.simtrace import evaluation_metrics, write_metrics, write_simtrace_csv
+        from simulator.simtrace import evaluation_metrics, evaluation_stamp, write_evaluation_folder
 
-        out = Path(out_dir)
-        evaluation.simtrace_path = write_simtrace_csv(out / "evaluation-simtrace" / "0-iteration.csv",
-                                                      trace, track.length)
-        evaluation.metrics_path = write_metrics(out / "metrics.json", evaluation_metrics(trials))
+        set_speed_ms = loop.speed.set_speed * driver.speed_unit
+        place = write_evaluation_folder(out_dir, stamp or evaluation_stamp(), trace, track.length,
+                                        evaluation_metrics(trials), model_metadata(loop.card, set_speed_ms))
+        evaluation.folder, evaluation.simtrace_path = place.folder, place.simtrace
+        evaluation.metrics_path = place.metrics
         summary = {"track": evaluation.track, "model_kind": evaluation.model_kind,
                    **summarise(evaluation, rules.off_track_penalty_s),
                    "latency": evaluation.latency,  # with the per-stage figures the stored summary leaves out
-                   "simtrace_path": str(evaluation.simtrace_path), "metrics_path": str(evaluation.metrics_path)}
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+                   "simtrace_path": str(place.simtrace), "metrics_path": str(place.metrics),
+                   "model_metadata_path": str(place.model_metadata)}
+        (place.folder / "summary.json").write_text(json.dumps(summary, indent=1))
     return evaluation

@@ -298,6 +298,7 @@ def run_trials(
     metrics_path: str | None = None,
     on_reset: Callable[[int], None] | None = None,
     on_step: Callable[[StepResult, int], None] | None = None,
+    start_pose: Callable[[int], tuple[float, float]] | None = None,
 ) -> EvaluationResult:
     """Evaluate a policy: `n_trials` episodes from the start line, as the DeepRacer console does.
 
@@ -309,6 +310,8 @@ def run_trials(
 
     Hooks let a caller own the loop body without copying this bookkeeping: `on_reset(trial)`
     before each trial (0-based), `on_step(result, trial)` after every step (it may raise to stop).
+    `start_pose(trial)` gives a trial its own (start distance, lateral offset to the left) in
+    metres; without it every trial starts `start_distance` along the centre line.
     """
     from simulator.rules import EVALUATION_RULES
     from simulator.simtrace import evaluation_metrics, write_metrics, write_simtrace_csv
@@ -320,7 +323,8 @@ def run_trials(
     trace: list[StepResult] = []
     clock = 0.0
     for trial in range(n_trials):
-        obs = session.reset(start_distance, episode=trial, sim_time=clock)
+        distance, offset = (start_distance, 0.0) if start_pose is None else start_pose(trial)
+        obs = session.reset(distance, offset, episode=trial, sim_time=clock)
         if on_reset is not None:
             on_reset(trial)
         start = clock

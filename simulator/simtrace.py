@@ -2,16 +2,21 @@
 
 Written so that DeepRacer's own analysis tools (deepracer-utils' `DeepRacerLog`,
 `SimulationLogsIO`, `AnalysisUtils`) read our runs exactly as they read AWS's: same header, same
-field order and number formats, same folder layout (deepracer-for-cloud's single-worker layout:
-`training-simtrace/{n}-iteration.csv`, `evaluation-{yyyymmddHHMMSS}/evaluation-simtrace/0-iteration.csv`).
+field order and number formats, same folder layout (deepracer-for-cloud's: `training-simtrace/{n}-iteration.csv`,
+`evaluation-{yyyymmddHHMMSS}/evaluation-simtrace/0-iteration.csv` beside `model/model_metadata.json`;
+`write_evaluation_folder` and `evaluation_zip` write an evaluation that way).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -70,10 +75,7 @@ def write_simtrace_csv(path: str | os.PathLike, steps: Iterable[StepResult], tra
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(SIMTRACE_HEADER)
-        for step in steps:
-            writer.writerow(simtrace_row(step, track_length))
+        f.write(_simtrace_text(steps, track_length))
     return target
 
 
@@ -83,9 +85,89 @@ def training_simtrace_path(model_dir: str | os.PathLike, iteration: int) -> Path
 
 def evaluation_simtrace_path(model_dir: str | os.PathLike, stamp: str) -> Path:
     """`stamp` is the evaluation's start as yyyymmddHHMMSS (deepracer-utils matches 14 digits)."""
+    return Path(model_dir) / evaluation_folder_name(stamp) / "evaluation-simtrace" / "0-iteration.csv"
+
+
+def evaluation_stamp(when: datetime | None = None) -> str:
+    """yyyymmddHHMMSS of `when` (default: now) in UTC, as deepracer-for-cloud names evaluations."""
+    when = datetime.now(UTC) if when is None else when
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y%m%d%H%M%S")
+
+
+def evaluation_folder_name(stamp: str) -> str:
     if len(stamp) != 14 or not stamp.isdigit():
         raise ValueError("evaluation stamp must be 14 digits, yyyymmddHHMMSS")
-    return Path(model_dir) / f"evaluation-{stamp}" / "evaluation-simtrace" / "0-iteration.csv"
+    return f"evaluation-{stamp}"
+
+
+# --------------------------------------------------------------------------- deepracer-for-cloud layout
+MODEL_METADATA_PATH = "model/model_metadata.json"
+
+
+@dataclass(frozen=True)
+class EvaluationFolder:
+    """Where one evaluation went in a deepracer-for-cloud model folder (`DeepRacerLog(root)` reads it):
+
+        root/model/model_metadata.json
+        root/evaluation-{stamp}/evaluation-simtrace/0-iteration.csv
+        root/evaluation-{stamp}/metrics.json     (the console's evaluation metrics document)
+    """
+
+    root: Path
+    stamp: str
+
+    @property
+    def folder(self) -> Path:
+        return self.root / evaluation_folder_name(self.stamp)
+
+    @property
+    def simtrace(self) -> Path:
+        return evaluation_simtrace_path(self.root, self.stamp)
+
+    @property
+    def metrics(self) -> Path:
+        return self.folder / "metrics.json"
+
+    @property
+    def model_metadata(self) -> Path:
+        return self.root / MODEL_METADATA_PATH
+
+
+def _simtrace_text(steps: Iterable[StepResult], track_length: float) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SIMTRACE_HEADER)
+    for step in steps:
+        writer.writerow(simtrace_row(step, track_length))
+    return buffer.getvalue()
+
+
+def write_evaluation_folder(root: str | os.PathLike, stamp: str, steps: Iterable[StepResult], track_length: float,
+                            metrics: dict, model_metadata: dict) -> EvaluationFolder:
+    """Write one evaluation into `root` in deepracer-for-cloud's layout (see `EvaluationFolder`).
+
+    Evaluations of different stamps sit side by side (deepracer-utils loads each as a `stream`);
+    model_metadata.json is the model's, so a later evaluation of the same model rewrites it."""
+    place = EvaluationFolder(Path(root), stamp)
+    write_simtrace_csv(place.simtrace, steps, track_length)
+    write_metrics(place.metrics, metrics)
+    place.model_metadata.parent.mkdir(parents=True, exist_ok=True)
+    place.model_metadata.write_text(json.dumps(model_metadata, indent=1))
+    return place
+
+
+def evaluation_zip(stamp: str, simtrace_csv: bytes, metrics: bytes, model_metadata: dict) -> bytes:
+    """The same layout as `write_evaluation_folder`, as a zip (the site's evaluation download):
+    unzip it and point `DeepRacerLog` at the folder."""
+    folder = evaluation_folder_name(stamp)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(MODEL_METADATA_PATH, json.dumps(model_metadata, indent=1))
+        archive.writestr(f"{folder}/evaluation-simtrace/0-iteration.csv", simtrace_csv)
+        archive.writestr(f"{folder}/metrics.json", metrics)
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------- metrics JSON

@@ -235,6 +235,11 @@ class Track:
 
     def _projection_at(self, i: int, x: float, y: float) -> Projection:
         d2, t, cross = self._segment_point(i, x, y)
+        if t >= 1.0:
+            # A foot on the segment's end vertex is the next segment's start, as AWS's bisection
+            # of the distance names it: a car on the start line is at waypoint 0, 0 m into the
+            # lap, not at the closing copy N a whole lap on (the local search meets segment N-1 first).
+            i, t = (i + 1) % len(self._cx), 0.0
         dist = math.sqrt(d2)
         return Projection(
             segment=i,

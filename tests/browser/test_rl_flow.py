@@ -147,8 +147,9 @@ def test_reward_to_league_and_drive_agent(daphne_server, celery_worker_process, 
         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert drive.returncode == 0, drive.stderr[-2000:]
     assert "pitlane_loop: completion" in drive.stdout and "latency over" in drive.stdout
-    summary = json.loads((out / "summary.json").read_text())
+    (evaluation,) = out.glob("evaluation-[0-9]*")  # deepracer-for-cloud's layout
+    summary = json.loads((evaluation / "summary.json").read_text())
     assert summary["model_kind"] == "discrete_actions" and summary["steps"] > 0
-    with (out / "evaluation-simtrace" / "0-iteration.csv").open() as fh:
+    with (evaluation / "evaluation-simtrace" / "0-iteration.csv").open() as fh:
         actions = {int(line.split(",")[7]) for line in list(fh)[1:]}
     assert actions <= set(range(len(model.card["action_space"])))

@@ -82,5 +82,7 @@ def test_sim_target_drives_and_writes_outputs(tiny_models, tmp_path) -> None:
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "pitlane_loop_road: completion" in proc.stdout and "latency over" in proc.stdout
-    for name in ("drive.gif", "lap.html", "eval/metrics.json", "eval/evaluation-simtrace/0-iteration.csv"):
-        assert (tmp_path / name).stat().st_size > 0, name
+    (evaluation,) = (tmp_path / "eval").glob("evaluation-[0-9]*")  # deepracer-for-cloud's layout
+    for path in (tmp_path / "drive.gif", tmp_path / "lap.html", evaluation / "metrics.json",
+                 evaluation / "evaluation-simtrace" / "0-iteration.csv", tmp_path / "eval/model/model_metadata.json"):
+        assert path.stat().st_size > 0, path

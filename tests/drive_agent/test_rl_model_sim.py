@@ -38,17 +38,18 @@ def test_an_rl_model_drives_the_sim_target_from_the_server(daphne_server, team_a
     assert "trial 1 lap 1:" in proc.stdout and "trial 2 lap 1:" in proc.stdout
     assert "pitlane_loop: completion 100.0 %" in proc.stdout
 
-    summary = json.loads((out / "summary.json").read_text())
+    (evaluation,) = out.glob("evaluation-[0-9]*")  # deepracer-for-cloud's layout
+    summary = json.loads((evaluation / "summary.json").read_text())
     assert summary["model_kind"] == "discrete_actions" and summary["completed_laps"] == 2
     actions = model.card["action_space"]
-    with (out / "evaluation-simtrace" / "0-iteration.csv").open() as fh:
+    with (evaluation / "evaluation-simtrace" / "0-iteration.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == summary["steps"]
     chosen = [actions[int(row["action"])] for row in rows]
     assert [float(row["steer"]) for row in rows] == pytest.approx([a["steering_angle"] for a in chosen])
     assert [float(row["throttle"]) for row in rows] == pytest.approx([a["speed"] for a in chosen])
     assert len({row["action"] for row in rows}) >= 3
-    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    metrics = json.loads((evaluation / "metrics.json").read_text())["metrics"]
     assert [m["episode_status"] for m in metrics] == ["Lap complete", "Lap complete"]
 
     theirs = make_ready_rl_model(team_b, name="Bravo's policy")

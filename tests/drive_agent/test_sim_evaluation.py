@@ -34,12 +34,13 @@ def test_trials_trace_progress_and_files(tiny_models: Path, tmp_path: Path) -> N
     assert progress == sorted(progress) and progress[-1] == 100.0
     assert result.latency["frames"] == len(result.trace)
     assert set(result.latency["stages"]) == {"render", "preprocess", "inference"}
-    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert result.folder is not None and result.folder.parent == tmp_path  # evaluation-{stamp}/
+    metrics = json.loads(result.metrics_path.read_text())["metrics"]
     assert [m["trial"] for m in metrics] == [1, 2]
     assert {"completion_percentage", "off_track_count", "reset_count", "episode_status"} <= set(metrics[0])
-    rows = list(csv.reader((tmp_path / "evaluation-simtrace" / "0-iteration.csv").open()))
+    rows = list(csv.reader(result.simtrace_path.open()))
     assert rows[0][:4] == ["episode", "steps", "X", "Y"] and len(rows) == len(result.trace) + 1
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((result.folder / "summary.json").read_text())
     assert summary["steps"] == len(result.trace) and summary["track"] == result.track == "pitlane_loop_road"
     assert summary["trials"] == summarise(result, rules().off_track_penalty_s)["trials"]
     assert summary["completed_laps"] == 0 and summary["best_lap_time"] is None

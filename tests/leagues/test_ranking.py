@@ -118,9 +118,13 @@ def test_leaderboard_of_an_event_uses_its_rule(make_league, make_event, team_a, 
     event.registrations.create(team=registered_only)
 
     standings = leaderboard(event)
+    # Both average 10.0 s over two laps; the default tie-break chain starts with the next best lap,
+    # and Bravo's best single lap (9.0 s) beats Alpha's (10.0 s).
     assert [(s.team.name, s.rank) for s in standings] == [
-        ("Team Alpha", 1), ("Team Bravo", 1), ("Team Charlie", None),
+        ("Team Bravo", 1), ("Team Alpha", 2), ("Team Charlie", None),
     ]
-    bravo = standings[1]
+    bravo, alpha = standings[0], standings[1]
     assert bravo.score.time_s == pytest.approx(10.0) and bravo.valid_lap_count == 2
+    assert alpha.tie_break == "Team Bravo ahead on best lap (9.000 s vs 10.000 s)"
+    assert alpha.gap_s == pytest.approx(0.0) and bravo.resets == 3
     assert LapResult.objects.get(team=team_b, lap_number=3).valid is False

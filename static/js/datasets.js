@@ -20,7 +20,23 @@
   const CHUNK = Number(form.dataset.chunkBytes) || 8 * 1024 * 1024;
   const RETRIES = 3;
 
-  function mb(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
+  // Binary units, labelled as such (webapp/datasets/sizes.py prints the same): a small file is
+  // counted in KiB, not shown as "0.0 MB".
+  function size(bytes) {
+    if (bytes < 1024) return bytes === 1 ? "1 byte" : `${bytes} bytes`;
+    const units = ["KiB", "MiB", "GiB", "TiB"];
+    let value = bytes;
+    for (const unit of units) {
+      value /= 1024;
+      if (value < 1024 || unit === "TiB") return `${value.toFixed(1)} ${unit}`;
+    }
+  }
+
+  // A message as one sentence: the server's messages end with their own full stop (or a "?").
+  function sentence(text) {
+    const trimmed = String(text).trim().replace(/[.\s]+$/, "");
+    return /[!?…]$/.test(trimmed) ? trimmed : trimmed + ".";
+  }
 
   function fail(message) {
     errorBox.textContent = message;
@@ -28,11 +44,29 @@
     button.disabled = false;
   }
 
-  function show(loaded, total) {
-    const pct = (100 * loaded) / total;
+  function setBar(loaded, total) {
+    const pct = total ? (100 * loaded) / total : 0;
     bar.style.width = pct.toFixed(1) + "%";
     bar.parentElement.setAttribute("aria-valuenow", String(Math.round(pct)));
-    status.textContent = `Uploading ${mb(loaded)} of ${mb(total)} (${pct.toFixed(0)}%)`;
+    return pct;
+  }
+
+  function show(loaded, total) {
+    const pct = setBar(loaded, total);
+    status.textContent = `Uploading ${size(loaded)} of ${size(total)} (${pct.toFixed(0)} %)`;
+  }
+
+  // After a failure the bar shows what the server kept, not what the browser sent: nothing when
+  // the upload was refused (the bar is hidden), the confirmed bytes when it can be resumed.
+  function stopped(err, total) {
+    const kept = err.fatal ? 0 : (err.received || 0);
+    if (!kept) {
+      setBar(0, total);
+      box.hidden = true;
+      return;
+    }
+    const pct = setBar(kept, total);
+    status.textContent = `Stopped: the server has ${size(kept)} of ${size(total)} (${pct.toFixed(0)} %)`;
   }
 
   function uploadId() {
@@ -97,7 +131,7 @@
     let resyncs = 0;
     if (earlier) {
       show(offset, file.size);
-      status.textContent = `Resuming: the server already has ${mb(offset)} of ${mb(file.size)}`;
+      status.textContent = `Resuming: the server already has ${size(offset)} of ${size(file.size)}`;
       form.dataset.resumedAt = String(offset);
     }
     while (offset < file.size) {
@@ -119,7 +153,7 @@
             err.fatal = true;
             throw err;
           }
-          if (attempt >= RETRIES) throw err;
+          if (attempt >= RETRIES) { err.received = offset; throw err; }
           status.textContent = `Connection trouble (${err.message}); retrying…`;
           await new Promise((r) => setTimeout(r, 1000 * attempt));
         }
@@ -132,7 +166,7 @@
         return body;
       }
     }
-    throw { message: "The server did not confirm the upload." };
+    throw { message: "The server did not confirm the upload.", received: offset };
   }
 
   form.addEventListener("submit", async (event) => {
@@ -147,8 +181,9 @@
       status.textContent = "Uploaded. Ingesting…";
       window.location.assign(body.redirect);
     } catch (err) {
-      const reason = String(err.message).replace(/\.$/, "");  // the server's messages end with one
-      fail(`The upload failed: ${reason}.` + (err.fatal ? "" : " Choose the same file again to resume it."));
+      stopped(err, file.size);
+      fail(sentence(`The upload failed: ${err.message}`)
+           + (err.fatal ? "" : " Choose the same file again to resume it."));
     }
   });
 })();

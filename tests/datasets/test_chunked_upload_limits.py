@@ -95,14 +95,14 @@ def test_announced_bytes_count_against_the_team_quota(client, team_a, team_b):
     assert settings.PITLANE_UPLOAD_MAX_OPEN_BYTES_PER_TEAM == 16 * GB
     client.force_login(team_a.captain)
     too_big = send(client, team_a, uuid.uuid4().hex, ZIP_START, 0, 8 * GB + 1)
-    assert too_big.status_code == 413 and "larger than the upload limit of 8.0 GB" in _text(too_big)
+    assert too_big.status_code == 413 and "larger than the upload limit of 8.0 GiB" in _text(too_big)
     # An 8 GB announcement with 4 bytes is taken while the quota allows it, twice; not a third time.
     assert send(client, team_a, uuid.uuid4().hex, ZIP_START, 0, 8 * GB).json() == {"received": 4}
     assert send(client, team_a, uuid.uuid4().hex, ZIP_START, 0, 8 * GB).json() == {"received": 4}
     response = send(client, team_a, uuid.uuid4().hex, ZIP_START, 0, 8 * GB)
     assert response.status_code == 429
     assert _text(response).startswith(
-        "This upload of 8.0 GB and your team's 2 unfinished uploads (16.0 GB) would exceed its 16.0 GB")
+        "This upload of 8.0 GiB and your team's 2 unfinished uploads (16.0 GiB) would exceed its 16.0 GiB")
     assert send(client, team_a, uuid.uuid4().hex, ZIP_START, 0, 1000).status_code == 429
     client.force_login(team_b.captain)
     assert send(client, team_b, uuid.uuid4().hex, ZIP_START, 0, 8 * GB).status_code == 200

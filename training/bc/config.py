@@ -86,6 +86,8 @@ class TrainConfig:
     smoothing: str = "none"
     smoothing_alpha: float = 0.3
     smoothing_sigma: float = 3.0
+    # Training frames with steering exactly 0 that are kept (1: all; training.bc.thinning)
+    straight_keep_fraction: float = 1.0
     # Augmentation
     side_cameras: bool = False
     side_correction: float = 0.2
@@ -247,7 +249,7 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name} must not be negative; got {getattr(cfg, name)!r}", name)
     float_fields = ("smoothing_alpha", "smoothing_sigma", "side_correction", "brightness",
                     "shadow_probability", "shift_angle_per_px", "learning_rate", "l2",
-                    "val_fraction")
+                    "val_fraction", "straight_keep_fraction")
     for name in float_fields:
         _check_type(name, getattr(cfg, name), (int, float))
     _check_type("max_steps_per_epoch", cfg.max_steps_per_epoch, (int,), allow_none=True)
@@ -274,6 +276,7 @@ def validate(cfg: TrainConfig) -> None:
     _check_range("learning_rate", cfg.learning_rate, 0.0, 1.0, low_open=True)
     _check_range("smoothing_alpha", cfg.smoothing_alpha, 0.0, 1.0, low_open=True)
     _check_range("smoothing_sigma", cfg.smoothing_sigma, 0.0, 100.0, low_open=True)
+    _check_range("straight_keep_fraction", cfg.straight_keep_fraction, 0.0, 1.0)
     _check_range("side_correction", cfg.side_correction, 0.0, 1.0)
     _check_range("brightness", cfg.brightness, 0.0, 0.9)
     _check_range("shadow_probability", cfg.shadow_probability, 0.0, 1.0)

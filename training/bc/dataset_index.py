@@ -16,6 +16,7 @@ from training.bc.config import TrainConfig
 from training.bc.driving_log_io import read_frames
 from training.bc.smoothing import smooth_steering
 from training.bc.split import block_split
+from training.bc.thinning import thin_straight
 
 
 @dataclass
@@ -94,13 +95,19 @@ def index_datasets(dataset_dirs: list[str | Path], cfg: TrainConfig) -> FrameInd
 
 
 def split_index(index: FrameIndex, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Global (train, val) frame indices; each recording is block-split on its own."""
+    """Global (train, val) frame indices; each recording is block-split on its own.
+
+    The split comes first, on every frame, so that thinning never moves a frame between training
+    and validation. Then only `cfg.straight_keep_fraction` of the training frames whose recorded
+    steering is exactly 0 are kept (`training.bc.thinning`, seeded by `cfg.seed`); validation keeps
+    every frame, so val_loss still measures the driving as recorded."""
     train_parts, val_parts = [], []
     for dataset_id in np.unique(index.dataset_id):
         rows = np.flatnonzero(index.dataset_id == dataset_id)
         train, val = block_split(rows.size, cfg.val_fraction, cfg.val_block_frames,
                                  cfg.val_gap_frames, cfg.seed + int(dataset_id))
-        train_parts.append(rows[train])
+        train_parts.append(thin_straight(rows[train], index.steering_raw, cfg.straight_keep_fraction,
+                                         cfg.seed + int(dataset_id)))
         val_parts.append(rows[val])
     return np.concatenate(train_parts), np.concatenate(val_parts)
 

@@ -29,6 +29,35 @@ class UploadRejected(ValueError):
     """The upload cannot be ingested; the message says why, for the person who uploaded it."""
 
 
+ZIP_SIGNATURE = b"PK\x03\x04"        # a zip's first local file header
+EMPTY_ZIP_SIGNATURE = b"PK\x05\x06"  # the end record that alone makes an empty zip
+ZIP_ADVICE = "zip the recording folder (driving_log.csv and IMG/) and upload the .zip."
+
+
+def zip_start_problem(filename: str, head: bytes) -> str | None:
+    """Why a file whose first bytes are `head` is no zip of a recording (None when it starts like
+    one). Read from the first chunk of an upload, before the rest is sent."""
+    if head.startswith(ZIP_SIGNATURE):
+        return None
+    if head.startswith(EMPTY_ZIP_SIGNATURE):
+        return f"{filename} is an empty zip (it holds no files): {ZIP_ADVICE}"
+    return f"{filename} is not a zip file (it does not start like one): {ZIP_ADVICE}"
+
+
+def zip_file_problem(path: Path, filename: str) -> str | None:
+    """Why the whole file at `path` is no readable zip (None when it is): a wrong start, or a zip
+    whose table of contents (at its end) is missing, as when a copy or a download was cut short.
+    Reads the first bytes and the tail only."""
+    with open(path, "rb") as fh:
+        problem = zip_start_problem(filename, fh.read(len(ZIP_SIGNATURE)))
+    if problem:
+        return problem
+    if not zipfile.is_zipfile(path):
+        return (f"{filename} is not a complete zip file (its table of contents at the end is missing: "
+                f"was the file cut short?): {ZIP_ADVICE}")
+    return None
+
+
 @dataclass(frozen=True)
 class Limits:
     max_upload_bytes: int

@@ -28,13 +28,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.template.defaultfilters import filesizeformat
 
+from .archive import ZIP_SIGNATURE, zip_start_problem
 from .models import Dataset
 from .services import accept_upload
+from .sizes import binary_size
 
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-ZIP_SIGNATURE = b"PK\x03\x04"  # a zip's first local file header
 _PIECE = 1024 * 1024
 
 
@@ -202,8 +202,8 @@ def _team_quota_error(team, total: int) -> str | None:
     if count >= max_count:
         return f"Your team already has {count} unfinished uploads, the most it may have at once: {later}."
     if announced + total > max_bytes:
-        return (f"This upload of {filesizeformat(total)} and your team's {count} unfinished uploads "
-                f"({filesizeformat(announced)}) would exceed its {filesizeformat(max_bytes)} for unfinished "
+        return (f"This upload of {binary_size(total)} and your team's {count} unfinished uploads "
+                f"({binary_size(announced)}) would exceed its {binary_size(max_bytes)} for unfinished "
                 f"uploads: {later}.")
     return None
 
@@ -238,7 +238,7 @@ def append_chunk(*, team, user, upload_id: str, offset: int, total: int, filenam
         raise ChunkRefused("The file is empty.")
     limit = settings.PITLANE_DATASET_MAX_UPLOAD_BYTES
     if total > limit:
-        raise UploadTooLarge(f"The file is larger than the upload limit of {filesizeformat(limit)}.")
+        raise UploadTooLarge(f"The file is larger than the upload limit of {binary_size(limit)}.")
     folder = _team_dir(team)
     folder.mkdir(parents=True, exist_ok=True)
     part, meta_file, lock = part_path(team, upload_id), meta_path(team, upload_id), lock_path(team, upload_id)
@@ -310,9 +310,9 @@ def _open_upload(team, upload_id: str, *, offset: int, total: int, filename: str
     head = b""
     if received == 0:
         head = _read_exactly(stream, len(ZIP_SIGNATURE))
-        if head != ZIP_SIGNATURE or total < len(ZIP_SIGNATURE):
-            raise ChunkRefused(f"{filename} is not a zip file (it does not start like one): zip the recording "
-                               "folder (driving_log.csv and IMG/) and upload the .zip.")
+        problem = zip_start_problem(filename, head)
+        if problem:
+            raise ChunkRefused(problem)
     meta = {"total": total, "filename": filename[:255], "name": name[:120], "started": time.time()}
     with _flock(_team_dir(team) / ".team.lock", wait=True):
         problem = _team_quota_error(team, total)

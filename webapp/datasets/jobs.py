@@ -19,6 +19,8 @@ def ingest_dataset(job, reporter) -> dict:
     for note in dataset.report.get("notes", []):
         reporter.log(note)
     reporter.log(f"{dataset.frames} frames kept, {dataset.rows_skipped} rows skipped")
-    reporter.progress(100, f"{dataset.frames:,} frames ready, {dataset.rows_skipped:,} rows skipped",
+    if dataset.skip_warning:
+        reporter.log(dataset.skip_warning)
+    reporter.progress(100, services.ready_message(dataset),
                       frames=dataset.frames, skipped=dataset.rows_skipped, force=True)
     return {"dataset_id": dataset.pk, "frames": dataset.frames, "rows_skipped": dataset.rows_skipped}

@@ -57,6 +57,13 @@ class Dataset(models.Model):
         return self.status == self.Status.READY
 
     @property
+    def skip_warning(self) -> str:
+        """Says so when a large share of the log's rows was skipped (`validation.skip_warning`)."""
+        from .validation import skip_warning
+
+        return skip_warning(self.rows_skipped, self.rows_total)
+
+    @property
     def path(self) -> Path | None:
         """Where the recording lies on this machine (None before ingestion)."""
         if not self.directory:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 from django.core.files.storage import default_storage
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from .archive import LOG_NAME
 from .models import Dataset, RecoverySegment
 
 RECOVERY_FILL = "rgba(228, 87, 46, 0.18)"
@@ -56,3 +58,45 @@ def sample_storage_name(dataset: Dataset, index: int) -> str:
     if not 0 <= index < len(dataset.samples):
         raise Http404
     return dataset.samples[index]["file"]
+
+
+def recorded_steering(dataset: Dataset) -> list[float]:
+    """The steering of every frame of a ready dataset, from its clean log on this machine (the
+    log ingestion wrote: a header, then one row per frame); 404 when it is not here."""
+    if not dataset.is_ready or dataset.path is None or not (dataset.path / LOG_NAME).is_file():
+        raise Http404
+    with open(dataset.path / LOG_NAME, newline="", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, [])
+        column = header.index("steering") if "steering" in header else 3
+        return [float(row[column]) for row in rows if row]
+
+
+def parse_keep_fraction(text: str | None, default: float = 0.3) -> float:
+    """The fraction of straight frames to keep asked for in a query string, within 0..1."""
+    try:
+        value = float(text) if text not in (None, "") else default
+    except ValueError:
+        value = default
+    return min(1.0, max(0.0, value)) if value == value else default  # NaN -> default
+
+
+def parse_seed(text: str | None) -> int:
+    try:
+        return min(2**32 - 1, max(0, int(text or 0)))
+    except ValueError:
+        return 0
+
+
+def thinning_figure(dataset: Dataset, keep_fraction: float, seed: int) -> dict:
+    """Plotly histograms of the dataset's steering before and after thinning straight frames
+    (`training.bc.thinning`, the function training applies), with a `summary` of the counts."""
+    import numpy as np
+
+    from training.bc.plots import thinning_histogram
+    from training.bc.thinning import thinning_summary
+
+    steering = np.asarray(recorded_steering(dataset), dtype=np.float64)
+    figure = thinning_histogram(steering, keep_fraction, seed)
+    figure["summary"] = thinning_summary(steering, keep_fraction, seed)
+    return figure

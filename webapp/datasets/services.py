@@ -77,6 +77,10 @@ def accept_upload(*, team, user, uploaded, name: str = "") -> Dataset:
         with open(target, "wb") as out:
             for chunk in uploaded.chunks():
                 out.write(chunk)
+    problem = archive.zip_file_problem(target, uploaded.name)
+    if problem:  # refused now, not by an ingest job later
+        target.unlink(missing_ok=True)
+        raise ValidationError(problem)
     with transaction.atomic():
         dataset = Dataset.objects.create(
             team=team, created_by=user, name=(name.strip() or _default_name(uploaded.name))[:120],
@@ -146,8 +150,16 @@ def ingest(dataset: Dataset, progress: Progress, should_stop: ShouldStop) -> Dat
         _fail(dataset, failure_message(exc))
         raise IngestFailed(dataset.error) from exc
     _discard_upload(dataset)
-    progress(100, f"{dataset.frames:,} frames ready, {dataset.rows_skipped:,} rows skipped")
+    progress(100, ready_message(dataset))
     return dataset
+
+
+def ready_message(dataset: Dataset) -> str:
+    """The ingest job's last word: frames and skipped rows, and a warning when many were skipped."""
+    text = f"{dataset.frames:,} frames ready, {dataset.rows_skipped:,} rows skipped"
+    if dataset.skip_warning:
+        text += f" ({100 * dataset.rows_skipped / dataset.rows_total:.0f} % of the log: see the report)"
+    return text
 
 
 def _fail(dataset: Dataset, message: str) -> None:

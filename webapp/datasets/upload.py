@@ -14,7 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.template.defaultfilters import filesizeformat
+
+from .sizes import binary_size
 
 
 def form_upload_limit() -> int:
@@ -79,8 +80,8 @@ class LimitedDiskUploadHandler(FileUploadHandler):
     def too_large_message(self, chunk_url: str) -> str:
         if self.max_bytes >= settings.PITLANE_DATASET_MAX_UPLOAD_BYTES:
             return (f"The file is larger than the upload limit of "
-                    f"{filesizeformat(settings.PITLANE_DATASET_MAX_UPLOAD_BYTES)}.")
-        return (f"The file is larger than {filesizeformat(self.max_bytes)}, the most one request takes. "
+                    f"{binary_size(settings.PITLANE_DATASET_MAX_UPLOAD_BYTES)}.")
+        return (f"The file is larger than {binary_size(self.max_bytes)}, the most one request takes. "
                 f"Larger zips go up in chunks: upload it from this page in a browser with JavaScript on, "
                 f"or send it in pieces to {chunk_url} (upload_id, offset and total in the query string).")
 

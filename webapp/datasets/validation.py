@@ -211,25 +211,102 @@ def write_clean_log(dest: Path, rows: list[LogRow]) -> Path:
     return path
 
 
+#: A dataset of which more than this share of rows was skipped says so, in the list and on its page:
+#: it is usable, but what remains may not be the recording the team thinks it is.
+HIGH_SKIP_RATIO = 0.1
+
+
+def skip_warning(skipped: int, total: int) -> str:
+    """A sentence when more than HIGH_SKIP_RATIO of the rows were skipped ("" otherwise)."""
+    if total <= 0 or skipped / total <= HIGH_SKIP_RATIO:
+        return ""
+    return (f"{skipped:,} of {total:,} rows ({100 * skipped / total:.0f} %) were skipped: only "
+            f"{total - skipped:,} remain. The ingestion report below says why each one was.")
+
+
+#: A pause longer than this between two frames, or a step back in time, starts a new recording
+#: session: the simulator writes frames 0.06-0.12 s apart while it records, and a log that
+#: several recordings were concatenated into jumps by minutes, days or years between them.
+SESSION_GAP_S = 2.0
+#: The most sessions the statistics list one by one (all are counted).
+MAX_LISTED_SESSIONS = 50
+MEASURED = "image time stamps"
+NO_TIME_STAMPS = "no time stamps"
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _rate(intervals: list[float]) -> float | None:
+    """Frames per second from the median interval between frames (a pause or a burst of the
+    recorder moves a median little, unlike frames / span)."""
+    positive = [dt for dt in intervals if dt > 0]
+    return round(1.0 / _median(positive), 2) if positive else None
+
+
+def timing(rows: list[LogRow]) -> dict:
+    """Duration, frame rate and recording sessions from the time stamps in the simulator's image
+    names (`center_2020_05_09_22_16_40_189.jpg`).
+
+    A log may hold several recordings one after another, in any order of time: a new session
+    starts wherever the next frame is more than SESSION_GAP_S later than the one before, or
+    earlier. Each session reports its own span and median rate; the log's duration is the sum
+    of the spans and its rate the median interval within sessions. Frames whose image names carry
+    no time stamp are counted; with fewer than two time stamps nothing is measured, and the
+    statistics say so (`duration_s` and `rate_hz` None) instead of assuming a nominal rate."""
+    times = []
+    for row in rows:
+        try:
+            times.append(image_time(row.center))
+        except ValueError:
+            times.append(None)
+    untimed = sum(1 for t in times if t is None)
+    info: dict = {"frames_without_time_stamp": untimed, "session_gap_s": SESSION_GAP_S}
+    stamped = [t for t in times if t is not None]
+    if len(stamped) < 2:
+        info.update(duration_s=None, rate_hz=None, duration_from=NO_TIME_STAMPS, sessions=[], session_count=0)
+        return info
+    sessions: list[list] = [[stamped[0]]]
+    intervals: list[list[float]] = [[]]
+    for before, after in zip(stamped, stamped[1:], strict=False):
+        dt = (after - before).total_seconds()
+        if dt < 0 or dt > SESSION_GAP_S:
+            sessions.append([after])
+            intervals.append([])
+        else:
+            sessions[-1].append(after)
+            intervals[-1].append(dt)
+    listed = []
+    for frames, gaps in zip(sessions, intervals, strict=True):
+        listed.append({
+            "start": frames[0].isoformat(sep=" ", timespec="milliseconds"),
+            "end": frames[-1].isoformat(sep=" ", timespec="milliseconds"),
+            "frames": len(frames),
+            "span_s": round((frames[-1] - frames[0]).total_seconds(), 2),
+            "rate_hz": _rate(gaps),
+        })
+    all_gaps = [dt for gaps in intervals for dt in gaps]
+    info.update(
+        duration_s=round(sum(s["span_s"] for s in listed), 2),
+        rate_hz=_rate(all_gaps),
+        duration_from=MEASURED,
+        session_count=len(listed),
+        sessions=listed[:MAX_LISTED_SESSIONS],
+    )
+    return info
+
+
 def statistics(rows: list[LogRow], image_size: tuple[int, int] | None) -> dict:
-    """Frames, duration and rate (from the image time stamps when named by the simulator),
-    cameras, speed and steering summaries."""
+    """Frames, duration, rate and recording sessions (`timing`), cameras, speed and steering
+    summaries."""
     n = len(rows)
     stats: dict = {"frames": n, "cameras": len(CAMERAS), "image_size": list(image_size) if image_size else None}
     if not n:
         return stats
-    duration = None
-    try:
-        first, last = image_time(rows[0].center), image_time(rows[-1].center)
-        duration = (last - first).total_seconds()
-    except ValueError:
-        pass
-    timed = duration is not None and duration > 0
-    if not timed:
-        duration = n / 15.0
-    stats["duration_s"] = round(duration, 2)
-    stats["duration_from"] = "image time stamps" if timed else "nominal 15 Hz"
-    stats["rate_hz"] = round((n - 1) / duration, 2) if timed and n > 1 else 15.0
+    stats.update(timing(rows))
     speeds = [r.speed for r in rows]
     steering = [r.steering for r in rows]
     mean = sum(steering) / n

@@ -137,6 +137,17 @@ def dataset_figure(request, team_slug: str, dataset_id: int, name: str):
 
 
 @login_required
+def dataset_thinning(request, team_slug: str, dataset_id: int):
+    """The steering histogram before and after keeping `keep` (0..1) of the straight frames, with
+    the counts; `seed` as the training configuration's (thinning is what training does)."""
+    team = membership_or_404(request.user, team_slug).team
+    dataset = selectors.dataset_of_team_or_404(team, dataset_id)
+    keep = selectors.parse_keep_fraction(request.GET.get("keep"))
+    seed = selectors.parse_seed(request.GET.get("seed"))
+    return JsonResponse(selectors.thinning_figure(dataset, keep, seed))
+
+
+@login_required
 @cache_control(private=True, max_age=3600)
 def dataset_sample(request, team_slug: str, dataset_id: int, index: int):
     team = membership_or_404(request.user, team_slug).team

@@ -20,7 +20,7 @@ GROUPS = [
     ("Model", ["architecture", "activation", "inception_cut", "head_conv_filters", "head_dense_units",
                "use_bottleneck_cache"]),
     ("Preprocessing", ["crop_top", "crop_bottom", "resize", "color_space"]),
-    ("Labels", ["smoothing", "smoothing_alpha", "smoothing_sigma"]),
+    ("Labels", ["smoothing", "smoothing_alpha", "smoothing_sigma", "straight_keep_fraction"]),
     ("Augmentation", ["side_cameras", "side_correction", "mirror", "brightness", "shadow_probability",
                       "shift_px", "shift_angle_per_px"]),
     ("Optimisation", ["loss", "optimizer", "learning_rate", "batch_size", "epochs", "patience", "l2",
@@ -52,6 +52,8 @@ HELP = {
     "patience": "Early stopping on val_loss after this many epochs without improvement (0: off).",
     "val_block_frames": "Validation takes whole blocks of consecutive frames, not random frames.",
     "use_bottleneck_cache": "Compute the frozen Inception features once and cache them.",
+    "straight_keep_fraction": "Share of training frames with steering exactly 0 to keep (1: all; 0.3 keeps "
+                              "30 %, chosen with the seed). The dataset page shows the effect.",
 }
 #: Fields that only one network reads (every other field applies to both). The form shows them
 #: only for that network (static/js/bc_train.js; without JavaScript their label says so) and, for

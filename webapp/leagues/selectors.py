@@ -10,7 +10,7 @@ from webapp.accounts.models import Team
 from webapp.accounts.selectors import team_ids_of
 
 from . import ranking
-from .models import Event, LapResult, League, Registration
+from .models import Attempt, AuditEntry, Event, LapResult, League, Registration, Round
 
 
 def visible_leagues(user):
@@ -77,13 +77,12 @@ def registrations_of_team(team):
 
 
 def leaderboard(event: Event) -> list[ranking.Standing]:
-    """The event's standings under its ranking rule; registered teams without laps appear unranked."""
+    """The event's standings under its ranking rule and tie-break chain; registered teams without laps
+    appear unranked. A physical event ranks only laps from organisers, the console or a timer device."""
     laps_by_team: dict = {registration.team: [] for registration in registrations_of_event(event)}
-    for lap in LapResult.objects.filter(event=event).select_related("team"):
+    for lap in ranked_laps(event).select_related("team"):
         laps_by_team.setdefault(lap.team, []).append(lap)
-    return ranking.rank_teams(
-        laps_by_team, event.ranking_rule, event.consecutive_laps, event.off_track_penalty_s
-    )
+    return rank_laps(event, laps_by_team, event.ranking_rule, event.consecutive_laps)
 
 
 def league_list_rows(user):
@@ -121,3 +120,105 @@ def registration_team_choices(user, league: League | None = None, current_team_i
     if current_team_id is not None:
         condition |= Q(pk=current_team_id)
     return Team.objects.filter(pk__in=Team.objects.filter(condition).values("pk")).order_by("name")
+
+
+# --- Race operations (issue 12): who may time an event, laps that rank, rounds, the audit log ---------
+
+def can_keep_time(user, event: Event) -> bool:
+    """Organisers of the event's league and the timekeepers the organisers appointed for the event."""
+    if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return False
+    return is_organiser(user, event.league) or event.timekeepers.filter(pk=user.pk).exists()
+
+
+def timed_events(user):
+    """Events the user may run the timekeeper console of."""
+    if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return Event.objects.none()
+    events = Event.objects.select_related("league")
+    if user.is_superuser:
+        return events
+    return events.filter(Q(league__organisers=user) | Q(timekeepers=user)).distinct()
+
+
+def attempt_rules(event: Event) -> ranking.AttemptRules:
+    return ranking.AttemptRules(time_limit_s=event.attempt_time_s, attempts_per_team=event.attempts_per_team,
+                                laps_per_attempt=event.laps_per_attempt)
+
+
+def ranked_laps(event: Event):
+    """The laps a leaderboard of the event ranks: a physical event takes only laps from organisers, the
+    timekeeper console or a timer device, never a team's own report."""
+    laps = LapResult.objects.filter(event=event)
+    if event.kind == Event.Kind.PHYSICAL:
+        laps = laps.filter(source__in=LapResult.PHYSICAL_SOURCES)
+    return laps
+
+
+def rank_laps(event: Event, laps_by_team: dict, rule: str, n: int) -> list[ranking.Standing]:
+    chain = event.tie_break_chain
+    return ranking.rank_teams(laps_by_team, rule, n, event.off_track_penalty_s, chain,
+                              max_resets_per_lap=event.max_resets_per_lap, attempt_rules=attempt_rules(event))
+
+
+def round_teams(race_round: Round) -> list:
+    """The teams of a round: its heats' teams (bracket and group rounds), else the event's approved ones."""
+    heats = list(race_round.heats.select_related("team_a", "team_b"))
+    if heats:
+        teams: dict = {}
+        for heat in heats:
+            for team in (heat.team_a, heat.team_b):
+                if team is not None:
+                    teams.setdefault(team.pk, team)
+        return list(teams.values())
+    return [registration.team for registration
+            in registrations_of_event(race_round.event).filter(approved=True)]
+
+
+def round_standings(race_round: Round, teams=None) -> list[ranking.Standing]:
+    """Standings of one round under its rule (the event's when blank) and the event's tie-break chain."""
+    event = race_round.event
+    laps_by_team: dict = {team: [] for team in (teams if teams is not None else round_teams(race_round))}
+    by_pk = {team.pk: team for team in laps_by_team}
+    for lap in ranked_laps(event).filter(round=race_round).select_related("team"):
+        if teams is None or lap.team_id in by_pk:
+            laps_by_team.setdefault(by_pk.get(lap.team_id, lap.team), []).append(lap)
+    return rank_laps(event, laps_by_team, race_round.rule, race_round.n)
+
+
+def rounds_of_event(event: Event):
+    return event.rounds.order_by("order", "pk")
+
+
+def attempt_on_track(event: Event) -> Attempt | None:
+    return (Attempt.objects.filter(event=event, status__in=Attempt.ON_TRACK)
+            .select_related("team", "round", "heat").first())
+
+
+def attempts_of_event(event: Event):
+    return event.attempts.select_related("team", "round", "heat").order_by("-created", "-pk")
+
+
+def audit_entries(event: Event):
+    return (AuditEntry.objects.filter(event=event)
+            .select_related("actor", "lap", "lap__team", "attempt", "attempt__team")
+            .order_by("at", "pk"))
+
+
+AUDIT_CSV_HEADER = ("when", "who", "action", "team", "attempt", "lap", "old", "new", "reason", "undone")
+
+
+def audit_rows(event: Event):
+    """The audit log as rows of text (header first), for the CSV export."""
+    import json
+
+    yield AUDIT_CSV_HEADER
+    for entry in audit_entries(event):
+        team = entry.attempt.team.name if entry.attempt else (entry.lap.team.name if entry.lap else "")
+        yield (
+            entry.at.isoformat(), entry.actor_label, entry.get_action_display(), team,
+            entry.attempt.number if entry.attempt else "", entry.lap.lap_number if entry.lap else "",
+            json.dumps(entry.old, sort_keys=True) if entry.old is not None else "",
+            json.dumps(entry.new, sort_keys=True) if entry.new is not None else "",
+            entry.reason, "yes" if entry.undone_by_id else "",
+        )

@@ -1,0 +1,640 @@
+"""Race operations: the timekeeper's actions on an attempt, the lap timer's crossings, undo and the
+audit log. Views and the API stay thin and call these.
+
+Every timekeeper action runs in one transaction that locks the attempt (select_for_update) and checks
+the `expected_version` the console last saw: a second console acting on a state it has not seen gets
+`StaleAttempt` (answer 409) instead of, say, a second lap. Every change writes an `AuditEntry` (who,
+when, old, new, why) and calls `live.notify_event` once committed.
+
+Lap numbers are the server's: 1, 2, 3... per event and team, across rounds and attempts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from . import live, ranking, selectors
+from .models import Attempt, AuditEntry, Crossing, Event, Heat, LapResult, Round, TimerDevice
+
+Action = AuditEntry.Action
+
+# The attempt's state an undo restores: everything but identity and version.
+STATE_FIELDS = ("status", "started_at", "paused_at", "paused_total_s", "ended_at", "throttle_percent",
+                "lap_started_at", "lap_started_device_us", "lap_paused_s", "current_resets")
+_DATETIME_FIELDS = {"started_at", "paused_at", "ended_at", "lap_started_at"}
+
+
+class StaleAttempt(Exception):
+    """The attempt changed since the console read it (HTTP 409): reload and try again."""
+
+    status_code = 409
+
+    def __init__(self, attempt: Attempt, expected: int):
+        self.attempt = attempt
+        self.expected = expected
+        super().__init__(
+            f"This attempt was changed on another console (now version {attempt.version}, you had "
+            f"{expected}): nothing was recorded. Reload to see the current state."
+        )
+
+
+class NeedsConfirmation(ValidationError):
+    """A lap below the event's plausible minimum: repeat with confirm=True to record it."""
+
+    def __init__(self, lap_time_s: float, minimum_s: float):
+        self.lap_time_s = lap_time_s
+        self.minimum_s = minimum_s
+        super().__init__(
+            f"A {lap_time_s:.3f} s lap is faster than this event's plausible minimum ({minimum_s:.3f} s): "
+            "confirm it to record it.", code="needs_confirmation",
+        )
+
+
+# -- who may act --------------------------------------------------------------------------------
+
+def check_timekeeper(user, event: Event) -> None:
+    """Organisers of the event's league and the event's timekeepers; PermissionDenied for others."""
+    if not selectors.can_keep_time(user, event):
+        raise PermissionDenied("Only the organisers of this league and the event's timekeepers can do this.")
+
+
+def check_organiser(user, event: Event) -> None:
+    if not selectors.is_organiser(user, event.league):
+        raise PermissionDenied("Only the organisers of this league can do this.")
+
+
+# -- state, audit and locking helpers -----------------------------------------------------------
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def snapshot(attempt: Attempt) -> dict[str, Any]:
+    return {name: _json_value(getattr(attempt, name)) for name in STATE_FIELDS}
+
+
+def _restore(attempt: Attempt, state: dict[str, Any]) -> None:
+    for name in STATE_FIELDS:
+        value = state.get(name)
+        if name in _DATETIME_FIELDS and value is not None:
+            value = datetime.fromisoformat(value)
+        setattr(attempt, name, value)
+
+
+def lap_values(lap: LapResult) -> dict[str, Any]:
+    return {"id": lap.pk, "lap_number": lap.lap_number, "lap_time_s": lap.lap_time_s, "resets": lap.resets,
+            "valid": lap.valid, "invalidated_reason": lap.invalidated_reason, "team": lap.team_id,
+            "source": lap.source, "confirmed_implausible": lap.confirmed_implausible}
+
+
+def actor_label(user=None, device: TimerDevice | None = None) -> str:
+    if device is not None:
+        return f"timer device {device.name}"
+    if user is None:
+        return "system"
+    return user.get_username()
+
+
+def _audit(event: Event, action: str, *, user=None, device: TimerDevice | None = None,
+           attempt: Attempt | None = None, lap: LapResult | None = None, old=None, new=None,
+           reason: str = "") -> AuditEntry:
+    return AuditEntry.objects.create(
+        event=event, action=action, actor=user if getattr(user, "pk", None) else None,
+        actor_label=actor_label(user, device), attempt=attempt, lap=lap, old=old, new=new, reason=reason,
+    )
+
+
+def _lock(attempt: Attempt, expected_version: int | None, user=None, *, device: TimerDevice | None = None) -> Attempt:
+    """The attempt, locked for this transaction, after checking who acts (a device acts only on its
+    own event) and the version the caller saw."""
+    locked = Attempt.objects.select_for_update().select_related("event", "event__league", "team", "round").get(
+        pk=attempt.pk
+    )
+    if device is not None:
+        if device.event_id != locked.event_id:
+            raise PermissionDenied("This timer device belongs to another event.")
+    else:
+        check_timekeeper(user, locked.event)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleAttempt(locked, expected_version)
+    return locked
+
+
+def _save(attempt: Attempt) -> None:
+    attempt.version += 1
+    try:
+        with transaction.atomic():
+            attempt.save()
+    except IntegrityError:
+        raise ValidationError("Another team is already on track in this event: end its attempt first.") from None
+    live.notify_event(attempt.event_id)
+
+
+def _require(attempt: Attempt, *statuses: str, doing: str) -> None:
+    if attempt.status not in statuses:
+        raise ValidationError(f"Cannot {doing}: the attempt is {attempt.get_status_display().lower()}.")
+
+
+def next_lap_number(event_id: int, team_id: int) -> int:
+    top = LapResult.objects.filter(event_id=event_id, team_id=team_id).aggregate(top=Max("lap_number"))["top"]
+    return (top or 0) + 1
+
+
+def renumber_laps(event_id: int, team_id: int, ordered: list[LapResult] | None = None) -> None:
+    """Number the team's laps 1..n in the given order (their current order when None), so that no
+    number is missing or repeated; two passes keep the unique constraint true at every step."""
+    laps = ordered if ordered is not None else list(
+        LapResult.objects.filter(event_id=event_id, team_id=team_id).order_by("lap_number", "pk"))
+    if [lap.lap_number for lap in laps] == list(range(1, len(laps) + 1)):
+        return
+    offset = max([lap.lap_number for lap in laps] + [len(laps)]) + 1
+    for index, lap in enumerate(laps, start=1):
+        LapResult.objects.filter(pk=lap.pk).update(lap_number=offset + index)
+    for index, lap in enumerate(laps, start=1):
+        LapResult.objects.filter(pk=lap.pk).update(lap_number=index)
+        lap.lap_number = index
+
+
+# -- attempts -----------------------------------------------------------------------------------
+
+@transaction.atomic
+def create_attempt(*, user, event: Event, team, race_round: Round | None = None,
+                   heat: Heat | None = None) -> Attempt:
+    """A new attempt of a team with an approved registration, within the event's attempts per team
+    (counted per round)."""
+    check_timekeeper(user, event)
+    problem = _lap_problem(event, team)
+    if problem:
+        raise ValidationError(problem)
+    if race_round is not None and race_round.event_id != event.pk:
+        raise ValidationError("That round belongs to another event.")
+    if heat is not None:
+        if race_round is None or heat.round_id != race_round.pk:
+            raise ValidationError("That heat belongs to another round.")
+        if team.pk not in (heat.team_a_id, heat.team_b_id):
+            raise ValidationError(f"“{team.name}” does not race in heat {heat.key}.")
+    previous = Attempt.objects.filter(event=event, round=race_round, team=team)
+    if heat is None and previous.count() >= event.attempts_per_team:
+        raise ValidationError(f"“{team.name}” has had its {event.attempts_per_team} attempt(s) in this round.")
+    number = (previous.aggregate(top=Max("number"))["top"] or 0) + 1
+    attempt = Attempt.objects.create(event=event, round=race_round, heat=heat, team=team, number=number,
+                                     time_limit_s=event.attempt_time_s)
+    live.notify_event(event.pk)
+    return attempt
+
+
+def _lap_problem(event: Event, team) -> str | None:
+    from .services import lap_problem
+
+    return lap_problem(event, team)
+
+
+def _state_change(attempt: Attempt, expected_version: int | None, user, action: str, change, reason: str = "",
+                  device: TimerDevice | None = None) -> Attempt:
+    with transaction.atomic():
+        attempt = _lock(attempt, expected_version, user, device=device)
+        old = snapshot(attempt)
+        change(attempt)
+        _save(attempt)
+        _audit(attempt.event, action, user=user, device=device, attempt=attempt, old=old, new=snapshot(attempt),
+               reason=reason)
+    return attempt
+
+
+def start(*, user, attempt: Attempt, expected_version: int | None, now: datetime | None = None) -> Attempt:
+    """Start the race timer; the first lap starts now (or at the timer device's first crossing)."""
+    def change(a: Attempt) -> None:
+        _require(a, Attempt.Status.READY, doing="start")
+        moment = now or timezone.now()
+        a.status, a.started_at, a.lap_started_at = Attempt.Status.RUNNING, moment, moment
+        a.lap_started_device_us, a.lap_paused_s, a.current_resets = None, 0.0, 0
+
+    return _state_change(attempt, expected_version, user, Action.ATTEMPT_STARTED, change)
+
+
+def pause(*, user, attempt: Attempt, expected_version: int | None, now: datetime | None = None) -> Attempt:
+    def change(a: Attempt) -> None:
+        _require(a, Attempt.Status.RUNNING, doing="pause")
+        a.status, a.paused_at = Attempt.Status.PAUSED, now or timezone.now()
+
+    return _state_change(attempt, expected_version, user, Action.ATTEMPT_PAUSED, change)
+
+
+def _fold_pause(a: Attempt, moment: datetime) -> None:
+    if a.paused_at is not None:
+        paused = max(0.0, (moment - a.paused_at).total_seconds())
+        a.paused_total_s += paused
+        a.lap_paused_s += paused
+        a.paused_at = None
+
+
+def resume(*, user, attempt: Attempt, expected_version: int | None, now: datetime | None = None) -> Attempt:
+    def change(a: Attempt) -> None:
+        _require(a, Attempt.Status.PAUSED, doing="resume")
+        _fold_pause(a, now or timezone.now())
+        a.status = Attempt.Status.RUNNING
+
+    return _state_change(attempt, expected_version, user, Action.ATTEMPT_RESUMED, change)
+
+
+def end(*, user, attempt: Attempt, expected_version: int | None, now: datetime | None = None) -> Attempt:
+    """End the attempt; the lap in progress does not count."""
+    def change(a: Attempt) -> None:
+        _require(a, *Attempt.ON_TRACK, doing="end")
+        moment = now or timezone.now()
+        _fold_pause(a, moment)
+        a.status, a.ended_at = Attempt.Status.FINISHED, moment
+
+    return _state_change(attempt, expected_version, user, Action.ATTEMPT_ENDED, change)
+
+
+def dnf(*, user, attempt: Attempt, expected_version: int | None, reason: str = "",
+        now: datetime | None = None) -> Attempt:
+    """Did not finish: the attempt ends; its laps stay as recorded."""
+    def change(a: Attempt) -> None:
+        _require(a, Attempt.Status.READY, *Attempt.ON_TRACK, doing="mark it DNF")
+        moment = now or timezone.now()
+        _fold_pause(a, moment)
+        a.status, a.ended_at = Attempt.Status.DNF, moment
+
+    return _state_change(attempt, expected_version, user, Action.DNF, change, reason=reason)
+
+
+def add_reset(*, user, attempt: Attempt, expected_version: int | None) -> Attempt:
+    """An off-track reset on the lap in progress."""
+    def change(a: Attempt) -> None:
+        _require(a, *Attempt.ON_TRACK, doing="add a reset")
+        a.current_resets += 1
+
+    return _state_change(attempt, expected_version, user, Action.RESET_ADDED, change)
+
+
+def remove_reset(*, user, attempt: Attempt, expected_version: int | None) -> Attempt:
+    def change(a: Attempt) -> None:
+        _require(a, *Attempt.ON_TRACK, doing="remove a reset")
+        if a.current_resets == 0:
+            raise ValidationError("The lap in progress has no reset to remove.")
+        a.current_resets -= 1
+
+    return _state_change(attempt, expected_version, user, Action.RESET_REMOVED, change)
+
+
+def set_throttle(*, user, attempt: Attempt, expected_version: int | None, percent: int | None) -> Attempt:
+    """Note the throttle (speed) percentage the team races with (0-100; None clears it)."""
+    if percent is not None and not 0 <= percent <= 100:
+        raise ValidationError("The throttle is a percentage from 0 to 100.")
+
+    def change(a: Attempt) -> None:
+        a.throttle_percent = percent
+
+    return _state_change(attempt, expected_version, user, Action.THROTTLE_SET, change)
+
+
+# -- laps ---------------------------------------------------------------------------------------
+
+def _new_lap(attempt: Attempt, lap_time_s: float, *, source: str, user=None, moment: datetime,
+             crossing: Crossing | None = None, confirmed: bool = False) -> LapResult:
+    event = attempt.event
+    lap = LapResult(
+        event=event, team=attempt.team, attempt=attempt, round=attempt.round,
+        lap_number=next_lap_number(event.pk, attempt.team_id), lap_time_s=lap_time_s,
+        resets=attempt.current_resets, source=source, recorded_by=user if getattr(user, "pk", None) else None,
+        recorded=moment, ends_at_s=round(attempt.elapsed_s(moment), 3), crossing=crossing,
+        confirmed_implausible=confirmed,
+    )
+    lap.valid = ranking.lap_is_valid(True, lap.resets, event.max_resets_per_lap)
+    lap.save()
+    return lap
+
+
+def _below_minimum(event: Event, lap_time_s: float) -> bool:
+    return event.min_plausible_lap_s is not None and lap_time_s < event.min_plausible_lap_s
+
+
+def capture_lap(*, user, attempt: Attempt, expected_version: int | None, confirm: bool = False,
+                now: datetime | None = None) -> LapResult:
+    """The car crossed the line: the lap in progress ends now (server time, pauses excluded) and the
+    next one starts. A lap below the plausible minimum raises NeedsConfirmation unless confirm."""
+    with transaction.atomic():
+        attempt = _lock(attempt, expected_version, user)
+        event = attempt.event
+        _require(attempt, Attempt.Status.RUNNING, doing="capture a lap")
+        if attempt.lap_started_at is None:
+            raise ValidationError("No lap is in progress.")
+        moment = now or timezone.now()
+        lap_time_s = round((moment - attempt.lap_started_at).total_seconds() - attempt.lap_paused_s, 3)
+        if lap_time_s <= 0:
+            raise ValidationError("A lap must take some time.")
+        implausible = _below_minimum(event, lap_time_s)
+        if implausible and not confirm:
+            raise NeedsConfirmation(lap_time_s, event.min_plausible_lap_s or 0.0)
+        old = snapshot(attempt)
+        lap = _new_lap(attempt, lap_time_s, source=LapResult.Source.TIMEKEEPER, user=user, moment=moment,
+                       confirmed=implausible)
+        attempt.lap_started_at, attempt.lap_paused_s, attempt.current_resets = moment, 0.0, 0
+        _save(attempt)
+        _audit(event, Action.LAP_ADDED, user=user, attempt=attempt, lap=lap, old=old,
+               new={"lap": lap_values(lap), "attempt": snapshot(attempt)},
+               reason="confirmed below the plausible minimum" if implausible else "")
+    return lap
+
+
+def _lap_in_event(lap: LapResult) -> tuple[LapResult, Attempt | None]:
+    lap = LapResult.objects.select_for_update().select_related("event", "event__league", "attempt").get(pk=lap.pk)
+    return lap, lap.attempt
+
+
+def invalidate_lap(*, user, lap: LapResult, reason: str, expected_version: int | None = None) -> LapResult:
+    """Mark a recorded lap invalid afterwards; the reason is required and kept."""
+    if not reason.strip():
+        raise ValidationError("Say why the lap is invalid.")
+    with transaction.atomic():
+        lap, attempt = _lap_in_event(lap)
+        check_timekeeper(user, lap.event)
+        if attempt is not None:
+            attempt = _lock(attempt, expected_version, user)
+        if not lap.valid:
+            raise ValidationError(f"Lap {lap.lap_number} is already invalid.")
+        old = lap_values(lap)
+        lap.valid, lap.invalidated_reason = False, reason.strip()[:200]
+        lap.save(update_fields=["valid", "invalidated_reason"])
+        _touch(attempt, lap.event_id)
+        _audit(lap.event, Action.LAP_INVALIDATED, user=user, attempt=attempt, lap=lap, old=old, new=lap_values(lap),
+               reason=reason.strip())
+    return lap
+
+
+def restore_lap(*, user, lap: LapResult, reason: str, expected_version: int | None = None) -> LapResult:
+    """Make an invalidated lap count again, unless the race rules (its resets) keep it invalid. A lap
+    below the plausible minimum becomes confirmed."""
+    if not reason.strip():
+        raise ValidationError("Say why the lap counts again.")
+    with transaction.atomic():
+        lap, attempt = _lap_in_event(lap)
+        check_timekeeper(user, lap.event)
+        if attempt is not None:
+            attempt = _lock(attempt, expected_version, user)
+        if lap.valid:
+            raise ValidationError(f"Lap {lap.lap_number} is valid already.")
+        if not ranking.lap_is_valid(True, lap.resets, lap.event.max_resets_per_lap):
+            raise ValidationError(f"Lap {lap.lap_number} has {lap.resets} resets, more than the event allows "
+                                  f"({lap.event.max_resets_per_lap}): it stays invalid.")
+        old = lap_values(lap)
+        lap.valid, lap.invalidated_reason = True, ""
+        if _below_minimum(lap.event, lap.lap_time_s):
+            lap.confirmed_implausible = True
+        lap.save(update_fields=["valid", "invalidated_reason", "confirmed_implausible"])
+        _touch(attempt, lap.event_id)
+        _audit(lap.event, Action.LAP_RESTORED, user=user, attempt=attempt, lap=lap, old=old, new=lap_values(lap),
+               reason=reason.strip())
+    return lap
+
+
+def _touch(attempt: Attempt | None, event_id: int) -> None:
+    if attempt is not None:
+        _save(attempt)
+    else:
+        live.notify_event(event_id)
+
+
+# -- undo ---------------------------------------------------------------------------------------
+
+UNDOABLE = {Action.LAP_ADDED, Action.LAP_INVALIDATED, Action.LAP_RESTORED, Action.RESET_ADDED,
+            Action.RESET_REMOVED, Action.ATTEMPT_STARTED, Action.ATTEMPT_PAUSED, Action.ATTEMPT_RESUMED,
+            Action.ATTEMPT_ENDED, Action.DNF, Action.THROTTLE_SET, Action.CROSSING_IGNORED,
+            Action.CROSSING_RESTORED}
+
+
+def undo_last(*, user, attempt: Attempt, expected_version: int | None) -> AuditEntry:
+    """Revert the attempt's latest change not undone yet (undos themselves are not undone: pressing
+    undo again walks further back). Returns the "undo" audit entry."""
+    with transaction.atomic():
+        attempt = _lock(attempt, expected_version, user)
+        event = attempt.event
+        entry = (AuditEntry.objects.select_for_update().filter(attempt=attempt, undone_by__isnull=True)
+                 .exclude(action=Action.UNDO).order_by("-at", "-pk").first())
+        if entry is None:
+            raise ValidationError("Nothing to undo on this attempt.")
+        if entry.action not in UNDOABLE:
+            raise ValidationError(f"“{entry.get_action_display()}” cannot be undone from the console.")
+        lap = entry.lap
+        if entry.action == Action.LAP_ADDED:
+            lap_id = (entry.new or {}).get("lap", {}).get("id")
+            lap = LapResult.objects.filter(pk=lap_id).first()
+            if lap is not None:
+                if lap.crossing_id:
+                    Crossing.objects.filter(pk=lap.crossing_id).update(status=Crossing.Status.IGNORED, lap=None)
+                lap.delete()
+                lap = None
+                renumber_laps(event.pk, attempt.team_id)
+            _restore(attempt, entry.old or {})
+        elif entry.action in (Action.LAP_INVALIDATED, Action.LAP_RESTORED):
+            if lap is None:
+                raise ValidationError("That lap no longer exists.")
+            old = entry.old or {}
+            lap.valid, lap.invalidated_reason = old.get("valid", lap.valid), old.get("invalidated_reason", "")
+            lap.confirmed_implausible = old.get("confirmed_implausible", lap.confirmed_implausible)
+            lap.save(update_fields=["valid", "invalidated_reason", "confirmed_implausible"])
+        elif entry.action in (Action.CROSSING_IGNORED, Action.CROSSING_RESTORED):
+            crossing = Crossing.objects.get(pk=(entry.old or {})["crossing"])
+            crossing.status = (entry.old or {})["status"]
+            crossing.save(update_fields=["status"])
+            rebuild_device_laps(attempt)
+        else:
+            _restore(attempt, entry.old or {})
+        _save(attempt)
+        undo = _audit(event, Action.UNDO, user=user, attempt=attempt, lap=lap, old=entry.new, new=entry.old,
+                      reason=f"undo of “{entry.get_action_display()}” (entry {entry.pk})")
+        entry.undone_by = undo
+        entry.save(update_fields=["undone_by"])
+    return undo
+
+
+# -- lap timer devices --------------------------------------------------------------------------
+
+DEVICE_TOKEN_PREFIX = "pld_"
+
+
+def issue_device(*, user, event: Event, name: str, debounce_s: float = 2.0) -> tuple[TimerDevice, str]:
+    """A new timer device of the event and its token (returned once; only its hash is stored)."""
+    import secrets
+
+    from webapp.api.models import hash_token
+
+    check_organiser(user, event)
+    raw = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    device = TimerDevice.objects.create(event=event, name=name.strip() or "lap timer", prefix=raw[:12],
+                                        token_hash=hash_token(raw), debounce_s=debounce_s, created_by=user)
+    return device, raw
+
+
+def revoke_device(*, user, device: TimerDevice) -> bool:
+    """Stop accepting the device's token; False when it already was."""
+    check_organiser(user, device.event)
+    if not device.active:
+        return False
+    device.active = False
+    device.save(update_fields=["active"])
+    return True
+
+
+def device_for_token(raw: str) -> TimerDevice | None:
+    """The active device with this token, or None."""
+    from webapp.api.models import hash_token
+
+    if not raw.startswith(DEVICE_TOKEN_PREFIX):
+        return None
+    return TimerDevice.objects.select_related("event").filter(token_hash=hash_token(raw), active=True).first()
+
+
+def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, sensor: str = "",
+                    now: datetime | None = None) -> tuple[Crossing, bool]:
+    """Store one line crossing and turn it into a lap of the team on track. Idempotent on the id:
+    a repeated id answers the first crossing (created False). Crossings of a sensor within the
+    device's debounce time of its last counted one are kept as debounced. The first crossing of an
+    attempt starts its lap; each later one closes a lap measured on the DEVICE's clock."""
+    crossing_id = str(crossing_id).strip()[:64]
+    if not crossing_id:
+        raise ValidationError("A crossing needs an id.")
+    moment = now or timezone.now()
+    with transaction.atomic():
+        device = TimerDevice.objects.select_for_update().select_related("event").get(pk=device.pk)
+        first = Crossing.objects.filter(device=device, crossing_id=crossing_id).select_related("lap").first()
+        if first is not None:
+            return first, False
+        TimerDevice.objects.filter(pk=device.pk).update(last_seen=moment)
+        crossing = Crossing(device=device, crossing_id=crossing_id, sensor=sensor[:40], device_time_us=device_time_us,
+                            received=moment)
+        attempt = (Attempt.objects.select_for_update().select_related("event", "team", "round")
+                   .filter(event=device.event, status__in=Attempt.ON_TRACK).first())
+        if attempt is None:
+            crossing.status = Crossing.Status.NO_ATTEMPT
+            crossing.save()
+            return crossing, True
+        crossing.attempt = attempt
+        last = (Crossing.objects.filter(device=device, sensor=crossing.sensor, status=Crossing.Status.COUNTED)
+                .order_by("-device_time_us").first())
+        if last is not None and abs(device_time_us - last.device_time_us) < device.debounce_s * 1_000_000:
+            crossing.status = Crossing.Status.DEBOUNCED
+            crossing.save()
+            return crossing, True
+        crossing.status = Crossing.Status.COUNTED
+        crossing.save()
+        latest = (Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED)
+                  .exclude(pk=crossing.pk).order_by("-device_time_us").first())
+        if latest is not None and latest.device_time_us > device_time_us:
+            rebuild_device_laps(attempt)  # arrived out of order (a queue replayed late)
+        elif attempt.lap_started_device_us is None:
+            attempt.lap_started_device_us, attempt.lap_paused_s = device_time_us, 0.0
+            _save(attempt)
+        else:
+            old = snapshot(attempt)
+            lap_time_s = round((device_time_us - attempt.lap_started_device_us) / 1_000_000, 3)
+            lap = _new_lap(attempt, lap_time_s, source=LapResult.Source.LAP_TIMER, moment=moment, crossing=crossing)
+            if _below_minimum(attempt.event, lap_time_s):
+                lap.valid = False
+                lap.invalidated_reason = (f"faster than the plausible minimum ({attempt.event.min_plausible_lap_s} s):"
+                                          " restore it to confirm")[:200]
+                lap.save(update_fields=["valid", "invalidated_reason"])
+            crossing.lap = lap
+            crossing.save(update_fields=["lap"])
+            attempt.lap_started_device_us, attempt.lap_paused_s, attempt.current_resets = device_time_us, 0.0, 0
+            _save(attempt)
+            _audit(attempt.event, Action.LAP_ADDED, device=device, attempt=attempt, lap=lap, old=old,
+                   new={"lap": lap_values(lap), "attempt": snapshot(attempt), "crossing": crossing.crossing_id})
+    return crossing, True
+
+
+def rebuild_device_laps(attempt: Attempt) -> None:
+    """Recompute the attempt's timer laps from its counted crossings (after one is ignored, restored
+    or arrived late): consecutive counted crossings make a lap. A lap whose closing crossing is gone
+    hands its resets to the lap that now covers it; numbers stay 1..n in driving order."""
+    event = attempt.event
+    crossings = list(Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED)
+                     .order_by("device_time_us", "pk"))
+    laps = list(LapResult.objects.filter(attempt=attempt, crossing__isnull=False).order_by("lap_number"))
+    by_closing = {lap.crossing_id: lap for lap in laps}
+    anchor = min((lap.lap_number for lap in laps), default=None)
+    counted_ids = {c.pk for c in crossings}
+    # Resets of laps that disappear move to the next lap that survives (or back to the lap in progress).
+    carried: dict[int | None, int] = {}
+    ordered_ids = [c.pk for c in crossings]
+    for lap in laps:
+        if lap.crossing_id in counted_ids and lap.crossing_id != (ordered_ids[0] if ordered_ids else None):
+            continue
+        closing = Crossing.objects.get(pk=lap.crossing_id)
+        later = next((c.pk for c in crossings[1:] if c.device_time_us > closing.device_time_us), None)
+        carried[later] = carried.get(later, 0) + lap.resets
+        Crossing.objects.filter(pk=lap.crossing_id).update(lap=None)
+        lap.delete()
+    kept: list[LapResult] = []
+    for previous, crossing in zip(crossings, crossings[1:], strict=False):
+        lap_time_s = round((crossing.device_time_us - previous.device_time_us) / 1_000_000, 3)
+        lap = by_closing.get(crossing.pk)
+        extra = carried.get(crossing.pk, 0)
+        if lap is not None and lap.pk is not None:
+            lap.lap_time_s, lap.resets = lap_time_s, lap.resets + extra
+            lap.valid = ranking.lap_is_valid(not lap.invalidated_reason, lap.resets, event.max_resets_per_lap)
+            lap.save(update_fields=["lap_time_s", "resets", "valid"])
+        else:
+            lap = LapResult.objects.create(
+                event=event, team=attempt.team, attempt=attempt, round=attempt.round,
+                lap_number=next_lap_number(event.pk, attempt.team_id), lap_time_s=lap_time_s, resets=extra,
+                valid=ranking.lap_is_valid(True, extra, event.max_resets_per_lap), source=LapResult.Source.LAP_TIMER,
+                recorded=crossing.received, crossing=crossing,
+            )
+        Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
+        kept.append(lap)
+    attempt.current_resets += carried.get(None, 0)
+    attempt.lap_started_device_us = crossings[-1].device_time_us if crossings else None
+    # Numbers: the attempt's laps in crossing order, where its first lap was (at the end if new).
+    others = list(LapResult.objects.filter(event=event, team=attempt.team).exclude(pk__in=[lap.pk for lap in kept])
+                  .order_by("lap_number", "pk"))
+    if anchor is None:
+        ordered = others + kept
+    else:
+        ordered = [lap for lap in others if lap.lap_number < anchor] + kept + \
+                  [lap for lap in others if lap.lap_number >= anchor]
+    renumber_laps(event.pk, attempt.team_id, ordered)
+    _save(attempt)
+
+
+def _crossing_status_change(*, user, crossing: Crossing, to: str, allowed: tuple[str, ...], action: str,
+                            reason: str, expected_version: int | None) -> Crossing:
+    with transaction.atomic():
+        crossing = Crossing.objects.select_for_update().select_related("device", "device__event").get(pk=crossing.pk)
+        event = crossing.device.event
+        check_timekeeper(user, event)
+        if crossing.attempt_id is None:
+            raise ValidationError("This crossing came while no team was on track: there is no lap to change.")
+        attempt = _lock(Attempt(pk=crossing.attempt_id), expected_version, user)
+        if crossing.status not in allowed:
+            raise ValidationError(f"This crossing is {crossing.get_status_display().lower()}.")
+        old = {"crossing": crossing.pk, "status": crossing.status}
+        crossing.status = to
+        crossing.save(update_fields=["status"])
+        rebuild_device_laps(attempt)
+        _audit(event, action, user=user, attempt=attempt, old=old, new={"crossing": crossing.pk, "status": to},
+               reason=reason)
+    return crossing
+
+
+def ignore_crossing(*, user, crossing: Crossing, reason: str = "", expected_version: int | None = None) -> Crossing:
+    """The timekeeper sets a crossing aside (a person walking through the beam): the laps around it
+    become one, recomputed from the device times."""
+    return _crossing_status_change(user=user, crossing=crossing, to=Crossing.Status.IGNORED,
+                                   allowed=(Crossing.Status.COUNTED,), action=Action.CROSSING_IGNORED,
+                                   reason=reason, expected_version=expected_version)
+
+
+def restore_crossing(*, user, crossing: Crossing, reason: str = "", expected_version: int | None = None) -> Crossing:
+    """Count an ignored (or debounced) crossing again: the lap it falls in splits in two."""
+    return _crossing_status_change(user=user, crossing=crossing, to=Crossing.Status.COUNTED,
+                                   allowed=(Crossing.Status.IGNORED, Crossing.Status.DEBOUNCED),
+                                   action=Action.CROSSING_RESTORED, reason=reason, expected_version=expected_version)

@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames-dir", type=Path, help="write every camera frame as PNG here")
     s.add_argument("--gif", type=Path, help="write an animated GIF of the drive")
     s.add_argument("--plot", type=Path, help="write a Plotly lap plot (HTML)")
-    s.add_argument("--out", type=Path, help="write sim-trace CSV + metrics JSON into this folder")
+    s.add_argument("--out", type=Path, help="write sim-trace CSV + metrics JSON into this folder "
+                   "(deepracer-for-cloud's layout: model/ and evaluation-<stamp>/, which deepracer-utils reads)")
+    s.add_argument("--vary", action="store_true",
+                   help="vary each trial's start, steering noise and lighting (seeded; trials differ)")
+    s.add_argument("--seed", type=int, help="seed of --vary (implies it; default: a random one, printed)")
 
     c = p.add_argument_group("car target (also --stall-timeout: end the drive after that long without a camera frame)")
     c.add_argument("--camera", help="OpenCV camera index, video file or stream URL (MJPEG http://...); "
@@ -255,8 +259,16 @@ def _run_sim(loop: DriveLoop, args: argparse.Namespace) -> None:
         raise CliError("--target sim needs --track NAME")
     from drive_agent.targets.sim import SimOutputs, drive_sim
 
+    variation = None
+    if args.vary or args.seed is not None:
+        from drive_agent.evaluation import TrialVariation, new_seed
+
+        variation = TrialVariation(seed=new_seed() if args.seed is None else args.seed)
+        print(f"trials varied (start, steering noise, lighting) with seed {variation.seed}: "
+              f"--seed {variation.seed} drives them again", flush=True)
     drive_sim(loop, args.track, trials=args.trials, laps=args.laps, max_time_s=args.max_time,
-              outputs=SimOutputs(frames_dir=args.frames_dir, gif=args.gif, plot=args.plot, out_dir=args.out))
+              outputs=SimOutputs(frames_dir=args.frames_dir, gif=args.gif, plot=args.plot, out_dir=args.out),
+              variation=variation)
 
 
 def main(argv: list[str] | None = None) -> int:

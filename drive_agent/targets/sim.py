@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from drive_agent.evaluation import EvaluationResult, run_sim_evaluation
+from drive_agent.evaluation import EvaluationResult, TrialVariation, run_sim_evaluation
 from drive_agent.loop import Command, DriveLoop
 
 GIF_FPS = 15
@@ -101,14 +101,15 @@ def lap_summary(result: EvaluationResult, track_name: str) -> list[str]:
 
 
 def drive_sim(loop: DriveLoop, track_name: str, trials: int = 1, laps: int = 1,
-              outputs: SimOutputs = SimOutputs(), max_time_s: float | None = None) -> EvaluationResult:
+              outputs: SimOutputs = SimOutputs(), max_time_s: float | None = None,
+              variation: TrialVariation | None = None) -> EvaluationResult:
     from simulator.rules import EVALUATION_RULES
     from simulator.track import load_track
 
     track = load_track(track_name)
     sink = _FrameSink(outputs)
     result = run_sim_evaluation(loop, track, n_trials=trials, rules=replace(EVALUATION_RULES, laps=laps),
-                                out_dir=outputs.out_dir, on_step=sink, max_time_s=max_time_s)
+                                out_dir=outputs.out_dir, on_step=sink, max_time_s=max_time_s, variation=variation)
     sink.write_gif()
     if outputs.plot:
         write_lap_plot(result, track, outputs.plot)

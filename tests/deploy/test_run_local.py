@@ -44,7 +44,9 @@ def children(pid: int) -> dict[int, str]:
 
 
 def celery_worker_of(pid: int) -> int | None:
-    return next((child for child, cmd in children(pid).items() if " celery " in cmd and " worker" in cmd), None)
+    """The training worker (make run starts a second one, for short work)."""
+    return next((child for child, cmd in children(pid).items() if " celery " in cmd and " -Q training " in cmd),
+                None)
 
 
 @pytest.fixture

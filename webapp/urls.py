@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 admin.site.site_header = "Pitlane organisers"
 admin.site.site_title = "Pitlane admin"
@@ -19,4 +21,6 @@ urlpatterns = [
     path("teams/<slug:team_slug>/rl/", include("webapp.rl.urls")),
     path("api/v1/", include("webapp.api.urls")),
     path("admin/", admin.site.urls),
+    # Pages without the base template's icon link (admin, error pages) and tools ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.ico")),
 ]

@@ -1,6 +1,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from webapp.leagues import api as leagues_api
+
 from . import model_views, views
 
 urlpatterns = [
@@ -12,5 +14,6 @@ urlpatterns = [
     path("models/", model_views.ModelList.as_view(), name="api_models"),
     path("models/<int:pk>/", model_views.ModelDetail.as_view(), name="api_model"),
     path("models/<int:pk>/tflite", model_views.ModelTflite.as_view(), name="api_model_tflite"),
+    path("timer/crossings/", leagues_api.CrossingCreate.as_view(), name="api_timer_crossings"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
 ]

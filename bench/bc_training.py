@@ -2,13 +2,20 @@
 
 Measures, each as the best of several runs (the cores are shared, so timings are noisy):
 - model_images_per_s: PilotNet 66x200 training steps on in-memory tensors (the ceiling);
-- pipeline_images_per_s: the same training fed by the real input pipeline (JPEG files on disk,
-  decode, augmentation, drive_agent preprocessing); pipeline_ratio = pipeline / model (>= 0.8);
+- pipeline_images_per_s: the same training fed by the real input pipeline in its steady state
+  (later epochs: cropped frames read from the decoded-frame cache, then augmentation and
+  drive_agent preprocessing); pipeline_ratio = pipeline / model (target >= 0.9);
+  uncached_pipeline_ratio: the same, decoding the JPEG files every epoch (the first epoch's
+  cost without a cache); cache_mb_per_10k_frames: the cache's size on disk (MB = 10^6 bytes)
+  per 10,000 camera frames; cache_build_frames_per_s: frames decoded into it per second;
 - train_peak_rss_mb: peak RSS of a `python -m training.bc train` process on a 30,000-frame log
   (hard links to the real sample's JPEGs; a few hundred steps), target <= 3000;
 - bottleneck_speedup: Inception-transfer epoch time without / with cached bottleneck features;
 - model/pipeline CPU ms per image and cpu_bound_pipeline_ratio = model / (model + pipeline):
-  the share of a CPU-bound box the model keeps when fed by the pipeline (robust to other load).
+  the share of a CPU-bound box the model keeps when fed by the pipeline (robust to other load);
+- load_avg: the machine's 1/5/15-minute load averages at the start and the end (shared cores).
+
+Caches are written under a temporary PITLANE_FRAME_CACHE_DIR, removed at the end.
 
 Ends with one line `RESULT {json}`. `--quick` uses fewer steps and a 6,000-frame log.
 """
@@ -36,7 +43,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from training.bc import data, models  # noqa: E402
+from training.bc import cache, data, models  # noqa: E402
 from training.bc.config import TrainConfig  # noqa: E402
 
 
@@ -73,32 +80,65 @@ def _fit_rate(model, dataset, steps: int, repeats: int, skip: int = 3) -> float:
 BATCH = 64
 
 
-def model_and_pipeline_rates(steps: int, repeats: int) -> tuple[float, float]:
-    cfg = TrainConfig(batch_size=BATCH, side_cameras=True, shift_px=40, mirror=True,
-                      brightness=0.3, shadow_probability=0.5)
+def _bench_config() -> TrainConfig:
+    return TrainConfig(batch_size=BATCH, side_cameras=True, shift_px=40, mirror=True,
+                       brightness=0.3, shadow_probability=0.5)
+
+
+def build_cache(split: data.SplitData, cfg: TrainConfig) -> dict[str, float]:
+    """Build the sample's decoded-frame caches; their size per 10,000 frames and build rate."""
+    start = time.perf_counter()
+    source = cache.frames_for(split.train_paths, cfg)
+    elapsed = time.perf_counter() - start
+    if source is None:
+        raise RuntimeError("no decoded-frame cache could be built")
+    frames = sum(len(e.names) for e in source.entries)
+    size = sum(path.stat().st_size for path in source.files)
+    return {"cache_mb_per_10k_frames": size / frames * 10_000 / 1e6,
+            "cache_build_frames_per_s": frames / elapsed, "cache_frames": frames}
+
+
+def model_and_pipeline_rates(steps: int, repeats: int) -> tuple[float, float, float]:
+    """Images/s of the model on in-memory tensors, fed by the cached pipeline (steady state:
+    the cache exists) and fed by the uncached one (JPEGs decoded every epoch)."""
+    cfg = _bench_config()
     split = data.prepare([REAL_SAMPLE], cfg)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, size=(BATCH, *cfg.input_shape)).astype(np.float32)
     labels = rng.uniform(-1, 1, size=(BATCH, 1)).astype(np.float32)
     in_memory = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    pipeline = data.training_dataset(split.train_paths, split.train_angles, cfg)
-    model_rate = pipe_rate = 0.0
-    for _ in range(repeats):  # interleave the two so background load hits both alike
+    cached = data.training_dataset(split.train_paths, split.train_angles, cfg)
+    uncached = data.training_dataset(split.train_paths, split.train_angles, cfg,
+                                     frame_cache=False)
+    model_rate = cached_rate = uncached_rate = 0.0
+    for _ in range(repeats):  # interleave them so background load hits all alike
         keras_model = models.compile_model(models.build_pilotnet(cfg), cfg)
         model_rate = max(model_rate, _fit_rate(keras_model, in_memory, steps, 1))
         keras_model = models.compile_model(models.build_pilotnet(cfg), cfg)
-        pipe_rate = max(pipe_rate, _fit_rate(keras_model, pipeline, steps, 1))
-    return model_rate, pipe_rate
+        cached_rate = max(cached_rate, _fit_rate(keras_model, cached, steps, 1))
+        keras_model = models.compile_model(models.build_pilotnet(cfg), cfg)
+        uncached_rate = max(uncached_rate, _fit_rate(keras_model, uncached, steps, 1))
+    return model_rate, cached_rate, uncached_rate
 
 
-def cpu_ms_per_image(steps: int) -> tuple[float, float]:
-    """CPU milliseconds per image of a PilotNet training step and of the input pipeline alone.
+def _pipeline_cpu_ms(dataset: tf.data.Dataset, steps: int) -> float:
+    batches = iter(dataset)
+    for _ in range(3):
+        next(batches)
+    start = time.process_time()
+    for _ in range(steps):
+        next(batches)
+    return (time.process_time() - start) / (steps * BATCH) * 1000
+
+
+def cpu_ms_per_image(steps: int) -> tuple[float, float, float]:
+    """CPU milliseconds per image of a PilotNet training step and of the input pipeline alone
+    (cached, then uncached).
 
     CPU time is far less disturbed by other users of shared cores than wall time; on a
     CPU-bound 2-core box the pipeline can keep up with a fraction model / (model + pipeline).
     """
-    cfg = TrainConfig(batch_size=BATCH, side_cameras=True, shift_px=40, mirror=True,
-                      brightness=0.3, shadow_probability=0.5)
+    cfg = _bench_config()
     split = data.prepare([REAL_SAMPLE], cfg)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, size=(BATCH, *cfg.input_shape)).astype(np.float32)
@@ -109,14 +149,11 @@ def cpu_ms_per_image(steps: int) -> tuple[float, float]:
     start = time.process_time()
     keras_model.fit(in_memory, steps_per_epoch=steps, epochs=1, verbose=0)
     model_ms = (time.process_time() - start) / (steps * BATCH) * 1000
-    batches = iter(data.training_dataset(split.train_paths, split.train_angles, cfg))
-    for _ in range(3):
-        next(batches)
-    start = time.process_time()
-    for _ in range(steps):
-        next(batches)
-    pipeline_ms = (time.process_time() - start) / (steps * BATCH) * 1000
-    return model_ms, pipeline_ms
+    cached_ms = _pipeline_cpu_ms(
+        data.training_dataset(split.train_paths, split.train_angles, cfg), steps)
+    uncached_ms = _pipeline_cpu_ms(
+        data.training_dataset(split.train_paths, split.train_angles, cfg, frame_cache=False), steps)
+    return model_ms, cached_ms, uncached_ms
 
 
 def make_big_log(target: Path, frames: int) -> Path:
@@ -185,24 +222,37 @@ def main() -> None:
     args = parser.parse_args()
     steps, repeats = (25, 2) if args.quick else (40, 5)
     frames, rss_steps = (6000, 30) if args.quick else (30000, 100)
+    load_start = os.getloadavg()
 
-    model_rate, pipe_rate = model_and_pipeline_rates(steps, repeats)
-    print(f"model {model_rate:.0f} img/s, pipeline {pipe_rate:.0f} img/s", file=sys.stderr)
-    model_ms, pipeline_ms = cpu_ms_per_image(steps)
-    print(f"CPU per image: model {model_ms:.2f} ms, pipeline {pipeline_ms:.2f} ms",
-          file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bc_bench_") as tmp:
         workdir = Path(tmp)
+        os.environ[cache.ENV_ROOT] = str(workdir / "frame_cache")  # the training job inherits it
+        cfg = _bench_config()
+        built = build_cache(data.prepare([REAL_SAMPLE], cfg), cfg)
+        print(f"frame cache: {built['cache_mb_per_10k_frames']:.0f} MB per 10k frames, "
+              f"{built['cache_build_frames_per_s']:.0f} frames/s to build", file=sys.stderr)
+        model_rate, pipe_rate, uncached_rate = model_and_pipeline_rates(steps, repeats)
+        print(f"model {model_rate:.0f} img/s, pipeline {pipe_rate:.0f} img/s cached, "
+              f"{uncached_rate:.0f} img/s uncached", file=sys.stderr)
+        model_ms, pipeline_ms, uncached_ms = cpu_ms_per_image(steps)
+        print(f"CPU per image: model {model_ms:.2f} ms, pipeline {pipeline_ms:.2f} ms cached, "
+              f"{uncached_ms:.2f} ms uncached", file=sys.stderr)
         peak_mb, rss_wall = train_peak_rss_mb(frames, rss_steps, workdir)
-        print(f"peak RSS {peak_mb:.0f} MB on {frames} frames ({rss_wall:.0f} s)", file=sys.stderr)
+        print(f"peak RSS {peak_mb:.0f} MB on {frames} frames ({rss_wall:.0f} s, including "
+              "building its frame cache)", file=sys.stderr)
         bottleneck = bottleneck_speedup(workdir, epochs=2 if args.quick else 3,
                                         frames=120 if args.quick else 480)
     result = {
         "model_images_per_s": round(model_rate, 1),
         "pipeline_images_per_s": round(pipe_rate, 1),
         "pipeline_ratio": round(pipe_rate / model_rate, 3),
+        "uncached_pipeline_images_per_s": round(uncached_rate, 1),
+        "uncached_pipeline_ratio": round(uncached_rate / model_rate, 3),
+        "cache_mb_per_10k_frames": round(built["cache_mb_per_10k_frames"], 1),
+        "cache_build_frames_per_s": round(built["cache_build_frames_per_s"], 1),
         "model_cpu_ms_per_image": round(model_ms, 3),
         "pipeline_cpu_ms_per_image": round(pipeline_ms, 3),
+        "uncached_pipeline_cpu_ms_per_image": round(uncached_ms, 3),
         "cpu_bound_pipeline_ratio": round(model_ms / (model_ms + pipeline_ms), 3),
         "train_peak_rss_mb": round(peak_mb, 1),
         "train_log_frames": frames,
@@ -211,6 +261,8 @@ def main() -> None:
         "bottleneck_feature_cache_s": round(bottleneck["feature_cache_s"], 2),
         "bottleneck_epoch_s_cached": round(bottleneck["epoch_s_cached"], 2),
         "bottleneck_epoch_s_uncached": round(bottleneck["epoch_s_uncached"], 2),
+        "load_avg_start": [round(x, 2) for x in load_start],
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "quick": args.quick,
         "timing": f"best of {repeats} runs on {os.cpu_count()} shared cores",
     }

@@ -8,6 +8,13 @@ are TF twins of `drive_agent.preprocessing` (the one implementation the car runs
 Pillow's bilinear algorithm bit for bit, `tf_color` the same BT.601 formulas; tests check the
 pipeline against drive_agent on every real sample frame (within 1 grey level). Calling Pillow
 through `tf.numpy_function` instead costs a third of the CPU PilotNet needs on 2 cores.
+
+Decoded-frame cache (`training.bc.cache`): the training pipeline first makes sure every
+recording it samples has its cropped frames decoded once into a uint8 file on disk (built now
+if missing, reused by later runs), then its batches read those bytes instead of decoding JPEGs;
+resize, augmentation and colour stay the same XLA function, so cached and uncached batches are
+identical. Validation and prediction batches use a cache when one exists. Where no cache can be
+had (caching off, no room, a folder without a driving_log.csv) the JPEGs are decoded as before.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from drive_agent.model_card import PreprocessingSpec
-from training.bc import augment, tf_color, tf_resize
+from training.bc import augment, cache, tf_color, tf_resize
 from training.bc.config import SOURCE_HEIGHT, SOURCE_WIDTH, TrainConfig
 from training.bc.dataset_index import FrameIndex, camera_samples, concat, index_dataset, index_datasets, split_index
 from training.bc.smoothing import smooth_steering
@@ -163,19 +170,45 @@ def _training_fn(resize: tuple[int, int], color_space: str, angle_per_px: float)
     return preprocess_and_augment
 
 
-def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False) -> tf.data.Dataset:
-    """Ordered, unaugmented model inputs (optionally mirrored) -- for features and predictions."""
+def _frame_source(paths: np.ndarray, cfg: TrainConfig, frame_cache: bool,
+                  build: bool) -> cache.FrameSource | None:
+    return cache.frames_for(paths, cfg, build=build) if frame_cache else None
+
+
+def _cropped_frames(source: cache.FrameSource | None, keys: tf.Tensor,
+                    cfg: TrainConfig) -> tf.Tensor:
+    """uint8 cropped frames of a batch of keys: cache rows when `source`, else JPEG paths."""
+    return decode_batch(keys, cfg) if source is None else source.tf_gather(keys)
+
+
+def _keys(paths: np.ndarray, source: cache.FrameSource | None) -> np.ndarray:
+    """What a pipeline's elements carry: path numbers into `source`, or the paths themselves."""
+    return np.arange(len(paths), dtype=np.int64) if source is not None else np.asarray(paths, dtype=str)
+
+
+def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False,
+                  frame_cache: bool = True) -> tf.data.Dataset:
+    """Ordered, unaugmented model inputs (optionally mirrored) -- for features and predictions.
+    Reads the decoded-frame cache where one exists (never builds one)."""
     preprocess = _inference_fn(tuple(cfg.resize), cfg.color_space, mirror)
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str)).batch(cfg.batch_size)
-    ds = ds.map(lambda batch: preprocess(decode_batch(batch, cfg)), num_parallel_calls=AUTOTUNE)
+    source = _frame_source(paths, cfg, frame_cache, build=False)
+    ds = tf.data.Dataset.from_tensor_slices(_keys(paths, source)).batch(cfg.batch_size)
+    ds = ds.map(lambda batch: preprocess(_cropped_frames(source, batch, cfg)),
+                num_parallel_calls=AUTOTUNE)
     return _own_threads(ds.prefetch(AUTOTUNE))
 
 
 def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
-                     repeat: bool = True) -> tf.data.Dataset:
-    """Shuffled, augmented, endlessly repeating (by default) batches of (images, angles)."""
+                     repeat: bool = True, frame_cache: bool = True) -> tf.data.Dataset:
+    """Shuffled, augmented, endlessly repeating (by default) batches of (images, angles).
+
+    With `frame_cache` the recordings' decoded-frame caches are built first where missing
+    (one decoding pass), and batches read them; the shuffle, the augmentation draws and the
+    result are the same as without.
+    """
     n = len(paths)
-    samples = tf.data.Dataset.from_tensor_slices((np.asarray(paths, dtype=str),
+    source = _frame_source(paths, cfg, frame_cache, build=True)
+    samples = tf.data.Dataset.from_tensor_slices((_keys(paths, source),
                                                   np.asarray(angles, dtype=np.float32)))
     samples = samples.shuffle(n, seed=cfg.seed, reshuffle_each_iteration=True)
     if repeat:
@@ -186,7 +219,7 @@ def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
                                           float(cfg.shift_angle_per_px))
 
     def draw_and_apply(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
-        frames = decode_batch(_at_pipeline_priority(batch[0]), cfg)
+        frames = _cropped_frames(source, _at_pipeline_priority(batch[0]), cfg)
         # Random draws stay outside XLA: compiled stateless RNG costs more than all the rest.
         params = augment.draw_params(cfg, seed, tf.shape(frames)[0])
         return preprocess_and_augment(frames, tf.reshape(batch[1], [-1, 1]), params)
@@ -197,9 +230,9 @@ def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
 
 
 def validation_dataset(paths: np.ndarray, angles: np.ndarray,
-                       cfg: TrainConfig) -> tf.data.Dataset:
+                       cfg: TrainConfig, frame_cache: bool = True) -> tf.data.Dataset:
     """Ordered, unaugmented batches of (images, angles) of the validation frames."""
     labels = tf.data.Dataset.from_tensor_slices(
         np.asarray(angles, dtype=np.float32).reshape(-1, 1)).batch(cfg.batch_size)
-    pairs = tf.data.Dataset.zip((image_dataset(paths, cfg), labels))
+    pairs = tf.data.Dataset.zip((image_dataset(paths, cfg, frame_cache=frame_cache), labels))
     return _own_threads(pairs.prefetch(AUTOTUNE))

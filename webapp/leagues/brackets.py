@@ -3,9 +3,10 @@
 A bracket is a list of `Match`es in an order where every match comes after the matches that feed it.
 Keys: "W<round>-<position>" in the winners bracket, "L<round>-<position>" in the losers bracket,
 "3P" (third-place match), "GF" (grand final) and "GF2" (its reset match); rounds and positions count
-from 1. Seeding is the standard one (1 v 16, 8 v 9, 5 v 12, 4 v 13, ...: the top two seeds can only
-meet in the final); when the field is not a power of two the missing seeds are byes, so the top seeds
-get them, and a bye advances its team automatically.
+from 1. Seeding is the standard one (1 v 16, 8 v 9, 4 v 13, 5 v 12, ...: if the better seed always
+wins, every round pairs the best team left with the worst, and the top two seeds meet in the
+final). When the field is not a power of two the missing seeds are byes, so the top seeds get them,
+and a bye advances its team automatically.
 
 Results are a mapping of match key -> winning team; `advance` fills the later matches from them (teams
 are compared with ==, so model instances work) and checks every winner was in the match.
@@ -76,8 +77,8 @@ class Match(Generic[T]):
 
 
 def seed_order(size: int) -> list[int]:
-    """Seeds in bracket order for a power-of-two size: [1, 16, 8, 9, 5, 12, 4, 13, 3, 14, 6, 11, 7, 10,
-    2, 15] for 16, so adjacent pairs are the first-round matches."""
+    """Seeds in bracket order for a power-of-two size: [1, 16, 8, 9, 4, 13, 5, 12, 2, 15, 7, 10, 3, 14,
+    6, 11] for 16, so adjacent pairs are the first-round matches."""
     if size < 1 or size & (size - 1):
         raise ValueError("the bracket size must be a power of two")
     order = [1]

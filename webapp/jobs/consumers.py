@@ -5,6 +5,15 @@ forwarded only if the user is still a member of the job's team, every refresh re
 user's teams, and a `membership.changed` message on the user's group (sent when they join, leave
 or are removed) closes the socket when a team was lost (the page reconnects with what is left).
 
+A channel-layer read that fails (Redis did not answer within the layer's socket timeout, or the
+connection broke) does not end the consumer: channels would let the error out of the consumer
+and Daphne would close the socket with 1011, the page falling back to polling. Only the socket
+whose read held the process' receive lock saw it (channels_redis does one BZPOPMIN per process
+for all its sockets), which is why the page of a training run lost its socket now and then while
+the others kept theirs. The read is tried again after a pause; once Redis answers, the socket
+re-checks its teams and gets a fresh snapshot (a message may have been lost with the failed
+read); after LAYER_GIVE_UP_AFTER_S of failures in a row it closes after all.
+
 Snapshots are shared: sockets of the same teams that ask at about the same moment get one
 database read and one encoded message. A socket only shares a read that began after it joined its
 groups, so no update can fall between the snapshot and the live messages.
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import weakref
 from collections import defaultdict
@@ -21,6 +31,7 @@ from collections import defaultdict
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels_redis.core import RedisChannelLayer
+from redis.exceptions import RedisError
 
 from webapp.accounts.notify import user_group
 from webapp.accounts.selectors import team_ids_of_user_id
@@ -29,8 +40,15 @@ from webapp.accounts.socket_auth import socket_db
 from .notify import team_group
 from .selectors import live_snapshot
 
+logger = logging.getLogger(__name__)
+
 #: Close code when the user lost a team this socket was following.
 CLOSE_MEMBERSHIP_LOST = 4403
+#: A failed channel-layer read is tried again after a pause that doubles from the first to the
+#: largest; after failures for this long in a row the socket closes (the page polls, reconnects).
+LAYER_RETRY_FIRST_PAUSE_S, LAYER_RETRY_MAX_PAUSE_S, LAYER_GIVE_UP_AFTER_S = 0.2, 5.0, 120.0
+#: What a socket's channel-layer reader hands the consumer once Redis answers again.
+LAYER_RECONNECTED = {"type": "layer.reconnected"}
 
 
 def _snapshot_message(team_ids: frozenset[int]) -> str:
@@ -133,7 +151,46 @@ async def change_groups(layer, channel: str, *, add=(), discard=()) -> None:
     await asyncio.gather(*(_bounded(run(shard, ops)) for shard, ops in per_shard.items()))
 
 
+class RetryingLayerReceive:
+    """The consumer's channel-layer read (channels' `channel_receive`), which lives through a Redis
+    that timed out or went away: the failed read is retried, and LAYER_RECONNECTED is handed over
+    once Redis answers a PING again."""
+
+    def __init__(self, layer, channel: str, receive):
+        self.layer, self.channel, self.receive = layer, channel, receive
+
+    async def __call__(self):
+        try:
+            return await self.receive()
+        except (RedisError, OSError) as exc:
+            first_failure, pause_s = time.monotonic(), LAYER_RETRY_FIRST_PAUSE_S
+            logger.warning("Job socket %s: channel layer read failed (%s: %s); trying again", self.channel,
+                           type(exc).__name__, exc)
+        while True:
+            await asyncio.sleep(pause_s)
+            try:
+                await self._ping()
+                return LAYER_RECONNECTED
+            except (RedisError, OSError):
+                if time.monotonic() - first_failure >= LAYER_GIVE_UP_AFTER_S:
+                    raise
+                pause_s = min(pause_s * 2, LAYER_RETRY_MAX_PAUSE_S)
+
+    async def _ping(self) -> None:
+        if isinstance(self.layer, RedisChannelLayer):
+            await self.layer.connection(self.layer.consistent_hash(self.channel)).ping()
+
+
 class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
+    @property
+    def channel_receive(self):
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        """Channels' AsyncConsumer sets this to the layer's receive for this socket's channel."""
+        self._channel_receive = RetryingLayerReceive(self.channel_layer, self.channel_name, receive)
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -176,6 +233,11 @@ class JobUpdatesConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "job", "job": job})
         else:
             await self._recheck_teams()
+
+    async def layer_reconnected(self, event):
+        logger.info("Job socket %s: channel layer answers again; sending a fresh snapshot", self.channel_name)
+        if await self._recheck_teams():
+            await self._send_snapshot()
 
     async def membership_changed(self, event):
         if await self._recheck_teams():

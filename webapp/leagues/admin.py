@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 
 from webapp.accounts.models import Team
 
-from . import selectors, services
-from .models import Event, LapResult, League, Registration
+from . import race, selectors, services
+from .models import Attempt, AuditEntry, Crossing, Event, Heat, LapResult, League, Registration, Round, TimerDevice
 
 
 class OrganiserScopedAdmin(admin.ModelAdmin):
@@ -142,8 +143,41 @@ class RegistrationInline(admin.TabularInline):
         return formset
 
 
+class EventForm(forms.ModelForm):
+    """Timekeepers are named by username (organisers never get a list of every account)."""
+
+    timekeeper_usernames = forms.CharField(
+        required=False, label="Timekeepers", widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Usernames, separated by commas: they may run this event's timekeeper console.",
+    )
+
+    class Meta:
+        model = Event
+        fields = ("league", "name", "kind", "status", "track", "direction", "location", "starts", "ends",
+                  "ranking_rule", "consecutive_laps", "off_track_penalty_s", "max_resets_per_lap", "tie_break",
+                  "min_plausible_lap_s", "attempt_time_s", "attempts_per_team", "laps_per_attempt",
+                  "requires_approval", "submissions_per_day", "hidden_track", "results_revealed")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["timekeeper_usernames"].initial = ", ".join(
+                user.get_username() for user in self.instance.timekeepers.order_by("username"))
+
+    def clean_timekeeper_usernames(self):
+        from django.contrib.auth import get_user_model
+
+        names = [name.strip() for name in self.cleaned_data["timekeeper_usernames"].split(",") if name.strip()]
+        users = list(get_user_model().objects.filter(username__in=names))
+        missing = sorted(set(names) - {user.get_username() for user in users})
+        if missing:
+            raise forms.ValidationError(f"No such user: {', '.join(missing)}.")
+        return users
+
+
 @admin.register(Event)
 class EventAdmin(OrganiserScopedAdmin):
+    form = EventForm
     list_display = ("name", "league", "kind", "track", "starts", "status", "registration_count")
     # RelatedOnlyFieldListFilter lists only leagues of the (scoped) changelist.
     list_filter = ("status", "kind", "ranking_rule", ("league", admin.RelatedOnlyFieldListFilter))
@@ -155,8 +189,15 @@ class EventAdmin(OrganiserScopedAdmin):
         (None, {"fields": ("league", "name", "kind", "status")}),
         ("Where and when", {"fields": ("track", "direction", "location", "starts", "ends")}),
         ("Race rules", {"fields": ("ranking_rule", "consecutive_laps", "off_track_penalty_s",
-                                   "max_resets_per_lap")}),
+                                   "max_resets_per_lap", "tie_break", "min_plausible_lap_s")}),
+        ("Attempts", {"fields": ("attempt_time_s", "attempts_per_team", "laps_per_attempt")}),
+        ("Registration and timekeeping", {"fields": ("requires_approval", "timekeeper_usernames")}),
+        ("Virtual race", {"fields": ("submissions_per_day", "hidden_track", "results_revealed")}),
     )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.instance.timekeepers.set(form.cleaned_data.get("timekeeper_usernames") or [])
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_registrations=Count("registrations", distinct=True))
@@ -176,6 +217,26 @@ class RegistrationAdmin(RecordedByMixin, OrganiserScopedAdmin):
     list_select_related = ("team", "event", "event__league", "registered_by")
     list_editable = ("approved",)
     readonly_fields = ("created",)
+    actions = ("approve", "withdraw_approval")
+
+    def _approve(self, request, queryset, approved: bool) -> None:
+        done = 0
+        for registration in queryset.select_related("event", "event__league"):
+            try:
+                services.approve_registration(user=request.user, registration=registration, approved=approved)
+                done += 1
+            except PermissionDenied as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+        self.message_user(request, f"{done} registration(s) {'approved' if approved else 'no longer approved'}.",
+                          messages.SUCCESS)
+
+    @admin.action(description="Approve selected registrations", permissions=["change"])
+    def approve(self, request, queryset):
+        self._approve(request, queryset, True)
+
+    @admin.action(description="Withdraw approval of selected registrations", permissions=["change"])
+    def withdraw_approval(self, request, queryset):
+        self._approve(request, queryset, False)
 
     @admin.display(description="League", ordering="event__league__name")
     def league_name(self, registration):
@@ -208,6 +269,8 @@ class LapResultForm(forms.ModelForm):
 class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
     league_lookup = "event__league"
     list_display = ("team", "event", "lap_number", "lap_time_s", "resets", "valid", "source", "recorded")
+    # Numbers are the server's (the team's next one); attempts, rounds and crossings are the console's.
+    readonly_fields = ("lap_number", "attempt", "round", "crossing", "ends_at_s", "confirmed_implausible")
     list_filter = ("valid", "source", "event__kind", ("event", admin.RelatedOnlyFieldListFilter))
     search_fields = ("team__name", "event__name", "note")
     list_select_related = ("team", "event", "event__league")
@@ -224,16 +287,24 @@ class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        # The event's race rules decide validity here as everywhere a lap is recorded: save_lap.
+        # The event's race rules decide validity here as everywhere a lap is recorded: save_lap, which
+        # also numbers a new lap and writes the audit entry.
         if services.apply_race_rules(obj):
-            self.message_user(request, f"Lap {obj.lap_number} has {obj.resets} resets, more than the event allows "
+            self.message_user(request, f"This lap has {obj.resets} resets, more than the event allows "
                                        f"({obj.event.max_resets_per_lap}): it is stored as invalid.", messages.WARNING)
         self.fill_user_field(request, obj)
-        services.save_lap(obj)
+        services.save_lap(obj, user=request.user, reason="edited in the admin" if change else "")
+
+    def delete_model(self, request, obj):
+        services.delete_lap(obj, user=request.user, reason="deleted in the admin")
+
+    def delete_queryset(self, request, queryset):
+        for lap in queryset:
+            services.delete_lap(lap, user=request.user, reason="deleted in the admin")
 
     @admin.action(description="Mark selected laps valid", permissions=["change"])
     def mark_valid(self, request, queryset):
-        updated, kept = services.mark_laps(queryset, valid=True)
+        updated, kept = services.mark_laps(queryset, valid=True, user=request.user)
         self.message_user(request, f"{updated} lap(s) marked valid.", messages.SUCCESS)
         if kept:
             self.message_user(request, f"{kept} lap(s) have more resets than their event allows and stay invalid.",
@@ -241,5 +312,130 @@ class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
 
     @admin.action(description="Mark selected laps invalid", permissions=["change"])
     def mark_invalid(self, request, queryset):
-        updated, _ = services.mark_laps(queryset, valid=False)
+        updated, _ = services.mark_laps(queryset, valid=False, user=request.user)
         self.message_user(request, f"{updated} lap(s) marked invalid.", messages.SUCCESS)
+
+
+# --- Race operations: rounds, attempts, the audit log and timer devices ---------------------------------
+
+class ReadOnlyMixin:
+    """Changed only through the race services (the console, the lap timer), never typed in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HeatInline(ReadOnlyMixin, admin.TabularInline):
+    model = Heat
+    fields = ("key", "group", "team_a", "seed_a", "team_b", "seed_b", "winner")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Round)
+class RoundAdmin(OrganiserScopedAdmin):
+    league_lookup = "event__league"
+    list_display = ("name", "event", "order", "kind", "status")
+    list_filter = ("kind", "status", ("event", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("event", "event__league")
+    fields = ("event", "name", "order", "kind", "ranking_rule", "consecutive_laps", "group_count", "status",
+              "seeded_from")
+    readonly_fields = ("seeded_from",)
+    inlines = [HeatInline]
+
+
+@admin.register(Attempt)
+class AttemptAdmin(ReadOnlyMixin, OrganiserScopedAdmin):
+    league_lookup = "event__league"
+    list_display = ("team", "event", "round", "number", "status", "started_at", "throttle_percent", "version")
+    list_filter = ("status", ("event", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("team", "event", "event__league", "round")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyMixin, OrganiserScopedAdmin):
+    league_lookup = "event__league"
+    list_display = ("at", "event", "actor_label", "action", "lap", "attempt", "reason", "undone_by")
+    list_filter = ("action", ("event", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("event", "event__league", "lap", "lap__team", "attempt", "attempt__team")
+    search_fields = ("actor_label", "reason")
+    actions = ("export_csv",)
+
+    @admin.action(description="Export the audit log of the selected entries' events (CSV)", permissions=["view"])
+    def export_csv(self, request, queryset):
+        events = Event.objects.filter(pk__in=queryset.values("event_id")).select_related("league")
+        text = "".join(services.audit_csv(request.user, event) for event in events)
+        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
+
+
+class TimerDeviceForm(forms.ModelForm):
+    class Meta:
+        model = TimerDevice
+        fields = ("event", "name", "debounce_s")
+
+
+@admin.register(TimerDevice)
+class TimerDeviceAdmin(OrganiserScopedAdmin):
+    """Creating a device shows its token once (only a hash is kept); revoking stops it at once."""
+
+    league_lookup = "event__league"
+    form = TimerDeviceForm
+    list_display = ("name", "event", "prefix", "debounce_s", "active", "last_seen")
+    list_filter = ("active", ("event", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("event", "event__league")
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("event",) if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name", "debounce_s"])
+            return
+        try:
+            device, raw = race.issue_device(user=request.user, event=obj.event, name=obj.name,
+                                            debounce_s=obj.debounce_s)
+        except PermissionDenied as exc:
+            raise ValidationError(str(exc)) from exc
+        obj.pk, obj.prefix, obj.token_hash, obj.created = device.pk, device.prefix, device.token_hash, device.created
+        obj._state.adding = False
+        self.message_user(request, f"The token of “{device.name}” (shown only now, copy it to the device): {raw}",
+                          messages.WARNING)
+
+    @admin.action(description="Revoke selected devices", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = sum(race.revoke_device(user=request.user, device=device) for device in queryset)
+        self.message_user(request, f"{revoked} device(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(Crossing)
+class CrossingAdmin(ReadOnlyMixin, OrganiserScopedAdmin):
+    league_lookup = "device__event__league"
+    list_display = ("crossing_id", "device", "sensor", "device_time_us", "received", "status", "lap")
+    list_filter = ("status", ("device", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("device", "lap")
+    actions = ("ignore", "restore")
+
+    def _apply(self, request, queryset, action) -> None:
+        for crossing in queryset:
+            try:
+                action(user=request.user, crossing=crossing, reason="in the admin")
+            except (ValidationError, PermissionDenied) as exc:
+                self.message_user(request, f"{crossing.crossing_id}: {' '.join(getattr(exc, 'messages', [str(exc)]))}",
+                                  messages.ERROR)
+
+    @admin.action(description="Ignore selected crossings (laps recomputed)", permissions=["view"])
+    def ignore(self, request, queryset):
+        self._apply(request, queryset, race.ignore_crossing)
+
+    @admin.action(description="Count selected crossings again (laps recomputed)", permissions=["view"])
+    def restore(self, request, queryset):
+        self._apply(request, queryset, race.restore_crossing)

@@ -18,6 +18,11 @@ class EvaluationForm(forms.Form):
                                            max_value=OFF_TRACK_PENALTY_S[1], initial=2.0)
     time_limit_s = forms.FloatField(label="Time limit per trial (simulated s)", min_value=TIME_LIMIT_S[0],
                                     max_value=TIME_LIMIT_S[1], initial=180.0)
+    vary = forms.BooleanField(required=False, label="Vary the trials",
+                              help_text="Each trial its own start (along and across the track), steering noise "
+                                        "and lighting, drawn from the seed: trials differ, the same seed repeats them.")
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1,
+                              help_text="Seed of the variation (empty: a random one, recorded with the evaluation).")
 
     def __init__(self, *args, model, **kwargs):
         super().__init__(*args, **kwargs)

@@ -75,6 +75,11 @@ class Evaluation(models.Model):
                     MaxValueValidator(max(max_set_speed(profile) for profile in SET_SPEED_UNITS))],
         help_text=_set_speed_help(),
     )
+    # Seeded trial-to-trial variation (drive_agent.evaluation.TrialVariation): each trial its own
+    # start, steering noise and lighting from the seed; the same seed drives the same laps again.
+    vary = models.BooleanField(default=False, help_text="Vary each trial's start, steering noise and lighting.")
+    seed = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(2**31 - 1)],
+                                       help_text="Seed of the variation (recorded; chosen at random when empty).")
 
     # Filled in when the job succeeds.
     summary = models.JSONField(default=dict, blank=True, help_text="Per-trial results (laps, off-tracks, resets...).")

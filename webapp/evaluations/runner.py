@@ -59,6 +59,13 @@ def _trace_document(result) -> dict:
     }
 
 
+def variation_of(evaluation: Evaluation):
+    """The evaluation's `TrialVariation`, or None when its trials are alike."""
+    from drive_agent.evaluation import TrialVariation
+
+    return TrialVariation(seed=evaluation.seed or 0) if evaluation.vary else None
+
+
 def _store(field, name: str, path: Path) -> None:
     with path.open("rb") as fh:
         field.save(name, File(fh), save=False)
@@ -70,6 +77,7 @@ def run_evaluation(evaluation: Evaluation, on_progress: ProgressFn, should_stop:
     `on_progress(pct, message)` goes 0-100; `should_stop()` abandons the run
     (`simulator.stopping.Stopped` propagates to the caller)."""
     from drive_agent.evaluation import run_sim_evaluation, summarise
+    from simulator.simtrace import evaluation_stamp
     from simulator.track import load_track
 
     work = Path(settings.WORK_ROOT) / f"evaluation-{evaluation.pk}"
@@ -81,7 +89,8 @@ def run_evaluation(evaluation: Evaluation, on_progress: ProgressFn, should_stop:
         result = run_sim_evaluation(
             model, track, n_trials=evaluation.trials, rules=_rules(evaluation),
             on_progress=lambda pct, msg: on_progress(0.9 * pct, msg), should_stop=should_stop,
-            out_dir=work, set_speed=evaluation.set_speed,
+            out_dir=work, set_speed=evaluation.set_speed, variation=variation_of(evaluation),
+            stamp=evaluation_stamp(evaluation.created),
         )
         evaluation.summary = summarise(result, evaluation.off_track_penalty_s)
         (work / "trace.json").write_text(json.dumps(_trace_document(result), separators=(",", ":")))

@@ -10,7 +10,7 @@ from webapp.jobs.services import start_job
 from webapp.leagues.models import Event, LapResult
 from webapp.leagues.services import record_lap
 
-from .models import Evaluation, Submission, max_set_speed, set_speed_unit
+from .models import SET_SPEED_UNITS, Evaluation, Submission, max_set_speed, set_speed_unit
 from .selectors import submittable_events
 from .tracks import action_speeds_text, profile_for_card, tracks_for_profile
 
@@ -28,7 +28,9 @@ def check_set_speed(profile: str, set_speed: float | None) -> None:
 @transaction.atomic
 def start_evaluation(*, team, user, model, track: str, direction: str, trials: int,
                      off_track_penalty_s: float, time_limit_s: float,
-                     set_speed: float | None = None) -> Evaluation:
+                     set_speed: float | None = None, vary: bool = False, seed: int | None = None) -> Evaluation:
+    """Queue an evaluation. `vary` (or a `seed`) gives each trial its own seeded start, steering
+    noise and lighting; without a seed one is drawn and recorded, so the run can be repeated."""
     if model.team_id != team.pk:
         raise ValidationError("This model belongs to another team.")
     if not model.is_ready:
@@ -41,15 +43,49 @@ def start_evaluation(*, team, user, model, track: str, direction: str, trials: i
         raise ValidationError({"set_speed": f"“{model.name}” drives at the speed of each action it chooses "
                                             f"({speeds}): a set speed does not apply."})
     check_set_speed(profile, set_speed)
+    vary = vary or seed is not None
+    if vary and seed is None:
+        from drive_agent.evaluation import new_seed
+
+        seed = new_seed()
     evaluation = Evaluation(team=team, model=model, created_by=user, track=track, direction=direction,
                             trials=trials, off_track_penalty_s=off_track_penalty_s, time_limit_s=time_limit_s,
-                            profile=profile, set_speed=set_speed)
+                            profile=profile, set_speed=set_speed, vary=vary, seed=seed if vary else None)
     evaluation.full_clean(exclude=["job"])
     job = start_job(team=team, user=user, kind="evaluation", params={"model_id": model.pk},
                     title=f"Evaluate {model.name} on {track}")
     evaluation.job = job
     evaluation.save()
     return evaluation
+
+
+def set_speed_ms(evaluation: Evaluation) -> float | None:
+    """The speed (m/s) a steering model's controller aimed at: the evaluation's set speed, else the
+    drive agent's default for the car; None for an action model (its actions command the speed)."""
+    from drive_agent.speed import default_set_speed
+
+    if action_speeds_text(evaluation.model.card):
+        return None
+    given = evaluation.set_speed if evaluation.set_speed is not None else default_set_speed(evaluation.profile)
+    return given * SET_SPEED_UNITS[evaluation.profile][1]
+
+
+def drfc_archive(evaluation: Evaluation) -> bytes:
+    """The evaluation as a deepracer-for-cloud model folder in a zip (`model/model_metadata.json`,
+    `evaluation-{stamp}/evaluation-simtrace/0-iteration.csv`, `.../metrics.json`): unzipped,
+    deepracer-utils' `DeepRacerLog(folder)` loads it."""
+    from drive_agent.evaluation import model_metadata
+    from drive_agent.model_card import parse_model_card
+    from simulator.simtrace import evaluation_stamp, evaluation_zip
+
+    if not evaluation.simtrace or not evaluation.metrics_file:
+        raise ValidationError("This evaluation has no DeepRacer files (yet).")
+    with evaluation.simtrace.open("rb") as fh:
+        simtrace = fh.read()
+    with evaluation.metrics_file.open("rb") as fh:
+        metrics = fh.read()
+    metadata = model_metadata(parse_model_card(evaluation.model.card), set_speed_ms(evaluation))
+    return evaluation_zip(evaluation_stamp(evaluation.created), simtrace, metrics, metadata)
 
 
 def _next_lap_number(event: Event, team) -> int:

@@ -4,6 +4,8 @@ team (404 else)."""
 
 from __future__ import annotations
 
+import io
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,13 +13,14 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from simulator.car import get_profile
 from webapp.accounts.selectors import membership_or_404
 from webapp.garage.selectors import model_of_team_or_404, ready_models_of_team
 from webapp.jobs.services import waiting_notice
 
 from . import selectors, services
 from .forms import EvaluationForm, SubmitForm
-from .limits import cached_limit
+from .limits import cached_limit, explain_gap, speed_text
 from .plots import load_trace, track_figure
 from .tracks import action_speeds_text
 
@@ -65,14 +68,18 @@ def evaluation_detail(request, team_slug: str, evaluation_id: int):
     trace = load_trace(evaluation) if evaluation.is_done else None
     events = selectors.submittable_events(evaluation) if evaluation.is_done else None
     limit = cached_limit(evaluation.track, evaluation.direction, evaluation.profile)
-    best = evaluation.best_lap_s
+    set_speed = services.set_speed_ms(evaluation)
+    gap = explain_gap(evaluation.best_lap_s, limit.lap_time_s if limit else None,
+                      limit.line_length_m if limit else None, set_speed)
     context = {
         "team": team, "evaluation": evaluation, "job": evaluation.job,
         "figure": track_figure(evaluation, trace) if trace else None,
         "limit": limit,
         "action_speeds": action_speeds_text(evaluation.model.card),
-        "limit_pct": 100.0 * best / limit.lap_time_s if best and limit and limit.lap_time_s else None,
-        "limit_gap": best - limit.lap_time_s if best and limit and limit.lap_time_s else None,
+        "gap": gap,
+        "set_speed_text": speed_text(set_speed, evaluation.profile) if set_speed else None,
+        "top_speed_text": speed_text(get_profile(evaluation.profile).top_speed, evaluation.profile),
+        "variation": evaluation.summary.get("variation") if evaluation.is_done else None,
         "submit_form": SubmitForm(events=events) if events is not None and events.exists() else None,
         "register_for": (selectors.events_to_register_for(evaluation, request.user)[:5]
                          if evaluation.is_done else []),
@@ -85,6 +92,13 @@ def evaluation_detail(request, team_slug: str, evaluation_id: int):
 def evaluation_file(request, team_slug: str, evaluation_id: int, kind: str):
     team = membership_or_404(request.user, team_slug).team
     evaluation = selectors.evaluation_of_team_or_404(team, evaluation_id)
+    if kind == "drfc":
+        try:
+            archive = services.drfc_archive(evaluation)
+        except ValidationError as exc:
+            raise Http404(" ".join(exc.messages)) from None
+        return FileResponse(io.BytesIO(archive), as_attachment=True, content_type="application/zip",
+                            filename=f"evaluation-{evaluation.pk}-deepracer-for-cloud.zip")
     if kind not in DOWNLOADS:
         raise Http404
     attr, filename, content_type = DOWNLOADS[kind]

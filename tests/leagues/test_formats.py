@@ -177,6 +177,14 @@ def test_laps_beyond_laps_per_attempt_and_attempts_beyond_the_allowance_do_not_c
     ]
 
 
+def test_laps_without_an_attempt_do_not_use_up_the_allowance():
+    # Laps typed in the admin before attempts existed, then an attempt on the timekeeper console.
+    typed = laps(9.0, 9.5, 10.0)
+    raced = laps(8.0, 8.5, attempt=41, start=4) + laps(7.0, attempt=42, start=6)
+    counted = ranking.laps_that_count(typed + raced, ranking.AttemptRules(laps_per_attempt=1))
+    assert [(lap.attempt, lap.lap_number) for lap in counted] == [(None, 1), (None, 2), (None, 3), (41, 4)]
+
+
 def test_attempt_rules_refuse_nonsense():
     for bad in ({"time_limit_s": 0}, {"attempts_per_team": 0}, {"laps_per_attempt": 0}):
         with pytest.raises(ValueError):

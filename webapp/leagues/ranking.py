@@ -21,9 +21,9 @@ fewer than N: no score). `rank_teams` ranks teams by score, then by an explicit 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 BEST_LAP = "best_lap"
 BEST_AVERAGE = "best_average"
@@ -100,13 +100,24 @@ def _recorded_key(lap: object) -> tuple[bool, Any]:
     return (recorded is None, recorded if recorded is not None else 0)
 
 
+# A lap with its sort key computed once: (attempt key, lap number, recorded key, input index, lap).
+# The index is unique, so sorting never compares two laps.
+_Item = tuple[tuple[int, float, str], int, tuple[bool, Any], int, Any]
+
+
+def _items(laps: Iterable[LapLike]) -> list[_Item]:
+    items = [(attempt_key(lap), lap.lap_number, _recorded_key(lap), index, lap) for index, lap in enumerate(laps)]
+    items.sort()
+    return items
+
+
 def _ordered(laps: Iterable[LapLike]) -> list[LapLike]:
-    return sorted(laps, key=lambda lap: (attempt_key(lap), lap.lap_number, _recorded_key(lap)))
+    return [item[4] for item in _items(laps)]
 
 
-@dataclass(frozen=True)
-class _Lap:
-    """One lap after duplicates are merged: the record that counts, its effective time and validity."""
+class _Lap(NamedTuple):
+    """One lap after duplicates are merged: the record that counts, its effective time (rounded to the
+    microsecond) and validity."""
 
     record: Any
     attempt: tuple[int, float, str]
@@ -116,41 +127,51 @@ class _Lap:
     valid: bool
 
 
-def _merged(laps: Iterable[LapLike], penalty_s: float, max_resets_per_lap: int | None) -> list[_Lap]:
-    groups: dict[tuple[tuple[int, float, str], int], list[_Lap]] = {}
-    for lap in _ordered(laps):
-        is_valid = bool(lap.valid) and (max_resets_per_lap is None or lap.resets <= max_resets_per_lap)
-        entry = _Lap(lap, attempt_key(lap), lap.lap_number, effective_time(lap, penalty_s), lap.resets, is_valid)
-        groups.setdefault((entry.attempt, entry.number), []).append(entry)
+def _merge(items: Sequence[_Item], penalty_s: float, max_resets_per_lap: int | None) -> list[_Lap]:
+    """One _Lap per (attempt, lap number): the fastest valid record (the earliest of equally fast
+    ones), or the first record when none is valid. `items` are sorted, so a lap's records are adjacent."""
     merged: list[_Lap] = []
-    for records in groups.values():  # insertion order is already (attempt, number, recorded)
-        valid = [entry for entry in records if entry.valid]
-        # min keeps the first (earliest recorded) of equally fast records.
-        merged.append(min(valid, key=lambda entry: round(entry.time_s, _DIGITS)) if valid else records[0])
+    for attempt, number, _, _, lap in items:
+        resets = lap.resets
+        valid = bool(lap.valid) and (max_resets_per_lap is None or resets <= max_resets_per_lap)
+        entry = _Lap(lap, attempt, number, round(lap.lap_time_s + resets * penalty_s, _DIGITS), resets, valid)
+        if merged and merged[-1].attempt == attempt and merged[-1].number == number:
+            kept = merged[-1]
+            if valid and (not kept.valid or entry.time_s < kept.time_s):
+                merged[-1] = entry
+        else:
+            merged.append(entry)
     return merged
 
 
-def _windows(merged: Sequence[_Lap], n: int) -> list[list[_Lap]]:
+def _merged(laps: Iterable[LapLike], penalty_s: float, max_resets_per_lap: int | None) -> list[_Lap]:
+    return _merge(_items(laps), penalty_s, max_resets_per_lap)
+
+
+def _window_ends(merged: Sequence[_Lap], n: int) -> Iterator[int]:
+    """The index just past each run of n valid laps with consecutive numbers in one attempt, in order."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    windows: list[list[_Lap]] = []
-    run: list[_Lap] = []
-    for lap in merged:
-        if not lap.valid or (run and (lap.attempt != run[-1].attempt or lap.number != run[-1].number + 1)):
-            run = []
-        if lap.valid:
-            run.append(lap)
-            if len(run) >= n:
-                windows.append(run[-n:])
-    return windows
+    run = 0
+    previous: _Lap | None = None
+    for index, lap in enumerate(merged):
+        if not lap.valid:
+            run = 0
+        elif run and previous is not None and lap.attempt == previous.attempt and lap.number == previous.number + 1:
+            run += 1
+        else:
+            run = 1
+        previous = lap
+        if run >= n:
+            yield index + 1
 
 
 def consecutive_windows(laps: Iterable[LapLike], n: int, *, max_resets_per_lap: int | None = None,
                         penalty_s: float = 0.0) -> list[list[LapLike]]:
     """Every run of n valid laps with consecutive lap numbers in one attempt, earliest first (the lap
     records; of duplicates, the fastest valid one)."""
-    return [[lap.record for lap in window]
-            for window in _windows(_merged(laps, penalty_s, max_resets_per_lap), n)]
+    merged = _merged(laps, penalty_s, max_resets_per_lap)
+    return [[lap.record for lap in merged[end - n:end]] for end in _window_ends(merged, n)]
 
 
 def _score(window: Sequence[_Lap], total: bool = False) -> Score:
@@ -160,21 +181,26 @@ def _score(window: Sequence[_Lap], total: bool = False) -> Score:
 
 
 def _best_lap(merged: Sequence[_Lap]) -> Score | None:
-    valid = [lap for lap in merged if lap.valid]
-    if not valid:
-        return None
-    return _score([min(valid, key=lambda lap: round(lap.time_s, _DIGITS))])
+    best: _Lap | None = None
+    for lap in merged:
+        if lap.valid and (best is None or lap.time_s < best.time_s):
+            best = lap
+    return _score([best]) if best is not None else None
 
 
 def _rule_score(rule: str, merged: Sequence[_Lap], n: int) -> Score | None:
     if rule == BEST_LAP:
         return _best_lap(merged)
     if rule == BEST_AVERAGE:
-        scores = [_score(window) for window in _windows(merged, n)]
-        return min(scores, key=lambda s: round(s.time_s, _DIGITS)) if scores else None
+        best_end, best_key = 0, math.inf
+        for end in _window_ends(merged, n):
+            key = round(sum(lap.time_s for lap in merged[end - n:end]) / n, _DIGITS)
+            if key < best_key:  # the earliest of equally fast windows
+                best_end, best_key = end, key
+        return _score(merged[best_end - n:best_end]) if best_end else None
     if rule == FIRST_CONSECUTIVE:
-        windows = _windows(merged, n)
-        return _score(windows[0]) if windows else None
+        end = next(_window_ends(merged, n), 0)
+        return _score(merged[end - n:end]) if end else None
     if rule == TOTAL_TIME:
         if n < 1:
             raise ValueError("n must be at least 1")
@@ -234,28 +260,34 @@ class AttemptRules:
 
 def laps_that_count(laps: Iterable[LapLike], rules: AttemptRules) -> list[LapLike]:
     """The laps of one team that count, in (attempt, lap_number, recorded) order: those of its first
-    `attempts_per_team` attempts (attempt ids in order; laps without an attempt are one attempt, the
-    first), completed within the attempt's time limit (`ends_at_s`, when the lap has it; a lap ending
-    exactly at the limit counts), and among the first `laps_per_attempt` laps of the attempt. Invalid
-    laps use up a place in `laps_per_attempt` (they were driven); duplicates of a lap number share one."""
-    counted: list[LapLike] = []
+    `attempts_per_team` attempts (attempt ids in order), completed within the attempt's time limit
+    (`ends_at_s`, when the lap has it; a lap ending exactly at the limit counts), and among the first
+    `laps_per_attempt` laps of the attempt. Invalid laps use up a place in `laps_per_attempt` (they were
+    driven); duplicates of a lap number share one. Laps without an attempt (typed in the admin,
+    imported, evaluation laps) belong to no attempt: only the time limit applies to them."""
+    return [item[4] for item in _counted(_items(laps), rules)]
+
+
+def _counted(items: Sequence[_Item], rules: AttemptRules) -> list[_Item]:
+    no_attempt = attempt_key(None)
+    counted: list[_Item] = []
     attempts_seen: list[tuple[int, float, str]] = []
-    numbers_in_attempt: dict[tuple[int, float, str], list[int]] = {}
-    for lap in _ordered(laps):
-        key = attempt_key(lap)
-        if key not in attempts_seen:
-            attempts_seen.append(key)
-        if len(attempts_seen) > rules.attempts_per_team:
-            break  # ordered by attempt: every later lap belongs to an attempt beyond the allowance
+    numbers: list[int] = []  # lap numbers seen in the current attempt
+    for item in items:
+        key, number, _, _, lap = item
+        if key != no_attempt and (not attempts_seen or attempts_seen[-1] != key):
+            attempts_seen.append(key)  # items are ordered by attempt: a new key is a new attempt
+            numbers = []
+            if len(attempts_seen) > rules.attempts_per_team:
+                break  # every later lap belongs to an attempt beyond the allowance
         ends_at_s = getattr(lap, "ends_at_s", None)
         if ends_at_s is not None and ends_at_s > rules.time_limit_s + 1e-9:
             continue
-        numbers = numbers_in_attempt.setdefault(key, [])
-        if lap.lap_number not in numbers:
+        if key != no_attempt and number not in numbers:
             if rules.laps_per_attempt is not None and len(numbers) >= rules.laps_per_attempt:
                 continue
-            numbers.append(lap.lap_number)
-        counted.append(lap)
+            numbers.append(number)
+        counted.append(item)
     return counted
 
 
@@ -315,7 +347,7 @@ def _when(value: Any) -> str:
 
 
 def _tie_break_key(name: str, entry: _Entry, width: int) -> Any:
-    valid_times = sorted(round(lap.time_s, _DIGITS) for lap in entry.merged if lap.valid)
+    valid_times = sorted(lap.time_s for lap in entry.merged if lap.valid)
     if name == NEXT_BEST_LAP:
         return tuple(valid_times + [math.inf] * (width - len(valid_times)))
     window = entry.score.window if entry.score else ()
@@ -358,14 +390,19 @@ def rank_teams(laps_by_team: Mapping[Any, Iterable[LapLike]], rule: str, n: int,
         raise ValueError(f"Unknown ranking rule: {rule}")
     entries = []
     for team, team_laps in laps_by_team.items():
-        counted = laps_that_count(team_laps, attempt_rules) if attempt_rules else list(team_laps)
-        merged = _merged(counted, penalty_s, max_resets_per_lap)
+        items = _items(team_laps)
+        merged = _merge(_counted(items, attempt_rules) if attempt_rules else items, penalty_s, max_resets_per_lap)
         entries.append(_Entry(team, merged, _rule_score(rule, merged, n)))
     width = max((sum(1 for lap in entry.merged if lap.valid) for entry in entries), default=0)
+    equal_scores: dict[float, list[_Entry]] = {}
     for entry in entries:
         if entry.score is not None:
-            entry.keys = (round(entry.score.time_s, _DIGITS),
-                          *(_tie_break_key(name, entry, width) for name in chain))
+            equal_scores.setdefault(round(entry.score.time_s, _DIGITS), []).append(entry)
+    for time_key, equal in equal_scores.items():
+        for entry in equal:
+            # The chain is only needed (and only computed) where scores are equal.
+            entry.keys = (time_key, *(_tie_break_key(name, entry, width) for name in chain)) if len(equal) > 1 \
+                else (time_key,)
     scored = sorted((e for e in entries if e.score is not None), key=lambda e: (e.keys, str(e.team)))
     unscored = sorted((e for e in entries if e.score is None), key=lambda e: str(e.team))
 

@@ -133,6 +133,9 @@ class Event(models.Model):
         help_text="A final track whose results stay private until the organisers reveal them.",
     )
     results_revealed = models.BooleanField(default=True)
+    # Bumped by `live.notify_event` with every change to the event's results: the key under which
+    # each web process keeps the leaderboard it computed (webapp.leagues.boards).
+    board_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["starts"]

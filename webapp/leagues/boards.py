@@ -1,0 +1,162 @@
+"""The live leaderboard of an event as one JSON-ready document: what the event page, the venue's big
+screen, the streaming overlay and their websocket (webapp.leagues.consumers) all show.
+
+`board(event, private=...)` reads the standings (selectors: the ranking rule, tie-break chain and
+physical-lap sources live there and in ranking.py), the team on track with its race timer, and the
+event's facts. `cached_board` keeps one per (event, private) and per web process, keyed on
+`Event.board_version`, which `live.notify_event` bumps with every change: a page or socket asking
+for the same version gets the same document without a database read of the laps.
+
+Private boards (organisers) include results an organiser has not revealed yet (a hidden final
+track); public ones say the results are hidden and carry no rows.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from . import selectors
+from .models import Event, LapResult, Round
+
+
+def _epoch(moment) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+def _round_in_play(event: Event) -> Round | None:
+    """The round the board ranks: the round of the attempt on track, else the running round, else
+    the latest round that has laps or teams seeded; None when the event has no rounds."""
+    rounds = list(selectors.rounds_of_event(event))
+    if not rounds:
+        return None
+    on_track = selectors.attempt_on_track(event)
+    if on_track is not None and on_track.round_id:
+        return next((r for r in rounds if r.pk == on_track.round_id), rounds[-1])
+    running = [r for r in rounds if r.status == Round.Status.RUNNING]
+    if running:
+        return running[-1]
+    started = [r for r in rounds if r.status != Round.Status.PENDING or r.seeding]
+    return started[-1] if started else rounds[0]
+
+
+def _on_track(event: Event) -> dict[str, Any] | None:
+    attempt = selectors.attempt_on_track(event)
+    if attempt is None:
+        return None
+    laps = list(LapResult.objects.filter(attempt=attempt).order_by("lap_number")
+                .values("lap_number", "lap_time_s", "resets", "valid"))
+    return {
+        "attempt_id": attempt.pk,
+        "team_id": attempt.team_id,
+        "team": attempt.team.name,
+        "number": attempt.number,
+        "round": attempt.round.name if attempt.round else None,
+        "heat": attempt.heat.key if attempt.heat else None,
+        "status": attempt.status,
+        "started_at": _epoch(attempt.started_at),
+        "paused_at": _epoch(attempt.paused_at),
+        "paused_total_s": attempt.paused_total_s,
+        "time_limit_s": attempt.time_limit_s,
+        "lap_started_at": _epoch(attempt.lap_started_at),
+        "lap_paused_s": attempt.lap_paused_s,
+        "current_resets": attempt.current_resets,
+        "throttle_percent": attempt.throttle_percent,
+        "laps": [{"n": lap["lap_number"], "time_s": lap["lap_time_s"], "resets": lap["resets"],
+                  "valid": lap["valid"]} for lap in laps],
+    }
+
+
+def _rows(standings) -> list[dict[str, Any]]:
+    rows = []
+    for standing in standings:
+        score = standing.score
+        rows.append({
+            "rank": standing.rank,
+            "team_id": standing.team.pk,
+            "team": standing.team.name,
+            "score_s": score.time_s if score else None,
+            "counting": list(score.laps) if score else [],
+            "gap_s": standing.gap_s,
+            "best_lap_s": standing.best_lap_s,
+            "laps": standing.lap_count,
+            "valid_laps": standing.valid_lap_count,
+            "resets": standing.resets,
+            "tie_break": standing.tie_break,
+        })
+    return rows
+
+
+def board(event: Event, *, private: bool = False) -> dict[str, Any]:
+    """The leaderboard document of the event (see the module docstring)."""
+    race_round = _round_in_play(event)
+    hidden = not event.results_revealed and not private
+    if hidden:
+        standings: list = []
+    elif race_round is not None:
+        standings = selectors.round_standings(race_round)
+    else:
+        standings = selectors.leaderboard(event)
+    rule = race_round.rule if race_round is not None else event.ranking_rule
+    n = race_round.n if race_round is not None else event.consecutive_laps
+    return {
+        "type": "board",
+        "event_id": event.pk,
+        "version": event.board_version,
+        "name": event.name,
+        "kind": event.kind,
+        "status": event.status,
+        "round": race_round.name if race_round is not None else None,
+        "rule": dict(Event.RankingRule.choices).get(rule, rule),
+        "rule_key": rule,
+        "n": n,
+        "penalty_s": event.off_track_penalty_s,
+        "tie_break": list(event.tie_break_chain),
+        "hidden": hidden,
+        "rows": _rows(standings),
+        "on_track": None if hidden else _on_track(event),
+        "built_at": time.time(),
+    }
+
+
+class _BoardCache:
+    """Per process: the latest board document and its JSON per (event, private), by version."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._boards: dict[tuple[int, bool], tuple[int, dict[str, Any], str]] = {}
+
+    def get(self, event: Event, *, private: bool) -> tuple[dict[str, Any], str]:
+        key = (event.pk, private)
+        with self._lock:
+            cached = self._boards.get(key)
+        if cached is not None and cached[0] == event.board_version:
+            return cached[1], cached[2]
+        document = board(event, private=private)
+        text = json.dumps(document, separators=(",", ":"))
+        with self._lock:
+            current = self._boards.get(key)
+            if current is None or current[0] <= event.board_version:
+                self._boards[key] = (event.board_version, document, text)
+        return document, text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._boards.clear()
+
+
+board_cache = _BoardCache()
+
+
+def cached_board(event: Event, *, private: bool = False) -> dict[str, Any]:
+    return board_cache.get(event, private=private)[0]
+
+
+def cached_board_json(event_id: int, *, private: bool) -> str | None:
+    """The board's JSON for the event as the database has it now (None if the event is gone)."""
+    event = Event.objects.select_related("league").filter(pk=event_id).first()
+    if event is None:
+        return None
+    return board_cache.get(event, private=private)[1]

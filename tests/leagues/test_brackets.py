@@ -1,5 +1,6 @@
 """Knockout brackets, groups and head-to-head heats as plain functions (no database)."""
 
+import random
 from collections import Counter
 from dataclasses import dataclass
 
@@ -99,9 +100,33 @@ def test_double_elimination_of_64_has_126_matches_and_the_reset():
     assert max(len(m.source_a) for m in matches) <= 40 and max(len(m.source_b) for m in matches) <= 40
 
 
-def test_brackets_need_two_teams():
+def test_brackets_need_two_different_teams():
     with pytest.raises(ValueError):
         brackets.single_elimination(["Solo"])
+    with pytest.raises(ValueError, match="twice"):
+        brackets.double_elimination(["A", "B", "A"])
+
+
+def test_every_field_size_races_to_a_complete_ranking():
+    rng = random.Random(7)
+    for n in range(2, 34):
+        for kind in ("single", "third place", "double"):
+            if kind == "double":
+                bracket = brackets.double_elimination(list(range(1, n + 1)))
+            else:
+                bracket = brackets.single_elimination(list(range(1, n + 1)), third_place_match=kind == "third place")
+            matches, results = play(bracket, pick=lambda a, b: rng.choice([a, b]))
+            places = brackets.final_ranking(bracket, results)
+            assert sorted(team for group in places for team in group) == list(range(1, n + 1)), (n, kind)
+            if kind == "single":
+                assert len(results) == n - 1  # one race per team out
+            elif kind == "third place":
+                assert len(results) == (n if n >= 4 else n - 1)  # (3 teams: the 3rd-place match is a bye)
+            else:
+                assert len(results) in (2 * n - 2, 2 * n - 1), (n, len(results))  # with or without the reset
+                losses = Counter(m.loser for m in matches if m.loser is not None)
+                champion = places[0][0]
+                assert losses[champion] <= 1 and all(count == 2 for team, count in losses.items() if team != champion)
 
 
 # --- Advancing --------------------------------------------------------------------------------------

@@ -112,6 +112,10 @@ def round_name(teams_in_round: int) -> str:
 
 def _winners_bracket(seeded: Sequence[T], double: bool) -> list[Match[T]]:
     size = bracket_size(len(seeded))
+    if any(team is None for team in seeded):
+        raise ValueError("a seeded team cannot be None (None marks a bye)")
+    if any(seeded[i] == seeded[j] for i in range(len(seeded)) for j in range(i)):
+        raise ValueError("a team is seeded twice")
     rounds = int(math.log2(size))
     order = seed_order(size)
     matches: list[Match[T]] = []

@@ -417,7 +417,7 @@ def rank_teams(laps_by_team: Mapping[Any, Iterable[LapLike]], rule: str, n: int,
             resets=sum(lap.resets for lap in entry.merged),
         )
         if entry.score is not None and leader is not None:
-            standing.gap_s = entry.score.time_s - leader
+            standing.gap_s = round(entry.score.time_s - leader, _DIGITS)
             if previous is not None and previous.keys == entry.keys:
                 standing.rank = standings[-1].rank
             else:

@@ -197,3 +197,15 @@ def test_a_device_of_event_a_cannot_touch_event_b(event, organiser, on_track, ma
         race.ignore_crossing(user=other_org, crossing=Crossing.objects.get(crossing_id="c1"))
     with pytest.raises(PermissionDenied):
         race.revoke_device(user=other_org, device=own_device)
+
+
+@pytest.mark.django_db
+def test_two_crossings_at_the_same_instant_are_one_passage(device, on_track):
+    device.debounce_s = 0.0
+    device.save()
+    cross(device, "c1", 100.0)
+    cross(device, "c2", 108.0)
+    same = cross(device, "c3", 108.0002)  # 0.2 ms later: no 0.000 s lap (it used to fail with a 500)
+    other_sensor = cross(device, "c4", 108.0005, sensor="s2")
+    assert (same.status, other_sensor.status) == ("debounced", "debounced")
+    assert [t for _, t, _ in laps()] == [8.0]

@@ -459,6 +459,8 @@ def undo_last(*, user, attempt: Attempt, expected_version: int | None) -> AuditE
 # -- lap timer devices --------------------------------------------------------------------------
 
 DEVICE_TOKEN_PREFIX = "pld_"
+# Crossings of one attempt closer than this (from any sensor) are one passage: a lap is timed to the ms.
+SAME_INSTANT_US = 1000
 
 
 def issue_device(*, user, event: Event, name: str, debounce_s: float = 2.0) -> tuple[TimerDevice, str]:
@@ -524,10 +526,14 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
             crossing.status = Crossing.Status.DEBOUNCED
             crossing.save()
             return crossing, True
+        latest = (Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED)
+                  .order_by("-device_time_us").first())
+        if latest is not None and abs(device_time_us - latest.device_time_us) < SAME_INSTANT_US:
+            crossing.status = Crossing.Status.DEBOUNCED  # another sensor saw the same passage
+            crossing.save()
+            return crossing, True
         crossing.status = Crossing.Status.COUNTED
         crossing.save()
-        latest = (Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED)
-                  .exclude(pk=crossing.pk).order_by("-device_time_us").first())
         if latest is not None and latest.device_time_us > device_time_us:
             rebuild_device_laps(attempt)  # arrived out of order (a queue replayed late)
         elif attempt.lap_started_device_us is None:

@@ -4,6 +4,9 @@ refuses any body over PITLANE_MAX_REQUEST_BYTES before reading it: tests/deploy/
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -14,7 +17,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _post(client, team, size: int):
-    zip_like = SimpleUploadedFile("log.zip", b"PK\x03\x04" + b"\0" * (size - 4), content_type="application/zip")
+    buffer = io.BytesIO()  # a whole zip of about `size` bytes (the upload checks that it is one)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("padding.bin", b"\0" * (size - 200))
+    zip_like = SimpleUploadedFile("log.zip", buffer.getvalue(), content_type="application/zip")
     return client.post(f"/teams/{team.slug}/datasets/upload/", {"file": zip_like, "name": "Form"},
                        HTTP_X_REQUESTED_WITH="XMLHttpRequest")
 
@@ -26,7 +32,7 @@ def test_a_zip_over_the_form_cap_is_refused_with_a_pointer_to_the_chunked_upload
     response = _post(client, team_a, 200_000)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert "97.7\xa0KB" in error and "chunks" in error and f"/teams/{team_a.slug}/datasets/upload/chunk/" in error
+    assert "97.7 KiB" in error and "chunks" in error and f"/teams/{team_a.slug}/datasets/upload/chunk/" in error
     assert not Dataset.objects.exists()
     assert files_under(pitlane_dirs["UPLOAD_ROOT"]) == []
 

@@ -155,7 +155,8 @@ def _open_entry(npy: Path, meta: Path, count: int, cfg: TrainConfig) -> _Entry |
         return None
     if dtype != np.uint8 or shape != (count, *frame_shape(cfg)) or len(names) != count:
         return None
-    os.utime(meta)  # last use, for pruning
+    with suppress(OSError):  # last use, for pruning (a read-only cache is still usable)
+        os.utime(meta)
     return _Entry(npy, names, offset)
 
 
@@ -273,7 +274,9 @@ class FrameSource:
         self.row = row              # int64 per path: row in that file
         self.shape = shape
         self.frame_bytes = int(np.prod(shape))
-        self._fds = [os.open(e.path, os.O_RDONLY) for e in entries]
+        self._fds: list[int] = []
+        for e in entries:  # one by one, so __del__ closes those opened if one is missing
+            self._fds.append(os.open(e.path, os.O_RDONLY))
 
     def __len__(self) -> int:
         return int(self.entry.shape[0])
@@ -356,4 +359,7 @@ def frames_for(paths: np.ndarray, cfg: TrainConfig, build: bool = True,
             if slot is None:
                 return None
             entry[i], row[i] = slot
-    return FrameSource(entries, entry, row, frame_shape(cfg))
+    try:
+        return FrameSource(entries, entry, row, frame_shape(cfg))
+    except FileNotFoundError:  # pruned by another job's build just now
+        return None

@@ -255,7 +255,7 @@ def test_every_change_notifies_the_live_viewers_once_committed(attempt, organise
     from webapp.leagues import live
 
     sent = []
-    monkeypatch.setattr(live, "_send", sent.append)
+    monkeypatch.setattr(live, "_send", lambda event_id, version: sent.append(event_id))
     with django_capture_on_commit_callbacks(execute=True):
         started(attempt, organiser)
         lap(attempt, organiser, 8.0)
@@ -272,3 +272,42 @@ def test_physical_leaderboard_ranks_console_laps_not_team_reports(attempt, organ
                              source=LapResult.Source.AGENT)
     board = selectors.leaderboard(attempt.event)
     assert [(s.team.name, s.rank) for s in board] == [("Team Alpha", 1), ("Team Bravo", None)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_consoles_pressing_at_the_same_moment(make_league, make_event, make_user, team_a):
+    """Two threads (two consoles) capture a lap on the same version at once: one lap, one refusal."""
+    import threading
+
+    from django.db import connection
+
+    league = make_league()
+    organiser, timekeeper = make_user("org"), make_user("tk")
+    make_organiser(organiser, league)
+    event = make_event(league, kind=Event.Kind.PHYSICAL)
+    event.registrations.create(team=team_a)
+    event.timekeepers.add(timekeeper)
+    attempt = race.create_attempt(user=organiser, event=event, team=team_a)
+    attempt = race.start(user=organiser, attempt=attempt, expected_version=attempt.version, now=at(0))
+    seen = attempt.version
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def press(user):
+        try:
+            barrier.wait()
+            race.capture_lap(user=user, attempt=Attempt(pk=attempt.pk), expected_version=seen, now=at(8))
+            outcomes.append("lap")
+        except race.StaleAttempt:
+            outcomes.append("stale")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press, args=(user,)) for user in (organiser, timekeeper)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["lap", "stale"]
+    assert LapResult.objects.count() == 1
+    assert Attempt.objects.get(pk=attempt.pk).version == seen + 1

@@ -113,9 +113,9 @@ def _audit(event: Event, action: str, *, user=None, device: TimerDevice | None =
 def _lock(attempt: Attempt, expected_version: int | None, user=None, *, device: TimerDevice | None = None) -> Attempt:
     """The attempt, locked for this transaction, after checking who acts (a device acts only on its
     own event) and the version the caller saw."""
-    locked = Attempt.objects.select_for_update().select_related("event", "event__league", "team", "round").get(
-        pk=attempt.pk
-    )
+    # of=self: PostgreSQL cannot lock the nullable side of the round's outer join.
+    locked = (Attempt.objects.select_for_update(of=("self",))
+              .select_related("event", "event__league", "team", "round").get(pk=attempt.pk))
     if device is not None:
         if device.event_id != locked.event_id:
             raise PermissionDenied("This timer device belongs to another event.")
@@ -346,7 +346,8 @@ def capture_lap(*, user, attempt: Attempt, expected_version: int | None, confirm
 
 
 def _lap_in_event(lap: LapResult) -> tuple[LapResult, Attempt | None]:
-    lap = LapResult.objects.select_for_update().select_related("event", "event__league", "attempt").get(pk=lap.pk)
+    lap = (LapResult.objects.select_for_update(of=("self",))
+           .select_related("event", "event__league", "attempt").get(pk=lap.pk))
     return lap, lap.attempt
 
 
@@ -513,7 +514,7 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
         TimerDevice.objects.filter(pk=device.pk).update(last_seen=moment)
         crossing = Crossing(device=device, crossing_id=crossing_id, sensor=sensor[:40], device_time_us=device_time_us,
                             received=moment)
-        attempt = (Attempt.objects.select_for_update().select_related("event", "team", "round")
+        attempt = (Attempt.objects.select_for_update(of=("self",)).select_related("event", "team", "round")
                    .filter(event=device.event, status__in=Attempt.ON_TRACK).first())
         if attempt is None:
             crossing.status = Crossing.Status.NO_ATTEMPT
@@ -543,10 +544,7 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
             old = snapshot(attempt)
             lap_time_s = round((device_time_us - attempt.lap_started_device_us) / 1_000_000, 3)
             lap = _new_lap(attempt, lap_time_s, source=LapResult.Source.LAP_TIMER, moment=moment, crossing=crossing)
-            if _below_minimum(attempt.event, lap_time_s):
-                lap.valid = False
-                lap.invalidated_reason = (f"faster than the plausible minimum ({attempt.event.min_plausible_lap_s} s):"
-                                          " restore it to confirm")[:200]
+            if _hold_if_implausible(lap):
                 lap.save(update_fields=["valid", "invalidated_reason"])
             crossing.lap = lap
             crossing.save(update_fields=["lap"])
@@ -555,6 +553,16 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
             _audit(attempt.event, Action.LAP_ADDED, device=device, attempt=attempt, lap=lap, old=old,
                    new={"lap": lap_values(lap), "attempt": snapshot(attempt), "crossing": crossing.crossing_id})
     return crossing, True
+
+
+def _hold_if_implausible(lap: LapResult) -> bool:
+    """A timer lap below the plausible minimum is stored invalid until a timekeeper restores (confirms) it."""
+    minimum = lap.event.min_plausible_lap_s
+    if minimum is None or lap.lap_time_s >= minimum or lap.confirmed_implausible:
+        return False
+    lap.valid = False
+    lap.invalidated_reason = f"faster than the plausible minimum ({minimum} s): restore it to confirm"[:200]
+    return True
 
 
 def rebuild_device_laps(attempt: Attempt) -> None:
@@ -589,12 +597,14 @@ def rebuild_device_laps(attempt: Attempt) -> None:
             lap.valid = ranking.lap_is_valid(not lap.invalidated_reason, lap.resets, event.max_resets_per_lap)
             lap.save(update_fields=["lap_time_s", "resets", "valid"])
         else:
-            lap = LapResult.objects.create(
+            lap = LapResult(
                 event=event, team=attempt.team, attempt=attempt, round=attempt.round,
                 lap_number=next_lap_number(event.pk, attempt.team_id), lap_time_s=lap_time_s, resets=extra,
                 valid=ranking.lap_is_valid(True, extra, event.max_resets_per_lap), source=LapResult.Source.LAP_TIMER,
-                recorded=crossing.received, crossing=crossing,
+                recorded=crossing.received, crossing=crossing, ends_at_s=round(attempt.elapsed_s(crossing.received), 3),
             )
+            _hold_if_implausible(lap)
+            lap.save()
         Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
         kept.append(lap)
     attempt.current_resets += carried.get(None, 0)

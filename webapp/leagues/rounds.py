@@ -134,7 +134,8 @@ def heat_laps(heat: Heat, team) -> list[LapResult]:
 def decide_heat(*, user, heat: Heat) -> Heat:
     """Decide a bracket heat from its two teams' attempts and advance the bracket. A tie after the
     whole tie-break chain (or no score for either) is a ValidationError: race it again."""
-    heat = Heat.objects.select_for_update().select_related("round", "round__event", "team_a", "team_b").get(pk=heat.pk)
+    heat = (Heat.objects.select_for_update(of=("self",))
+            .select_related("round", "round__event", "team_a", "team_b").get(pk=heat.pk))
     race_round = heat.round
     event = race_round.event
     check_timekeeper(user, event)

@@ -311,3 +311,18 @@ def test_two_consoles_pressing_at_the_same_moment(make_league, make_event, make_
     assert sorted(outcomes) == ["lap", "stale"]
     assert LapResult.objects.count() == 1
     assert Attempt.objects.get(pk=attempt.pk).version == seen + 1
+
+
+@pytest.mark.django_db
+def test_the_console_state_survives_a_reload(attempt, organiser):
+    from webapp.leagues import selectors
+
+    started(attempt, organiser)
+    lap(attempt, organiser, 8.0)
+    attempt.refresh_from_db()
+    race.add_reset(user=organiser, attempt=attempt, expected_version=attempt.version)
+    reloaded = Attempt.objects.get(pk=attempt.pk)  # a fresh page or a second browser
+    state = selectors.attempt_state(reloaded, now=at(11.5))
+    assert state["status"] == "running" and state["version"] == reloaded.version
+    assert (state["elapsed_s"], state["remaining_s"], state["lap_running_s"]) == (11.5, 108.5, 3.5)
+    assert state["current_resets"] == 1 and [lap["lap_time_s"] for lap in state["laps"]] == [8.0]

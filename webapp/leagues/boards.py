@@ -121,25 +121,36 @@ def board(event: Event, *, private: bool = False) -> dict[str, Any]:
     }
 
 
+#: The event's own fields a board depends on: an organiser changing one (the rule, revealing a
+#: hidden final) makes a new board even though no lap changed.
+BOARD_FIELDS = ("name", "kind", "status", "ranking_rule", "consecutive_laps", "off_track_penalty_s",
+                "max_resets_per_lap", "tie_break", "attempt_time_s", "attempts_per_team", "laps_per_attempt",
+                "results_revealed")
+
+
+def _stamp(event: Event) -> tuple:
+    return (event.board_version, *(getattr(event, name) for name in BOARD_FIELDS))
+
+
 class _BoardCache:
     """Per process: the latest board document and its JSON per (event, private), by version."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._boards: dict[tuple[int, bool], tuple[int, dict[str, Any], str]] = {}
+        self._boards: dict[tuple[int, bool], tuple[tuple, dict[str, Any], str]] = {}
 
     def get(self, event: Event, *, private: bool) -> tuple[dict[str, Any], str]:
-        key = (event.pk, private)
+        key, stamp = (event.pk, private), _stamp(event)
         with self._lock:
             cached = self._boards.get(key)
-        if cached is not None and cached[0] == event.board_version:
+        if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
         document = board(event, private=private)
         text = json.dumps(document, separators=(",", ":"))
         with self._lock:
             current = self._boards.get(key)
-            if current is None or current[0] <= event.board_version:
-                self._boards[key] = (event.board_version, document, text)
+            if current is None or current[0][0] <= event.board_version:
+                self._boards[key] = (stamp, document, text)
         return document, text
 
     def clear(self) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import boards, selectors, services
 
 
 def league_list(request: HttpRequest) -> HttpResponse:
@@ -27,6 +27,11 @@ def league_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "leagues/league_detail.html", context)
 
 
+def _private_board(request: HttpRequest, event) -> bool:
+    """Organisers and the event's timekeepers see results the organisers have not revealed yet."""
+    return selectors.is_organiser(request.user, event.league) or selectors.can_keep_time(request.user, event)
+
+
 def event_detail(request: HttpRequest, slug: str, event_id: int) -> HttpResponse:
     event = selectors.event_or_404(request.user, slug, event_id)
     team = getattr(request, "team", None)
@@ -35,7 +40,9 @@ def event_detail(request: HttpRequest, slug: str, event_id: int) -> HttpResponse
         "league": event.league,
         "event": event,
         "registrations": selectors.registrations_of_event(event),
-        "standings": selectors.leaderboard(event),
+        "board": boards.cached_board(event, private=_private_board(request, event)),
+        "my_team_id": team.pk if team else 0,
+        "can_keep_time": selectors.can_keep_time(request.user, event),
         "team": team,
         "registration": registration,
         "registration_problem": services.registration_problem(team, event) if team and not registration else None,
@@ -76,3 +83,32 @@ def event_unregister(request: HttpRequest, slug: str, event_id: int) -> HttpResp
         lambda team, event: services.unregister_team(user=request.user, team=team, event=event),
         "“{team}” is no longer registered.",
     )
+
+
+def event_board_json(request: HttpRequest, slug: str, event_id: int) -> JsonResponse:
+    """The live leaderboard document (what /ws/events/<id>/ sends): the pages' fallback while their
+    socket reconnects, and a feed for a venue's own graphics."""
+    event = selectors.event_or_404(request.user, slug, event_id)
+    response = JsonResponse(boards.cached_board(event, private=_private_board(request, event)))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def event_screen(request: HttpRequest, slug: str, event_id: int) -> HttpResponse:
+    """Big-screen leaderboard for the venue's projector: large type, the team on track and its timer."""
+    event = selectors.event_or_404(request.user, slug, event_id)
+    board = boards.cached_board(event, private=_private_board(request, event))
+    return render(request, "leagues/event_screen.html", {"league": event.league, "event": event, "board": board})
+
+
+def event_overlay(request: HttpRequest, slug: str, event_id: int) -> HttpResponse:
+    """Streaming overlay (transparent background, e.g. an OBS browser source): the top rows and the
+    team on track, driven by the same live document; `?rows=N` sets how many rows (default 5)."""
+    event = selectors.event_or_404(request.user, slug, event_id)
+    board = boards.cached_board(event, private=_private_board(request, event))
+    try:
+        rows = max(1, min(64, int(request.GET.get("rows", 5))))
+    except ValueError:
+        rows = 5
+    return render(request, "leagues/event_overlay.html",
+                  {"league": event.league, "event": event, "board": board, "max_rows": rows})

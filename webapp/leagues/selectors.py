@@ -222,3 +222,26 @@ def audit_rows(event: Event):
             json.dumps(entry.new, sort_keys=True) if entry.new is not None else "",
             entry.reason, "yes" if entry.undone_by_id else "",
         )
+
+
+def attempt_state(attempt: Attempt, now=None) -> dict:
+    """What a console shows of an attempt (JSON-ready): status, version (send it back with the next
+    action), race time left, the lap in progress (server clock, pauses excluded) and its resets."""
+    now = now or timezone.now()
+    lap_running_s = None
+    if attempt.status in Attempt.ON_TRACK and attempt.lap_started_at is not None \
+            and attempt.lap_started_device_us is None:
+        until = attempt.paused_at or now
+        lap_running_s = max(0.0, (until - attempt.lap_started_at).total_seconds() - attempt.lap_paused_s)
+    return {
+        "id": attempt.pk, "event": attempt.event_id, "team": attempt.team_id, "team_name": attempt.team.name,
+        "round": attempt.round_id, "heat": attempt.heat_id, "number": attempt.number, "status": attempt.status,
+        "version": attempt.version, "time_limit_s": attempt.time_limit_s,
+        "elapsed_s": round(attempt.elapsed_s(now), 3), "remaining_s": round(attempt.remaining_s(now), 3),
+        "lap_running_s": None if lap_running_s is None else round(lap_running_s, 3),
+        "timed_by_device": attempt.lap_started_device_us is not None,
+        "current_resets": attempt.current_resets, "throttle_percent": attempt.throttle_percent,
+        "laps": [{"id": lap.pk, "lap_number": lap.lap_number, "lap_time_s": lap.lap_time_s, "resets": lap.resets,
+                  "valid": lap.valid, "invalidated_reason": lap.invalidated_reason}
+                 for lap in attempt.laps.order_by("lap_number")],
+    }

@@ -193,3 +193,19 @@ def test_admin_names_timekeepers_by_username(client, organised, make_user):
     assert client.post(url, data).status_code == 302
     assert list(event.timekeepers.all()) == [timekeeper]
     assert selectors.can_keep_time(timekeeper, event)
+
+
+@pytest.mark.django_db
+def test_moving_a_lap_to_another_team_renumbers_both(organised, team_a, team_b):
+    organiser, event = organised
+    event.registrations.create(team=team_b)
+    first, second, third = (record_lap(event=event, team=team_a, lap_time_s=t) for t in (9.0, 9.1, 9.2))
+    record_lap(event=event, team=team_b, lap_time_s=8.0)
+    second.team = team_b
+    services.save_lap(second, user=organiser, reason="wrong team")
+    assert list(LapResult.objects.filter(team=team_a).order_by("lap_number")
+                .values_list("lap_number", "lap_time_s")) == [(1, 9.0), (2, 9.2)]
+    assert list(LapResult.objects.filter(team=team_b).order_by("lap_number")
+                .values_list("lap_number", "lap_time_s")) == [(1, 8.0), (2, 9.1)]
+    edited = AuditEntry.objects.get(action="lap_edited")
+    assert (edited.old["team"], edited.new["team"], edited.reason) == (team_a.pk, team_b.pk, "wrong team")

@@ -144,3 +144,21 @@ def test_rounds_are_for_this_leagues_organisers(race_day, make_user, make_league
     rounds.seed_round(user=organiser, race_round=knockout, teams=teams[:4])
     with pytest.raises(PermissionDenied):
         rounds.decide_heat(user=other, heat=Heat.objects.filter(round=knockout).first())
+
+
+@pytest.mark.django_db
+def test_a_double_elimination_round_is_stored_and_advanced(race_day):
+    organiser, event, teams = race_day
+    clock = Clock()
+    bracket = rounds.create_round(user=organiser, event=event, name="DE", kind=Round.Kind.DOUBLE_ELIMINATION)
+    rounds.seed_round(user=organiser, race_round=bracket, teams=teams[:8])
+    keys = set(Heat.objects.filter(round=bracket).values_list("key", flat=True))
+    assert {"W1-1", "L1-1", "GF"} <= keys and len(keys) == len(rounds.matches_of(bracket))
+    heat = Heat.objects.get(round=bracket, key="W1-1")
+    drive(organiser, event, heat.team_b, [7.5], clock, race_round=bracket, heat=heat)  # the 8th seed wins
+    drive(organiser, event, heat.team_a, [7.9], clock, race_round=bracket, heat=heat)
+    assert rounds.decide_heat(user=organiser, heat=heat).winner.name == "Team 08"
+    loser_slot = Heat.objects.get(round=bracket, key="L1-1")
+    assert "Team 01" in {getattr(loser_slot.team_a, "name", None), getattr(loser_slot.team_b, "name", None)}
+    bracket.refresh_from_db()
+    assert bracket.status == Round.Status.RUNNING

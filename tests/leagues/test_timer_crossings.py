@@ -209,3 +209,11 @@ def test_two_crossings_at_the_same_instant_are_one_passage(device, on_track):
     other_sensor = cross(device, "c4", 108.0005, sensor="s2")
     assert (same.status, other_sensor.status) == ("debounced", "debounced")
     assert [t for _, t, _ in laps()] == [8.0]
+
+
+@pytest.mark.django_db
+def test_a_revoked_device_cannot_ingest_even_when_called_directly(device, on_track, organiser):
+    race.revoke_device(user=organiser, device=device)
+    with pytest.raises(PermissionDenied, match="revoked"):
+        race.ingest_crossing(device, "c1", 100 * S, "s1")
+    assert not Crossing.objects.exists()

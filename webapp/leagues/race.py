@@ -11,6 +11,7 @@ Lap numbers are the server's: 1, 2, 3... per event and team, across rounds and a
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+
+from webapp.api.models import hash_token
 
 from . import live, ranking, selectors
 from .models import Attempt, AuditEntry, Crossing, Event, Heat, LapResult, Round, TimerDevice
@@ -465,11 +468,8 @@ SAME_INSTANT_US = 1000
 
 
 def issue_device(*, user, event: Event, name: str, debounce_s: float = 2.0) -> tuple[TimerDevice, str]:
-    """A new timer device of the event and its token (returned once; only its hash is stored)."""
-    import secrets
-
-    from webapp.api.models import hash_token
-
+    """A new timer device of the event and its token (returned once; only its hash is stored, as for
+    team API tokens: `webapp.api.models.hash_token`)."""
     check_organiser(user, event)
     raw = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
     device = TimerDevice.objects.create(event=event, name=name.strip() or "lap timer", prefix=raw[:12],
@@ -489,8 +489,6 @@ def revoke_device(*, user, device: TimerDevice) -> bool:
 
 def device_for_token(raw: str) -> TimerDevice | None:
     """The active device with this token, or None."""
-    from webapp.api.models import hash_token
-
     if not raw.startswith(DEVICE_TOKEN_PREFIX):
         return None
     return TimerDevice.objects.select_related("event").filter(token_hash=hash_token(raw), active=True).first()
@@ -508,6 +506,8 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
     moment = now or timezone.now()
     with transaction.atomic():
         device = TimerDevice.objects.select_for_update().select_related("event").get(pk=device.pk)
+        if not device.active:
+            raise PermissionDenied("This timer device has been revoked.")
         first = Crossing.objects.filter(device=device, crossing_id=crossing_id).select_related("lap").first()
         if first is not None:
             return first, False

@@ -130,6 +130,10 @@ def save_lap(lap: LapResult, *, user=None, reason: str = "") -> LapResult:
         lap.lap_number = stored.lap_number  # never typed over
     apply_race_rules(lap)
     lap.save()
+    if stored is not None and moved:
+        from .race import renumber_laps
+
+        renumber_laps(stored.event_id, stored.team_id)  # close the gap the lap left
     if stored is None:
         _audit_lap(lap, AuditEntry.Action.LAP_ADDED, user=user, new=_lap_audit_values(lap), reason=reason)
     elif _lap_audit_values(stored) != _lap_audit_values(lap):

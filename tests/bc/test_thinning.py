@@ -101,3 +101,15 @@ def test_the_training_form_offers_the_fraction():
 
     labels = dict(GROUPS)["Labels"]
     assert "straight_keep_fraction" in labels and "exactly 0" in HELP["straight_keep_fraction"]
+
+
+def test_training_samples_are_listed_from_the_thinned_frames(real_sample):
+    from training.bc.data import prepare
+
+    cfg = TrainConfig(val_block_frames=10, val_gap_frames=1, seed=5)
+    whole = prepare([real_sample], cfg)
+    thinned = prepare([real_sample], cfg.replace(straight_keep_fraction=0.2))
+    zero = whole.index.steering_raw == 0
+    assert np.array_equal(thinned.val_frames, whole.val_frames)
+    assert thinned.train_paths.size == thinned.train_frames.size < whole.train_paths.size
+    assert int(zero[thinned.train_frames].sum()) == round(0.2 * int(zero[whole.train_frames].sum()))

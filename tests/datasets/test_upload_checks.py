@@ -103,3 +103,21 @@ def test_limits_in_messages_and_on_the_page_are_labelled_mib(client, alpha, sett
     assert response.json()["error"] == "The file is larger than the upload limit of 3.0 MiB."
     page = client.get(f"/teams/{alpha.slug}/datasets/").content.decode()
     assert "Up to 3.0 MiB." in page and " MB" not in page
+
+
+def test_the_form_handler_stops_reading_at_the_first_chunk_of_a_non_zip(settings, pitlane_dirs):
+    from django.core.files.uploadhandler import StopUpload
+
+    from webapp.datasets.upload import LimitedDiskUploadHandler
+
+    handler = LimitedDiskUploadHandler(max_bytes=10 * 1024**2)
+    handler.new_file("file", "holiday.zip", "application/zip", None)
+    assert len(files_under(pitlane_dirs["UPLOAD_ROOT"])) == 1  # the part file it writes to
+    with pytest.raises(StopUpload):
+        handler.receive_data_chunk(b"\x89PNG\r\n" + b"\0" * 65_000, 0)
+    assert handler.refusal == f"holiday.zip is not a zip file (it does not start like one): {ADVICE}"
+    assert files_under(pitlane_dirs["UPLOAD_ROOT"]) == []
+    zipped = LimitedDiskUploadHandler(max_bytes=10 * 1024**2)
+    zipped.new_file("file", "log.zip", "application/zip", None)
+    assert zipped.receive_data_chunk(b"PK\x03\x04" + b"\0" * 100, 0) is None and zipped.refusal == ""
+    zipped.discard()

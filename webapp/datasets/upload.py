@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
+from .archive import ZIP_SIGNATURE, zip_start_problem
 from .sizes import binary_size
 
 
@@ -45,6 +46,7 @@ class LimitedDiskUploadHandler(FileUploadHandler):
         super().__init__(request)
         self.max_bytes = max_bytes or form_upload_limit()
         self.too_large = False
+        self.refusal = ""  # why the file was refused from its first bytes (not a zip)
         self._path: Path | None = None
         self._fh = None
         self._size = 0
@@ -65,6 +67,12 @@ class LimitedDiskUploadHandler(FileUploadHandler):
         self._size = 0
 
     def receive_data_chunk(self, raw_data, start):
+        if start == 0 and len(raw_data) >= len(ZIP_SIGNATURE):
+            problem = zip_start_problem(self.file_name or "The file", raw_data[:len(ZIP_SIGNATURE)])
+            if problem:  # refused at its first chunk, the rest is not written
+                self.refusal = problem
+                self.discard()
+                raise StopUpload(connection_reset=False)
         self._size += len(raw_data)
         if self._size > self.max_bytes:
             self.too_large = True

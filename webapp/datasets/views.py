@@ -52,6 +52,8 @@ def _receive_upload(request, team, handler: LimitedDiskUploadHandler):
     error = None
     if handler.too_large:
         error = handler.too_large_message(reverse("dataset_upload_chunk", args=[team.slug]))
+    elif handler.refusal:
+        error = handler.refusal
     elif not form.is_valid():
         error = " ".join(e for errors in form.errors.values() for e in errors)
     else:

@@ -10,7 +10,9 @@
   var onTrackBox = root.querySelector("[data-on-track]");
   var statusBox = root.querySelector("[data-board-status]");
   var hiddenBox = root.querySelector("[data-board-hidden]");
-  var mineId = parseInt(root.getAttribute("data-my-team") || "0", 10);
+  // The event page caches the board's HTML for everyone: the viewer's team comes from the page.
+  var page = root.closest("[data-my-team-of-page]");
+  var mineId = parseInt((page && page.getAttribute("data-my-team-of-page")) || root.getAttribute("data-my-team") || "0", 10);
   var maxRows = parseInt(root.getAttribute("data-max-rows") || "0", 10);
   var initial = document.getElementById("board-data");
   var board = initial ? JSON.parse(initial.textContent) : null;

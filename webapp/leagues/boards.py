@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any
 
+from django.template.loader import render_to_string
+
 from . import selectors
 from .models import Event, LapResult, Round
 
@@ -138,6 +140,23 @@ class _BoardCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._boards: dict[tuple[int, bool], tuple[tuple, dict[str, Any], str]] = {}
+        self._html: dict[tuple[int, bool], tuple[tuple, str]] = {}
+
+    def html(self, event: Event, *, private: bool) -> str:
+        """The board rendered by templates/leagues/_board.html (no row marked as the viewer's: the
+        page's script marks it), for the event page: rendering 64 rows costs more than the rest of
+        the page, so a process renders each version once."""
+        key, stamp = (event.pk, private), _stamp(event)
+        with self._lock:
+            cached = self._html.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        document = self.get(event, private=private)[0]
+        text = render_to_string("leagues/_board.html", {"board": document, "event": event, "league": event.league,
+                                                        "my_team_id": 0})
+        with self._lock:
+            self._html[key] = (stamp, text)
+        return text
 
     def get(self, event: Event, *, private: bool) -> tuple[dict[str, Any], str]:
         key, stamp = (event.pk, private), _stamp(event)
@@ -156,6 +175,7 @@ class _BoardCache:
     def clear(self) -> None:
         with self._lock:
             self._boards.clear()
+            self._html.clear()
 
 
 board_cache = _BoardCache()
@@ -163,6 +183,10 @@ board_cache = _BoardCache()
 
 def cached_board(event: Event, *, private: bool = False) -> dict[str, Any]:
     return board_cache.get(event, private=private)[0]
+
+
+def cached_board_html(event: Event, *, private: bool = False) -> str:
+    return board_cache.html(event, private=private)
 
 
 def cached_board_json(event_id: int, *, private: bool) -> str | None:

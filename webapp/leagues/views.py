@@ -40,7 +40,7 @@ def event_detail(request: HttpRequest, slug: str, event_id: int) -> HttpResponse
         "league": event.league,
         "event": event,
         "registrations": selectors.registrations_of_event(event),
-        "board": boards.cached_board(event, private=_private_board(request, event)),
+        "board_html": boards.cached_board_html(event, private=_private_board(request, event)),
         "my_team_id": team.pk if team else 0,
         "can_keep_time": selectors.can_keep_time(request.user, event),
         "team": team,

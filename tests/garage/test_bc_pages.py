@@ -88,6 +88,29 @@ def test_eta_leaves_the_compiling_first_batch_out():
     assert eta.eta_s(validations_left=2) == pytest.approx((epochs * steps - steps - 1) * batch_s + 2 * validation_s)
 
 
+def test_training_callback_reports_the_measured_eta(monkeypatch):
+    """ProgressReporter (what train() reports through) uses the measured rate, and says so."""
+    from training.bc import callbacks
+
+    clock = [100.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+    events: list[dict] = []
+    reporter = callbacks.ProgressReporter(events.append, None, epochs=3, steps_per_epoch=60, start_epoch=0,
+                                          last_val_loss=None, report_interval_s=0.0)
+    reporter.on_epoch_begin(0)
+    clock[0] += 20.0                       # tracing and XLA compilation in the first batch
+    reporter.on_train_batch_end(0, {"loss": 0.5})
+    assert events[-1]["eta_s"] is None and events[-1]["batches_done"] == 1
+    for batch in range(1, 10):
+        clock[0] += 0.9
+        reporter.on_train_batch_end(batch, {"loss": 0.4})
+    event = events[-1]
+    assert event["batches_done"] == 10 and event["batches_total"] == 180
+    assert event["batches_per_s"] == pytest.approx(1 / 0.9)
+    assert event["eta_s"] == pytest.approx(170 * 0.9)   # about 2.5 min, not the former 6 min
+    assert event["elapsed_s"] == pytest.approx(28.1)
+
+
 def test_later_validation_passes_replace_the_compiling_first():
     eta = BatchRateEta(10)
     for start, seconds in ((0.0, 9.0), (20.0, 1.0), (40.0, 3.0)):

@@ -52,7 +52,11 @@ def loss_curves(history: Mapping[str, Sequence[float]]) -> FigureDict:
                                  name=f"kept: epoch {best} (lowest val_loss)",
                                  marker={"symbol": "star", "size": 14, "color": "#e4572e"}))
     fig.update_xaxes(dtick=1 if len(history.get("loss", [])) <= 20 else None)
-    return _as_dict(_layout(fig, "Loss per epoch", "epoch", "loss"))
+    _layout(fig, "Loss per epoch", "epoch", "loss")
+    # Below the plot: in a narrow card a legend on the right covers the curves.
+    fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+                      margin={"l": 50, "r": 20, "t": 50, "b": 100})
+    return _as_dict(fig)
 
 
 def validation_blocks(frames: np.ndarray) -> list[tuple[int, int]]:
@@ -100,7 +104,8 @@ def predictions_over_time(true: np.ndarray, predicted: np.ndarray,
     xaxis: dict[str, Any] = {"rangeslider": {"visible": True, "thickness": 0.08}}
     if len(frames) and frames[-1] - frames[0] > INITIAL_WINDOW_FRAMES:
         xaxis["range"] = [int(frames[0]), int(frames[0]) + INITIAL_WINDOW_FRAMES]
-    fig.update_layout(xaxis=xaxis, legend={"orientation": "h", "y": 1.08, "x": 0})
+    fig.update_layout(xaxis=xaxis, legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
+                                           "yanchor": "bottom"})
     return _as_dict(fig)
 
 
@@ -129,26 +134,6 @@ def steering_histogram(steering: np.ndarray, bins: int = 41) -> FigureDict:
     fig = go.Figure([go.Histogram(x=np.asarray(steering).tolist(), nbinsx=bins,
                                   name="steering")])
     return _as_dict(_layout(fig, "Steering distribution", "steering", "frames"))
-
-
-def thinning_histogram(steering: np.ndarray, keep_fraction: float, seed: int = 0) -> FigureDict:
-    """The steering distribution before and after keeping `keep_fraction` of the frames whose
-    steering is exactly 0 (`training.bc.thinning.thin_straight`, as training does), overlaid on
-    the same bins of 0.05 (one of them centred on 0)."""
-    from training.bc.thinning import thin_straight
-
-    steering = np.asarray(steering, dtype=np.float64)
-    kept = steering[thin_straight(np.arange(steering.size), steering, keep_fraction, seed)]
-    xbins = {"start": -1.025, "end": 1.025, "size": 0.05}
-    fig = go.Figure([
-        go.Histogram(x=steering.tolist(), xbins=xbins, name=f"all frames ({steering.size:,})",
-                     opacity=0.55),
-        go.Histogram(x=kept.tolist(), xbins=xbins, name=f"keeping {keep_fraction:g} of straight ({kept.size:,})",
-                     opacity=0.75),
-    ])
-    fig.update_layout(barmode="overlay")
-    return _as_dict(_layout(fig, "Steering distribution, before and after thinning straight frames",
-                            "steering", "frames"))
 
 
 def steering_smoothing(raw: np.ndarray, alpha: float = 0.3, sigma: float = 3.0) -> FigureDict:

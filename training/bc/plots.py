@@ -136,6 +136,26 @@ def steering_histogram(steering: np.ndarray, bins: int = 41) -> FigureDict:
     return _as_dict(_layout(fig, "Steering distribution", "steering", "frames"))
 
 
+def thinning_histogram(steering: np.ndarray, keep_fraction: float, seed: int = 0) -> FigureDict:
+    """The steering distribution before and after keeping `keep_fraction` of the frames whose
+    steering is exactly 0 (`training.bc.thinning.thin_straight`, as training does), overlaid on
+    the same bins of 0.05 (one of them centred on 0)."""
+    from training.bc.thinning import thin_straight
+
+    steering = np.asarray(steering, dtype=np.float64)
+    kept = steering[thin_straight(np.arange(steering.size), steering, keep_fraction, seed)]
+    xbins = {"start": -1.025, "end": 1.025, "size": 0.05}
+    fig = go.Figure([
+        go.Histogram(x=steering.tolist(), xbins=xbins, name=f"all frames ({steering.size:,})",
+                     opacity=0.55),
+        go.Histogram(x=kept.tolist(), xbins=xbins, name=f"keeping {keep_fraction:g} of straight ({kept.size:,})",
+                     opacity=0.75),
+    ])
+    fig.update_layout(barmode="overlay")
+    return _as_dict(_layout(fig, "Steering distribution, before and after thinning straight frames",
+                            "steering", "frames"))
+
+
 def steering_smoothing(raw: np.ndarray, alpha: float = 0.3, sigma: float = 3.0) -> FigureDict:
     """Seed 000's plot: raw keyboard steering against exponential and Gaussian smoothing."""
     raw = np.asarray(raw, dtype=np.float64)

@@ -18,9 +18,10 @@ def _loop(points: np.ndarray) -> np.ndarray:
 
 
 def topdown_html(track: Any, path_xy: np.ndarray, out: Path, markers: Sequence[tuple[float, float, str]] = (),
-                 title: str = "", include_plotlyjs: bool | str = "cdn") -> Path:
+                 title: str = "", include_plotlyjs: bool | str = True) -> Path:
     """Write an HTML page with the track borders, centre line, the driven path and labelled markers.
-    `include_plotlyjs` is Plotly's: True embeds plotly.js (a page that works offline, about 4 MB)."""
+    `include_plotlyjs` is Plotly's: True (the default) embeds plotly.js, about 4 MB, so the page works
+    offline; "cdn" would load it from the network."""
     import plotly.graph_objects as go
 
     fig = go.Figure()

@@ -102,10 +102,9 @@ class SharedSnapshots:
 
 shared_snapshots = SharedSnapshots()
 
-#: Group joins and leaves in flight at once per event loop. redis-py's asyncio pool (100
-#: connections by default) refuses a connection beyond its size instead of waiting; hundreds of
-#: sockets connecting together would get "Too many connections". Kept well under the pool size so
-#: group sends and the layer's receive loop always find a connection.
+#: Group joins and leaves in flight at once per event loop, on a layer other than channels_redis'
+#: (whose writes are batched, below). redis-py's asyncio pool (100 connections by default) refuses
+#: a connection beyond its size instead of waiting.
 MAX_GROUP_OPS_IN_FLIGHT = 40
 _group_ops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -119,36 +118,91 @@ async def _bounded(operation):
         return await operation
 
 
+class _GroupWrites:
+    """The group joins and leaves of every socket of an event loop, written to a Redis shard
+    together: one pipeline at a time per shard, and the sockets that ask while it is in flight
+    are written by the next one. A burst of sockets connecting (or going away) costs a few round
+    trips instead of one per socket; each asker returns once its own writes are in Redis."""
+
+    def __init__(self) -> None:
+        self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def write(self, layer: RedisChannelLayer, shard: int, operations: list[tuple[bool, str, str]]) -> None:
+        """`operations`: (adding, group, channel), in order."""
+        loop = asyncio.get_running_loop()
+        shards = self._per_loop.setdefault(loop, {})
+        key = (id(layer), shard)
+        slot = shards.get(key)
+        if slot is None:
+            slot = shards[key] = {"operations": [], "future": None}
+            loop.create_task(self._drain(layer, shard, shards, key))
+        if slot["future"] is None:
+            slot["future"] = loop.create_future()
+            slot["future"].add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
+        slot["operations"].extend(operations)
+        await asyncio.shield(slot["future"])
+
+    async def _drain(self, layer: RedisChannelLayer, shard: int, shards: dict, key) -> None:
+        slot = shards[key]
+        try:
+            await asyncio.sleep(0)  # let the sockets of this turn of the loop add theirs
+            while slot["operations"]:
+                operations, future = slot["operations"], slot["future"]
+                slot["operations"], slot["future"] = [], None
+                try:
+                    await self._execute(layer, shard, operations)
+                except Exception as exc:  # noqa: BLE001 - handed to every socket of this batch
+                    future.set_exception(exc)
+                else:
+                    future.set_result(None)
+        finally:
+            del shards[key]
+
+    @staticmethod
+    async def _execute(layer: RedisChannelLayer, shard: int, operations: list[tuple[bool, str, str]]) -> None:
+        """What channels_redis' group_add (ZADD, EXPIRE) and group_discard (ZREM) write, one ZADD
+        and one EXPIRE per group joined and one ZREM per group left."""
+        adds: dict[str, dict[str, float]] = defaultdict(dict)
+        discards: dict[str, set[str]] = defaultdict(set)
+        now = time.time()
+        for adding, group, channel in operations:  # a later write of the same pair wins
+            if adding:
+                discards[group].discard(channel)
+                adds[group][channel] = now
+            else:
+                adds[group].pop(channel, None)
+                discards[group].add(channel)
+        pipe = layer.connection(shard).pipeline(transaction=False)
+        for group, channels in discards.items():
+            if channels:
+                pipe.zrem(layer._group_key(group), *channels)
+        for group, members in adds.items():
+            if members:
+                pipe.zadd(layer._group_key(group), members)
+                pipe.expire(layer._group_key(group), layer.group_expiry)
+        await pipe.execute()
+
+
+_group_writes = _GroupWrites()
+
+
 async def change_groups(layer, channel: str, *, add=(), discard=()) -> None:
-    """Join the groups `add` and leave the groups `discard`: in one Redis round trip per shard on
-    channels_redis' layer (its group_add takes two round trips per group, ZADD then EXPIRE; a
-    socket that connects joins its user's group and one per team), else with the layer's own
-    group_add and group_discard. Writes what channels_redis' group_add and group_discard write."""
+    """Join the groups `add` and leave the groups `discard`. On channels_redis' layer the writes
+    of all sockets asking at about the same time go in one Redis round trip per shard (its own
+    group_add takes two round trips per group, ZADD then EXPIRE; a socket that connects joins its
+    user's group and one per team), else the layer's own group_add and group_discard."""
     if not add and not discard:
         return
     if not isinstance(layer, RedisChannelLayer):
         await asyncio.gather(*(_bounded(layer.group_discard(g, channel)) for g in discard),
                              *(_bounded(layer.group_add(g, channel)) for g in add))
         return
-    per_shard: dict[int, list[tuple[bool, str]]] = defaultdict(list)
+    per_shard: dict[int, list[tuple[bool, str, str]]] = defaultdict(list)
     for group in discard:
-        per_shard[layer.consistent_hash(group)].append((False, group))
+        per_shard[layer.consistent_hash(group)].append((False, group, channel))
     for group in add:
-        per_shard[layer.consistent_hash(group)].append((True, group))
-
-    async def run(shard: int, operations: list[tuple[bool, str]]) -> None:
-        pipe = layer.connection(shard).pipeline(transaction=False)
-        now = time.time()
-        for adding, group in operations:
-            key = layer._group_key(group)
-            if adding:
-                pipe.zadd(key, {channel: now})
-                pipe.expire(key, layer.group_expiry)
-            else:
-                pipe.zrem(key, channel)
-        await pipe.execute()
-
-    await asyncio.gather(*(_bounded(run(shard, ops)) for shard, ops in per_shard.items()))
+        per_shard[layer.consistent_hash(group)].append((True, group, channel))
+    await asyncio.gather(*(_group_writes.write(layer, shard, ops) for shard, ops in per_shard.items()))
 
 
 class RetryingLayerReceive:

@@ -45,9 +45,9 @@
     rows.forEach(function (r) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-team-id", r.team_id);
-      if (r.team_id === mineId) tr.className = "mine";
+      if (r.team_id === mineId) tr.classList.add("mine");
       var onTrack = doc.on_track && doc.on_track.team_id === r.team_id;
-      if (onTrack) tr.className += " on-track";
+      if (onTrack) tr.classList.add("is-on-track");
       cell(tr, r.rank === null ? "–" : String(r.rank), "num rank");
       var before = previousRanks[r.team_id], change = "";
       if (r.rank !== null && before !== undefined && before !== null && before !== r.rank) {

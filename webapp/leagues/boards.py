@@ -115,7 +115,7 @@ def board(event: Event, *, private: bool = False) -> dict[str, Any]:
         "rule_key": rule,
         "n": n,
         "penalty_s": event.off_track_penalty_s,
-        "tie_break": list(event.tie_break_chain),
+        "tie_break": [name.replace("_", " ") for name in event.tie_break_chain],
         "hidden": hidden,
         "rows": _rows(standings),
         "on_track": None if hidden else _on_track(event),

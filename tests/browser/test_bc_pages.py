@@ -149,6 +149,8 @@ def test_ready_model_page_reads_well(live_server, new_page, team_a, make_ready_m
     facts = page.locator("[data-validation-facts]")
     expect(facts).to_contain_text("epoch 2 kept")
     expect(facts).not_to_contain_text("Validation MAE")
+    if SCREENSHOTS:
+        facts.screenshot(path=os.path.join(SCREENSHOTS, "bc_model_facts.png"))
     wide = page.locator(".figure-wide .plot[data-drawn=true]")
     expect(wide).to_have_count(1)
     card_width = page.locator(".figure-wide").bounding_box()["width"]

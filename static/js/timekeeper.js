@@ -27,8 +27,9 @@
   function serverNow() { return Date.now() / 1000 + offset; }
   function clock(seconds) {
     if (seconds === null || seconds === undefined || isNaN(seconds)) return "–";
-    if (seconds < 0) seconds = 0;
-    var m = Math.floor(seconds / 60), s = seconds - m * 60;
+    // Whole tenths first, so 59.96 s reads 1:00.0 and never 0:60.0.
+    var tenths = Math.max(0, Math.round(seconds * 10));
+    var m = Math.floor(tenths / 600), s = (tenths - m * 600) / 10;
     return m + ":" + (s < 10 ? "0" : "") + s.toFixed(1);
   }
   function el(tag, text, cls) {
@@ -213,7 +214,7 @@
     renderAttempts();
     if (!a) return;
     root.setAttribute("data-version", a.version);
-    root.setAttribute("data-status", a.status);
+    root.setAttribute("data-attempt-status", a.status);
     $("[data-team-name]").textContent = a.team.name;
     var where = ["attempt " + a.number];
     if (a.round) where.unshift(a.round.name);

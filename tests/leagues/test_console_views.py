@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp.leagues import race, rounds
+from webapp.leagues.console_views import audit_changes
 from webapp.leagues.models import Attempt, AuditEntry, Crossing, Event, LapResult
 from webapp.leagues.services import make_organiser
 
@@ -393,9 +394,25 @@ def test_the_audit_log_is_for_organisers_and_exports_csv(event, organiser, timek
     text = page.content.decode()
     assert text.count("data-audit-action=") == 3
     assert 'data-audit-action="lap_invalidated"' in text and "tk" in text
+    assert "valid: True → False" in text and "lap #1: 8.0 s, 0 resets, valid" in text
     response = client_of(organiser).get(urls(event)["csv"])
     assert response["Content-Type"].startswith("text/csv")
     lines = response.content.decode().splitlines()
     assert lines[0].startswith("when,who,action")
     assert len(lines) == 4
     assert "'=HYPERLINK" in lines[-1]  # a spreadsheet does not run it
+
+
+def test_audit_changes_name_only_what_changed():
+    started = {"status": "running", "current_resets": 0, "started_at": "2026-12-01T13:54:47.656810+00:00"}
+    assert audit_changes(started, {**started, "current_resets": 1}) == ["current resets: 0 → 1"]
+    added = {"lap": {"id": 4, "lap_number": 2, "lap_time_s": 7.61, "resets": 1, "valid": True},
+             "attempt": {**started, "current_resets": 0}}
+    assert audit_changes({**started, "current_resets": 1}, added) == [
+        "lap #2: 7.61 s, 1 resets, valid", "current resets: 1 → 0"]
+    lap = {"id": 4, "valid": True, "invalidated_reason": ""}
+    assert audit_changes(lap, {**lap, "valid": False, "invalidated_reason": "cut"}) == [
+        "invalidated reason: – → cut", "valid: True → False"]
+    assert audit_changes(None, {"status": "ready"}) == []
+    assert audit_changes({"ended_at": None}, {"ended_at": "2026-12-01T13:54:51.387915+00:00"})[0].startswith(
+        "ended at: – → ")

@@ -143,6 +143,34 @@ def setup_choices(event: Event) -> dict[str, Any]:
     return {"rounds": rounds, "teams": teams}
 
 
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return timezone.localtime(datetime.fromisoformat(value)).strftime("%H:%M:%S.%f")[:-3]
+        except ValueError:
+            return value
+    return str(value)
+
+
+def audit_changes(old: Any, new: Any) -> list[str]:
+    """What an audit entry changed, for people: "field: old → new" for each value that differs (a new
+    lap summed up in one line), instead of two JSON documents of which most is the same."""
+    lines: list[str] = []
+    if isinstance(new, dict) and isinstance(new.get("lap"), dict) and "attempt" in new:
+        lap = new["lap"]
+        lines.append(f"lap #{lap.get('lap_number')}: {lap.get('lap_time_s')} s, {lap.get('resets')} resets, "
+                     + ("valid" if lap.get("valid") else "invalid"))
+        new = new["attempt"]
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if key == "id" or old.get(key) == new.get(key):
+                continue
+            lines.append(f"{key.replace('_', ' ')}: {_shown(old.get(key))} → {_shown(new.get(key))}")
+    return lines
+
+
 # -- pages --------------------------------------------------------------------------------------
 
 @login_required
@@ -171,7 +199,8 @@ def event_audit(request: HttpRequest, slug: str, event_id: int) -> HttpResponse:
     def text(value: Any) -> str:
         return "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
-    rows = [(entry, text(entry.old), text(entry.new)) for entry in selectors.audit_entries(event)]
+    rows = [(entry, audit_changes(entry.old, entry.new), text(entry.old), text(entry.new))
+            for entry in selectors.audit_entries(event)]
     return render(request, "leagues/audit_log.html", {"league": event.league, "event": event, "rows": rows})
 
 

@@ -164,3 +164,46 @@ def test_the_command_line_posts_piped_keyboard_crossings(live_server, timed_even
     assert result.stdout.count(" lap ") == 2
     assert set(Crossing.objects.values_list("sensor", flat=True)) == {"keyboard"}
 
+
+
+def _next_within(iterator, seconds):
+    """next(iterator), failing instead of hanging when nothing comes."""
+    got = []
+    reader = threading.Thread(target=lambda: got.append(next(iterator)), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert got, f"nothing read within {seconds} s"
+    return got[0]
+
+
+def test_the_serial_source_reads_a_line_per_crossing_from_a_tty():
+    """A pseudo-terminal stands in for /dev/ttyUSB0: an integer line is the sensor's own µs clock, any
+    other line is stamped on arrival."""
+    pytest.importorskip("serial")
+    controller, port = os.openpty()
+    crossings = laptimer.serial_source(os.ttyname(port), 115200)
+    # The port is opened (and its input flushed) on the first read: write once it waits.
+    threading.Timer(0.5, os.write, (controller, b"100000000\r\n")).start()
+    assert _next_within(crossings, 10) == 100_000_000
+    before = laptimer.device_time_us()
+    os.write(controller, b"BEAM\r\n")
+    assert _next_within(crossings, 10) >= before
+    os.close(controller)
+    os.close(port)
+
+
+def test_the_gpio_source_says_clearly_when_no_gpio_library_is_there(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_gpio(name, *args, **kwargs):
+        if name in ("gpiozero", "RPi"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gpio)
+    with pytest.raises(SystemExit, match="neither gpiozero nor RPi.GPIO"):
+        next(laptimer.gpio_source(17, threading.Event()))
+    with pytest.raises(SystemExit, match="Unknown source"):
+        laptimer.open_source("gpio:seventeen", threading.Event())

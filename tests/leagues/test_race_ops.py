@@ -326,3 +326,17 @@ def test_the_console_state_survives_a_reload(attempt, organiser):
     assert state["status"] == "running" and state["version"] == reloaded.version
     assert (state["elapsed_s"], state["remaining_s"], state["lap_running_s"]) == (11.5, 108.5, 3.5)
     assert state["current_resets"] == 1 and [lap["lap_time_s"] for lap in state["laps"]] == [8.0]
+
+
+@pytest.mark.django_db
+def test_an_admin_edit_does_not_block_undo(attempt, organiser):
+    from webapp.leagues import services
+
+    started(attempt, organiser)
+    first = lap(attempt, organiser, 8.0)
+    lap(attempt, organiser, 16.0)
+    first.note = "checked on video"
+    services.save_lap(first, user=organiser, reason="note")  # audited as lap_edited on the attempt
+    attempt.refresh_from_db()
+    race.undo_last(user=organiser, attempt=attempt, expected_version=attempt.version)
+    assert list(LapResult.objects.values_list("lap_number", flat=True)) == [1]

@@ -416,17 +416,17 @@ UNDOABLE = {Action.LAP_ADDED, Action.LAP_INVALIDATED, Action.LAP_RESTORED, Actio
 
 
 def undo_last(*, user, attempt: Attempt, expected_version: int | None) -> AuditEntry:
-    """Revert the attempt's latest change not undone yet (undos themselves are not undone: pressing
-    undo again walks further back). Returns the "undo" audit entry."""
+    """Revert the attempt's latest console or timer change not undone yet (undos themselves are not
+    undone: pressing undo again walks further back). Returns the "undo" audit entry."""
     with transaction.atomic():
         attempt = _lock(attempt, expected_version, user)
         event = attempt.event
-        entry = (AuditEntry.objects.select_for_update().filter(attempt=attempt, undone_by__isnull=True)
-                 .exclude(action=Action.UNDO).order_by("-at", "-pk").first())
+        # Admin edits of a lap (lap_edited / lap_removed) change no console state and are not undone here.
+        entry = (AuditEntry.objects.select_for_update().filter(attempt=attempt, undone_by__isnull=True,
+                                                               action__in=UNDOABLE)
+                 .order_by("-at", "-pk").first())
         if entry is None:
             raise ValidationError("Nothing to undo on this attempt.")
-        if entry.action not in UNDOABLE:
-            raise ValidationError(f"“{entry.get_action_display()}” cannot be undone from the console.")
         lap = entry.lap
         if entry.action == Action.LAP_ADDED:
             lap_id = (entry.new or {}).get("lap", {}).get("id")

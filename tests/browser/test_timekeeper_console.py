@@ -165,3 +165,44 @@ def test_two_consoles_see_the_same_laps_and_never_double_count(daphne_server, ne
     second.locator("[data-action=pause]").click()
     expect(first.locator("[data-status]")).to_have_text("Paused")
     assert Attempt.objects.get().status == Attempt.Status.PAUSED
+
+
+def test_a_network_blip_and_a_lost_answer_never_lose_or_double_a_lap(daphne_server, new_page, race_day, team_a,
+                                                                     tmp_path):
+    event, organiser, timekeeper = race_day
+    console = open_console(new_page, daphne_server, event, timekeeper.username)
+    console.select_option("[data-team]", label="Team Alpha")
+    console.get_by_role("button", name="Put on track").click()
+    console.locator("[data-action=start]").click()
+    expect(console.locator("[data-status]")).to_have_text("Running")
+
+    # Offline for a moment: the press is resent once the network is back, and counts once.
+    console.context.set_offline(True)
+    console.wait_for_timeout(300)
+    console.keyboard.press(" ")
+    console.wait_for_timeout(700)
+    assert LapResult.objects.count() == 0
+    console.context.set_offline(False)
+    expect(lap_cells(console)).to_have_count(1)
+    assert LapResult.objects.count() == 1
+
+    # The server records the next lap but its answer is lost on the way back: the page resends the
+    # same press (same expected_version), the server refuses it and the page shows the one lap.
+    lost = []
+
+    def lose_the_answer(route):
+        if route.request.method == "POST" and not lost:
+            lost.append(route.fetch().status)  # the request reaches the server ...
+            route.abort()  # ... and the page never hears back
+        else:
+            route.continue_()
+
+    console.route("**/console/attempts/*/action/", lose_the_answer)
+    console.wait_for_timeout(400)
+    console.keyboard.press(" ")
+    expect(console.locator("[data-message]")).to_contain_text("Already recorded: “Lap added” from your earlier press")
+    expect(lap_cells(console)).to_have_count(2)
+    assert lost == [200]
+    assert LapResult.objects.count() == 2
+    assert AuditEntry.objects.filter(action="lap_added").count() == 2
+    shot(console, "lost-answer", tmp_path)

@@ -256,12 +256,17 @@ def console_state_json(request: HttpRequest, slug: str, event_id: int) -> JsonRe
 
 
 def _stale_message(request: HttpRequest, attempt: Attempt) -> str:
+    """Why a press was refused: another console's change, or this user's own earlier press (a request
+    resent after its answer was lost) that the server had recorded already."""
     last = _last_entry(attempt)
     if last is None:
         what = "a change"
     else:
-        who = "you (an earlier press whose answer was lost)" if last.actor_id == request.user.pk else last.actor_label
-        what = f"“{last.get_action_display()}” ({who}, {timezone.localtime(last.at):%H:%M:%S})"
+        when = f"{timezone.localtime(last.at):%H:%M:%S}"
+        if last.actor_id == request.user.pk:
+            return (f"Already recorded: “{last.get_action_display()}” from your earlier press ({when}), whose "
+                    "answer was lost on the way; it was not recorded twice. The console shows the current state.")
+        what = f"“{last.get_action_display()}” ({last.actor_label}, {when})"
     return (f"Another console recorded {what} first, so nothing was recorded from this press. "
             "The console now shows the current state: check it and press again if needed.")
 

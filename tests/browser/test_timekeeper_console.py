@@ -206,3 +206,43 @@ def test_a_network_blip_and_a_lost_answer_never_lose_or_double_a_lap(daphne_serv
     assert LapResult.objects.count() == 2
     assert AuditEntry.objects.filter(action="lap_added").count() == 2
     shot(console, "lost-answer", tmp_path)
+
+
+def test_confirm_an_implausible_lap_then_invalidate_it_with_a_reason(daphne_server, new_page, race_day, team_a):
+    event, organiser, timekeeper = race_day
+    Event.objects.filter(pk=event.pk).update(min_plausible_lap_s=30.0)
+    console = open_console(new_page, daphne_server, event, timekeeper.username)
+    console.select_option("[data-team]", label="Team Alpha")
+    console.get_by_role("button", name="Put on track").click()
+    console.locator("[data-action=start]").click()
+    expect(console.locator("[data-status]")).to_have_text("Running")
+    console.wait_for_timeout(300)
+
+    # Too fast: the console asks; cancelling records nothing.
+    console.keyboard.press(" ")
+    dialog = console.locator("[data-confirm-dialog]")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("faster than this event's plausible minimum (30.000 s)")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(console.locator("[data-message]")).to_have_text("The lap was not recorded.")
+    assert LapResult.objects.count() == 0
+
+    console.keyboard.press(" ")
+    expect(dialog).to_be_visible()
+    console.wait_for_timeout(1500)  # the timekeeper reads the dialog: the lap keeps the moment of the press
+    dialog.get_by_role("button", name="Record it").click()
+    expect(lap_cells(console)).to_have_count(1)
+    lap = LapResult.objects.get()
+    assert lap.confirmed_implausible and lap.valid
+    assert lap.lap_time_s < 1.4
+    expect(console.locator("[data-laps] tr td.lap-status")).to_have_text("valid (confirmed fast)")
+
+    # Afterwards: invalidate it with a reason.
+    console.locator("[data-laps] tr").get_by_role("button", name="Invalidate").click()
+    reason = console.locator("[data-reason-dialog]")
+    expect(reason).to_be_visible()
+    reason.locator("input").fill("sensor glitch")
+    reason.get_by_role("button", name="Save").click()
+    expect(console.locator("[data-laps] tr td.lap-status")).to_have_text("invalid: sensor glitch")
+    lap.refresh_from_db()
+    assert (lap.valid, lap.invalidated_reason) == (False, "sensor glitch")

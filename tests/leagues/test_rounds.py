@@ -162,3 +162,31 @@ def test_a_double_elimination_round_is_stored_and_advanced(race_day):
     assert "Team 01" in {getattr(loser_slot.team_a, "name", None), getattr(loser_slot.team_b, "name", None)}
     bracket.refresh_from_db()
     assert bracket.status == Round.Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_the_admin_seeds_and_decides_rounds(client, race_day, make_user, make_league):
+    from django.urls import reverse
+
+    organiser, event, teams = race_day
+    clock = Clock()
+    qualifying = rounds.create_round(user=organiser, event=event, name="Qualifying")
+    for index, team in enumerate(teams[:4]):
+        drive(organiser, event, team, [8.0 + index * 0.1], clock, race_round=qualifying)
+    knockout = rounds.create_round(user=organiser, event=event, name="KO", kind=Round.Kind.SINGLE_ELIMINATION)
+    changelist = reverse("admin:leagues_round_changelist")
+    other = make_user("other-org")
+    make_organiser(other, make_league("Other League"))
+    client.force_login(other)  # another league's organiser: the round is not theirs to act on
+    client.post(changelist, {"action": "seed_from_previous", "_selected_action": [knockout.pk]})
+    assert not Heat.objects.exists()
+    client.force_login(organiser)
+    client.post(changelist, {"action": "seed_from_previous", "_selected_action": [knockout.pk]})
+    assert Heat.objects.filter(round=knockout).count() == 3
+    opener = Heat.objects.get(round=knockout, key="W1-1")
+    drive(organiser, event, opener.team_a, [7.5], clock, race_round=knockout, heat=opener)
+    drive(organiser, event, opener.team_b, [7.7], clock, race_round=knockout, heat=opener)
+    client.post(changelist, {"action": "decide_raced_heats", "_selected_action": [knockout.pk]})
+    opener.refresh_from_db()
+    assert opener.winner == opener.team_a
+    assert Heat.objects.get(round=knockout, round_index=2).team_a == opener.team_a

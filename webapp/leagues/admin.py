@@ -348,6 +348,44 @@ class RoundAdmin(OrganiserScopedAdmin):
               "seeded_from")
     readonly_fields = ("seeded_from",)
     inlines = [HeatInline]
+    actions = ("seed_from_previous", "decide_raced_heats")
+
+    def _report(self, request, label, exc) -> None:
+        text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        self.message_user(request, f"{label}: {text}", messages.ERROR)
+
+    @admin.action(description="Seed selected rounds from the round before them", permissions=["change"])
+    def seed_from_previous(self, request, queryset):
+        from . import rounds
+
+        for race_round in queryset.select_related("event", "event__league"):
+            previous = (Round.objects.filter(event=race_round.event, order__lt=race_round.order)
+                        .order_by("-order", "-pk").first())
+            if previous is None:
+                self.message_user(request, f"{race_round}: no earlier round to seed from.", messages.ERROR)
+                continue
+            try:
+                rounds.seed_round(user=request.user, race_round=race_round, from_round=previous)
+            except (ValidationError, PermissionDenied, ValueError) as exc:
+                self._report(request, str(race_round), exc)
+            else:
+                self.message_user(request, f"{race_round}: seeded from {previous.name}.", messages.SUCCESS)
+
+    @admin.action(description="Decide the raced heats of selected rounds", permissions=["change"])
+    def decide_raced_heats(self, request, queryset):
+        from . import rounds
+
+        for race_round in queryset.select_related("event", "event__league"):
+            heats = race_round.heats.filter(winner__isnull=True, team_a__isnull=False, team_b__isnull=False,
+                                            attempts__isnull=False).distinct()
+            for heat in heats:
+                try:
+                    decided = rounds.decide_heat(user=request.user, heat=heat)
+                except (ValidationError, PermissionDenied, ValueError) as exc:
+                    self._report(request, f"{race_round.name} {heat.key}", exc)
+                else:
+                    self.message_user(request, f"{race_round.name} {heat.key}: {decided.winner} wins.",
+                                      messages.SUCCESS)
 
 
 @admin.register(Attempt)

@@ -25,8 +25,9 @@
     return seconds.toFixed(digits === undefined ? 3 : digits) + " s";
   }
   function clock(seconds) {
-    if (seconds < 0) seconds = 0;
-    var m = Math.floor(seconds / 60), s = seconds - m * 60;
+    // Whole tenths first, so 59.96 s reads 1:00.0 and never 0:60.0.
+    var tenths = Math.max(0, Math.round(seconds * 10));
+    var m = Math.floor(tenths / 600), s = (tenths - m * 600) / 10;
     return m + ":" + (s < 10 ? "0" : "") + s.toFixed(1);
   }
   function cell(row, text, cls) {

@@ -144,6 +144,10 @@ class Submission(models.Model):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(default=timezone.now)
     lap_count = models.PositiveSmallIntegerField(default=0)
+    # The laps this submission published, and whether the team picked it as the one that counts in the
+    # event (only that submission's laps rank; with none picked, the team's latest counts).
+    laps = models.ManyToManyField("leagues.LapResult", related_name="submissions", blank=True)
+    counts = models.BooleanField(default=False, help_text="Picked by the team as its entry that counts.")
 
     class Meta:
         ordering = ["-created"]

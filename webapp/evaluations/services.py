@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from webapp.jobs.services import start_job
-from webapp.leagues.models import Event, LapResult
+from webapp.leagues.models import Event, LapResult, Registration
 from webapp.leagues.services import record_lap
 
 from .models import SET_SPEED_UNITS, Evaluation, Submission, max_set_speed, set_speed_unit
@@ -103,6 +106,7 @@ def submit_to_event(*, evaluation: Evaluation, event: Event, user) -> Submission
     if not submittable_events(evaluation).filter(pk=event.pk).exists():
         raise ValidationError("This event does not take this evaluation: it must be an open virtual race your "
                               "team is registered for, on the same track and direction.")
+    check_daily_limit(event, evaluation.team)
     try:
         with transaction.atomic():
             submission = Submission.objects.create(evaluation=evaluation, event=event, submitted_by=user)
@@ -122,4 +126,25 @@ def submit_to_event(*, evaluation: Evaluation, event: Event, user) -> Submission
         ))
     submission.lap_count = len(laps)
     submission.save(update_fields=["lap_count"])
+    submission.laps.set(laps)
     return submission
+
+
+def submissions_today(event: Event, team, now=None) -> int:
+    """The team's submissions to the event since midnight today (the site's time zone)."""
+    start = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    return Submission.objects.filter(event=event, evaluation__team=team, created__gte=start).count()
+
+
+def check_daily_limit(event: Event, team) -> None:
+    """Refuse a submission past the event's limit per day. The team's registration row is locked first
+    (inside the submission's transaction), so two submissions at once cannot both take the last one."""
+    Registration.objects.select_for_update().filter(event=event, team=team).first()
+    used = submissions_today(event, team)
+    if used >= event.submissions_per_day:
+        tomorrow = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        raise ValidationError(
+            f"{team.name} has used its {event.submissions_per_day} submission"
+            f"{'' if event.submissions_per_day == 1 else 's'} to {event.name} for today "
+            f"(the limit is {event.submissions_per_day} a day): submit again from "
+            f"{tomorrow:%Y-%m-%d %H:%M} {timezone.get_current_timezone_name()}.")

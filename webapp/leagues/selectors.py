@@ -152,6 +152,8 @@ def ranked_laps(event: Event):
     laps = LapResult.objects.filter(event=event)
     if event.kind == Event.Kind.PHYSICAL:
         laps = laps.filter(source__in=LapResult.PHYSICAL_SOURCES)
+    else:
+        laps = laps.filter(counting_submission_laps(event))  # a virtual event: the entry each team picked
     return laps
 
 
@@ -245,3 +247,143 @@ def attempt_state(attempt: Attempt, now=None) -> dict:
                   "valid": lap.valid, "invalidated_reason": lap.invalidated_reason}
                  for lap in attempt.laps.order_by("lap_number")],
     }
+
+
+# --- League page, virtual entries, hidden results, exports, podium, approval (issue 12) ----------------
+
+def counting_submissions(event: Event) -> dict[int, int]:
+    """team id -> the submission (pk) whose laps rank in a virtual event: the one the team picked,
+    else its latest."""
+    best: dict[int, tuple[tuple, int]] = {}
+    for pk, team_id, counts, created in event.evaluation_submissions.values_list(
+            "pk", "evaluation__team_id", "counts", "created"):
+        key = (counts, created, pk)
+        if team_id not in best or key > best[team_id][0]:
+            best[team_id] = (key, pk)
+    return {team_id: pk for team_id, (_, pk) in best.items()}
+
+
+def counting_submission_laps(event: Event) -> Q:
+    """Laps of a virtual event that may rank: a team with submissions ranks only the evaluation laps
+    of its counting submission (laps typed by organisers, and teams without submissions, as before)."""
+    counting = counting_submissions(event)
+    if not counting:
+        return Q()
+    through = LapResult.submissions.through  # type: ignore[attr-defined]
+    chosen_laps = through.objects.filter(submission_id__in=list(counting.values())).values("lapresult_id")
+    return (~Q(source=LapResult.Source.EVALUATION) | ~Q(team_id__in=list(counting))
+            | Q(pk__in=chosen_laps))
+
+
+def sees_private_results(user, event: Event) -> bool:
+    """Organisers of the event's league (and its timekeepers) see results not revealed yet."""
+    return can_keep_time(user, event)
+
+
+def results_visible(user, event: Event) -> bool:
+    return event.results_revealed or sees_private_results(user, event)
+
+
+def events_by_date(user, league: League):
+    """The league's events the user may see, by start (then name), never by creation."""
+    return visible_events(user, league).order_by("starts", "name", "pk")
+
+
+def best_laps(event: Event) -> dict[int, float]:
+    """team id -> the team's best valid ranked lap in the event (with the off-track penalty per reset)."""
+    best: dict[int, float] = {}
+    for team_id, lap_time_s, resets, valid in ranked_laps(event).values_list("team_id", "lap_time_s", "resets",
+                                                                             "valid"):
+        if not ranking.lap_is_valid(valid, resets, event.max_resets_per_lap):
+            continue
+        time_s = lap_time_s + resets * event.off_track_penalty_s
+        if team_id not in best or time_s < best[team_id]:
+            best[team_id] = time_s
+    return best
+
+
+def event_places(event: Event) -> list[list]:
+    """The event's finishing order (teams in one list share the place): its rounds' final ranking
+    (webapp.leagues.rounds.event_ranking), or the leaderboard for an event without rounds."""
+    from .rounds import event_ranking
+
+    if event.rounds.exists():
+        return event_ranking(event)
+    places: list[list] = []
+    previous = None
+    for standing in leaderboard(event):
+        if standing.rank is None:
+            break
+        if previous is not None and standing.rank == previous:
+            places[-1].append(standing.team)
+        else:
+            places.append([standing.team])
+        previous = standing.rank
+    return places
+
+
+def podium(event: Event) -> list[dict]:
+    """The top three places of the event: [{"place", "teams": [{"team", "best_lap_s"}]}], shared places kept."""
+    from .season import event_places as numbered
+
+    best = best_laps(event)
+    return [{"place": place, "teams": [{"team": team, "best_lap_s": best.get(team.pk)} for team in teams]}
+            for place, teams in numbered(event_places(event)) if place <= 3]
+
+
+def league_results(user, league: League) -> dict:
+    """What the league page shows of results, for this viewer (events whose results are hidden from
+    them left out): per team its best virtual and physical laps and the sim-to-real gap (physical best /
+    virtual best), and the season standings from the organisers' points table."""
+    from .season import season_standings
+
+    events = [event for event in events_by_date(user, league).exclude(status=Event.Status.CANCELLED)
+              if results_visible(user, event)]
+    teams: dict[int, Team] = {}
+    virtual: dict[int, float] = {}
+    physical: dict[int, float] = {}
+    results, counted = [], []
+    for event in events:
+        into = physical if event.kind == Event.Kind.PHYSICAL else virtual
+        for team_id, time_s in best_laps(event).items():
+            if team_id not in into or time_s < into[team_id]:
+                into[team_id] = time_s
+        places = event_places(event)
+        if places:
+            results.append(places)
+            counted.append(event)
+    for team in Team.objects.filter(pk__in=set(virtual) | set(physical)):
+        teams[team.pk] = team
+    rows = []
+    for team_id, team in teams.items():
+        v, p = virtual.get(team_id), physical.get(team_id)
+        rows.append({"team": team, "virtual_best_s": v, "physical_best_s": p,
+                     "gap": round(p / v, 4) if v and p else None})
+    rows.sort(key=lambda row: (row["gap"] is None, row["gap"] or 0.0, row["team"].name))
+    season = []
+    for line in season_standings(results, league.points_table or []):
+        earned = iter(line.points_by_event)  # one per event the team was placed in, in event order
+        season.append({"line": line, "by_event": [next(earned) if any(line.team in place for place in result)
+                                                  else None for result in results]})
+    return {"teams": rows, "season": season, "season_events": counted}
+
+
+def pending_registrations(event: Event):
+    return event.registrations.filter(approved=False).select_related("team", "registered_by").order_by("created")
+
+
+def team_submissions(event: Event, team) -> list:
+    """The team's submissions to the event, newest first, each with `best_lap_s` (valid laps, penalty
+    added) and `counting` (its laps are the ones that rank)."""
+    if team is None:
+        return []
+    counting = counting_submissions(event).get(team.pk)
+    rows = list(event.evaluation_submissions.filter(evaluation__team=team)
+                .select_related("evaluation", "evaluation__model").prefetch_related("laps")
+                .order_by("-created", "-pk"))
+    for submission in rows:
+        times = [lap.lap_time_s + lap.resets * event.off_track_penalty_s for lap in submission.laps.all()
+                 if ranking.lap_is_valid(lap.valid, lap.resets, event.max_resets_per_lap)]
+        submission.best_lap_s = min(times) if times else None
+        submission.counting = submission.pk == counting
+    return rows

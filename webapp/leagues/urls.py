@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views, views
+from . import console_views, views, views_league
 
 urlpatterns = [
     path("", views.league_list, name="league_list"),
@@ -16,7 +16,20 @@ urlpatterns = [
          console_views.console_action, name="console_action"),
     path("<slug:slug>/events/<int:event_id>/audit/", console_views.event_audit, name="event_audit"),
     path("<slug:slug>/events/<int:event_id>/audit.csv", console_views.event_audit_csv, name="event_audit_csv"),
-    path("<slug:slug>/", views.league_detail, name="league_detail"),
+    # League page and event results (issue 12; webapp.leagues.views_league): CSV exports, podium,
+    # revealing hidden results, registration approval, the submission a team picks.
+    path("<slug:slug>/", views_league.league_detail, name="league_detail"),
+    path("<slug:slug>/events/<int:event_id>/results.csv", views_league.event_results_csv, name="event_results_csv"),
+    path("<slug:slug>/events/<int:event_id>/laps.csv", views_league.event_laps_csv, name="event_laps_csv"),
+    path("<slug:slug>/events/<int:event_id>/podium/", views_league.event_podium, name="event_podium"),
+    path("<slug:slug>/events/<int:event_id>/reveal/", views_league.event_reveal, name="event_reveal"),
+    path("<slug:slug>/events/<int:event_id>/registrations/", views_league.event_registrations,
+         name="event_registrations"),
+    path("<slug:slug>/events/<int:event_id>/registrations/<int:registration_id>/decide/",
+         views_league.registration_decide, name="registration_decide"),
+    path("<slug:slug>/events/<int:event_id>/submissions/", views_league.event_submissions, name="event_submissions"),
+    path("<slug:slug>/events/<int:event_id>/submissions/<int:submission_id>/choose/",
+         views_league.submission_choose, name="submission_choose"),
     path("<slug:slug>/events/<int:event_id>/", views.event_detail, name="event_detail"),
     path("<slug:slug>/events/<int:event_id>/register/", views.event_register, name="event_register"),
     path("<slug:slug>/events/<int:event_id>/unregister/", views.event_unregister, name="event_unregister"),

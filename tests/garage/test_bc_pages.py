@@ -284,3 +284,13 @@ def test_evaluate_best_refuses_more_than_the_ready_runs_and_other_teams(client, 
     assert client.post(f"/teams/{team_b.slug}/models/groups/g-one/evaluate/",
                        _evaluation_data(grid[0], 1)).status_code == 404
     assert not Evaluation.objects.exists()
+
+
+def test_model_list_shows_one_validation_loss_and_the_mae_only_beside_an_mse(client, team_a, make_ready_model):
+    _ready(make_ready_model, team_a, name="MAE run")
+    _ready(make_ready_model, team_a, name="MSE run", loss="mse", metrics={"val_loss": 0.04, "val_mae": 0.15})
+    client.force_login(team_a.captain)
+    page = client.get(f"/teams/{team_a.slug}/models/").content.decode()
+    assert "val MAE</th>" not in page and page.count("data-validation-loss") == 2
+    assert '0.1654 <small class="muted">MAE</small>' in page
+    assert '0.0400 <small class="muted">MSE · MAE 0.1500</small>' in page

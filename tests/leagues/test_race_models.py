@@ -209,3 +209,20 @@ def test_moving_a_lap_to_another_team_renumbers_both(organised, team_a, team_b):
                 .values_list("lap_number", "lap_time_s")) == [(1, 8.0), (2, 9.1)]
     edited = AuditEntry.objects.get(action="lap_edited")
     assert (edited.old["team"], edited.new["team"], edited.reason) == (team_a.pk, team_b.pk, "wrong team")
+
+
+@pytest.mark.django_db
+def test_a_typed_lap_below_the_plausible_minimum_needs_confirmation(client, organised, team_a):
+    organiser, event = organised
+    event.min_plausible_lap_s = 5.0
+    event.save()
+    with pytest.raises(ValidationError, match="plausible minimum"):
+        record_lap(event=event, team=team_a, lap_time_s=0.4)
+    assert record_lap(event=event, team=team_a, lap_time_s=0.4, confirm=True).confirmed_implausible
+    client.force_login(organiser)
+    add = reverse("admin:leagues_lapresult_add")
+    form = {**_lap_form(event, team_a, 0), "lap_time_s": "0.4"}
+    response = client.post(add, form)
+    assert response.status_code == 200 and "plausible minimum" in response.content.decode()
+    assert client.post(add, {**form, "confirmed_implausible": "on"}).status_code == 302
+    assert LapResult.objects.filter(confirmed_implausible=True).count() == 2

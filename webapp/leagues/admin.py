@@ -252,7 +252,8 @@ class RegistrationAdmin(RecordedByMixin, OrganiserScopedAdmin):
 
 
 class LapResultForm(forms.ModelForm):
-    """The team must be registered for the event: `services.lap_problem`, shown on the form."""
+    """The team must be registered for the event (`services.lap_problem`) and a lap below the event's
+    plausible minimum must be confirmed (`services.implausible_problem`), shown on the form."""
 
     def clean(self):
         cleaned = super().clean()
@@ -262,6 +263,11 @@ class LapResultForm(forms.ModelForm):
             problem = services.lap_problem(event, team)
             if problem:
                 self.add_error("team", problem)
+        if event is not None and cleaned.get("lap_time_s") is not None:
+            problem = services.implausible_problem(event, cleaned["lap_time_s"], cleaned.get("source", ""),
+                                                   bool(cleaned.get("confirmed_implausible")))
+            if problem:
+                self.add_error("confirmed_implausible", problem)
         return cleaned
 
 
@@ -270,7 +276,7 @@ class LapResultAdmin(RecordedByMixin, OrganiserScopedAdmin):
     league_lookup = "event__league"
     list_display = ("team", "event", "lap_number", "lap_time_s", "resets", "valid", "source", "recorded")
     # Numbers are the server's (the team's next one); attempts, rounds and crossings are the console's.
-    readonly_fields = ("lap_number", "attempt", "round", "crossing", "ends_at_s", "confirmed_implausible")
+    readonly_fields = ("lap_number", "attempt", "round", "crossing", "ends_at_s")
     list_filter = ("valid", "source", "event__kind", ("event", admin.RelatedOnlyFieldListFilter))
     search_fields = ("team__name", "event__name", "note")
     list_select_related = ("team", "event", "event__league")

@@ -96,6 +96,16 @@ def lap_problem(event: Event, team) -> str | None:
     return None
 
 
+def implausible_problem(event: Event, lap_time_s: float, source: str, confirmed: bool) -> str | None:
+    """Why a lap cannot be stored as it is: faster than the event's plausible minimum and not
+    confirmed. Evaluation laps come from the simulator and are never implausible."""
+    minimum = event.min_plausible_lap_s
+    if minimum is None or lap_time_s >= minimum or confirmed or source == LapResult.Source.EVALUATION:
+        return None
+    return (f"A {lap_time_s:.3f} s lap is faster than this event's plausible minimum ({minimum:.3f} s): "
+            "confirm it (“confirmed implausible”) to record it.")
+
+
 def _lap_audit_values(lap: LapResult) -> dict:
     return {"lap_number": lap.lap_number, "lap_time_s": lap.lap_time_s, "resets": lap.resets, "valid": lap.valid,
             "team": lap.team_id, "source": lap.source, "note": lap.note}
@@ -128,6 +138,10 @@ def save_lap(lap: LapResult, *, user=None, reason: str = "") -> LapResult:
             lap.lap_number = (taken.aggregate(top=Max("lap_number"))["top"] or 0) + 1
     elif stored is not None:
         lap.lap_number = stored.lap_number  # never typed over
+    if stored is None or stored.lap_time_s != lap.lap_time_s:
+        problem = implausible_problem(lap.event, lap.lap_time_s, lap.source, lap.confirmed_implausible)
+        if problem:
+            raise ValidationError({"confirmed_implausible": problem}, code="needs_confirmation")
     apply_race_rules(lap)
     lap.save()
     if stored is not None and moved:
@@ -144,12 +158,13 @@ def save_lap(lap: LapResult, *, user=None, reason: str = "") -> LapResult:
 
 def record_lap(*, event: Event, team, lap_time_s: float, lap_number: int | None = None, resets: int = 0,
                valid: bool = True, source: str = LapResult.Source.ORGANISER, recorded_by=None,
-               note: str = "") -> LapResult:
+               note: str = "", confirm: bool = False) -> LapResult:
     """A new lap of the team in the event; `valid` is what was recorded, the race rules may overrule it.
-    The number is the team's next one (a `lap_number` already taken is not reused)."""
+    The number is the team's next one (a `lap_number` already taken is not reused). A lap below the
+    event's plausible minimum needs confirm=True."""
     return save_lap(LapResult(event=event, team=team, lap_number=lap_number or 0, lap_time_s=lap_time_s,
-                              resets=resets, valid=valid, source=source, recorded_by=recorded_by, note=note),
-                    user=recorded_by)
+                              resets=resets, valid=valid, source=source, recorded_by=recorded_by, note=note,
+                              confirmed_implausible=confirm), user=recorded_by)
 
 
 @transaction.atomic

@@ -31,6 +31,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 pytest_plugins = ["tests.support.model_fixtures", "tests.support.folders"]
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _frame_cache_root(tmp_path_factory):
+    """Decoded-frame caches (training.bc.cache) go to a temporary root, never into the shared
+    sample's folder; workers started by tests inherit it."""
+    os.environ.setdefault("PITLANE_FRAME_CACHE_DIR", str(tmp_path_factory.mktemp("frame_cache")))
+
 _redis = None
 
 

@@ -11,14 +11,6 @@ import pytest
 from tests.bc.helpers import tiny_config
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _frame_cache_root(tmp_path_factory):
-    """Decoded-frame caches go to a temporary root, never into the shared sample's folder."""
-    import os
-
-    os.environ["PITLANE_FRAME_CACHE_DIR"] = str(tmp_path_factory.mktemp("frame_cache"))
-
-
 @pytest.fixture(scope="session")
 def trained_run(real_sample, tmp_path_factory):
     """One tiny end-to-end PilotNet run on the real sample, shared by the artifact tests."""

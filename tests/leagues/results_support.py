@@ -12,7 +12,7 @@ from webapp.leagues.models import Event, LapResult, Registration
 from webapp.leagues.services import record_lap
 
 
-def make_race(league, name: str, *, kind: str = Event.Kind.PHYSICAL, days: int = -1, teams=(), **extra) -> Event:
+def make_race(league, name: str, *, kind: str = Event.Kind.PHYSICAL, days: float = -1, teams=(), **extra) -> Event:
     """An event `days` from now (negative: it started already) with the teams registered and approved."""
     starts = timezone.now() + timedelta(days=days)
     fields = {"track": "pitlane_loop", "direction": "counterclockwise", "starts": starts,

@@ -42,7 +42,8 @@ def test_league_page_chart_reveal_and_podium(live_server, new_page, make_user, m
     final = make_race(league, "Hidden final", kind=Event.Kind.VIRTUAL, days=-1, teams=teams,
                       results_revealed=False, hidden_track="pitlane_hairpin")
     submit(final, team_b, [6.2])
-    submit(final, team_a, [6.4])
+    early = submit(final, team_a, [6.0])
+    submit(final, team_a, [6.4])  # Alpha's latest: it counts until the team picks another
     organiser = make_user("olga", password=PASSWORD)
     make_organiser(organiser, league)
 
@@ -76,6 +77,18 @@ def test_league_page_chart_reveal_and_podium(live_server, new_page, make_user, m
     expect(public.locator("[data-season] thead")).to_contain_text("Hidden final")
     shot(public, "page_revealed", tmp_path)
 
+    # Team Alpha picks its earlier, faster submission: it takes the top step.
+    racer = new_page(base_url=live_server.url)
+    log_in(racer, live_server.url, team_a.captain.username, PASSWORD)
+    racer.goto(final.get_absolute_url())
+    racer.locator("[data-my-entries]").click()
+    expect(racer.locator("[data-counting]")).to_contain_text("6.400 s")
+    racer.locator(f"[data-submission='{early.pk}'] button").click()
+    expect(racer.locator("[data-counting]")).to_contain_text("6.000 s")
+    shot(racer, "entries", tmp_path)
+    public.goto(f"/leagues/{league.slug}/events/{final.pk}/podium/")
+    expect(public.locator("[data-place='1']")).to_contain_text("Team Alpha")
+
 
 def log_in_organiser(page, base_url, username):
     """The organiser has no team: the login lands on the dashboard or the page it came from."""
@@ -84,4 +97,3 @@ def log_in_organiser(page, base_url, username):
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit], form input[type=submit]")
     page.wait_for_load_state()
-    assert log_in  # the teams' log-in helper waits for a team page instead

@@ -129,5 +129,6 @@ def submission_choose(request: HttpRequest, slug: str, event_id: int, submission
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
     else:
-        messages.success(request, f"Submission of {submission.created:%Y-%m-%d %H:%M} counts for {team.name}.")
+        messages.success(request,
+                         f"The submission of {submission.created:%Y-%m-%d %H:%M:%S} counts for {team.name}.")
     return redirect("event_submissions", slug=event.league.slug, event_id=event.pk)

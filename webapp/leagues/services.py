@@ -183,7 +183,9 @@ def mark_laps(laps, *, valid: bool, user=None, reason: str = "") -> tuple[int, i
     """Mark laps valid or invalid (each change audited). A lap with more resets than its event allows
     stays invalid: returns (laps marked, laps the race rules kept invalid)."""
     with transaction.atomic():
-        rows = list(laps.select_related("event").select_for_update(of=("self",)))
+        # Lock by id: the admin's scoped queryset is DISTINCT, which PostgreSQL cannot lock FOR UPDATE.
+        rows = list(LapResult.objects.filter(pk__in=laps.values("pk")).select_related("event")
+                    .select_for_update(of=("self",)))
         marked = [lap for lap in rows
                   if not valid or ranking.lap_is_valid(True, lap.resets, lap.event.max_resets_per_lap)]
         action = AuditEntry.Action.LAP_RESTORED if valid else AuditEntry.Action.LAP_INVALIDATED

@@ -66,26 +66,27 @@ def test_eta_leaves_the_compiling_first_batch_out():
     eta = BatchRateEta(epochs * steps)
     now = compile_s
     eta.batch_end(1, now)
-    assert eta.eta_s(validations_left=3) is None          # nothing measured yet: no guess
+    assert eta.eta_s(epoch_ends_left=3) is None          # nothing measured yet: no guess
     for done in range(2, 11):
         now += batch_s
         eta.batch_end(done, now)
     left = epochs * steps - 10
     assert eta.batches_per_s() == pytest.approx(1 / batch_s)
-    assert eta.eta_s(validations_left=3) == pytest.approx(left * batch_s)  # no validation measured yet
+    assert eta.eta_s(epoch_ends_left=3) == pytest.approx(left * batch_s)  # no epoch end measured yet
     old_guess = now / 10 * left                           # the former elapsed / done x left
     assert old_guess > 2.5 * eta.eta_s(3)
-    # A validation pass is timed apart: it neither slows the batch rate nor is forgotten.
+    # An epoch end (validation pass, checkpoint) is timed apart: it neither slows the batch rate
+    # nor is forgotten.
     for done in range(11, steps + 1):
         now += batch_s
         eta.batch_end(done, now)
-    eta.validation_begin(now)
+    eta.pause_begin(now)
     now += validation_s
-    eta.validation_end(now)
+    eta.pause_end(now)
     now += batch_s
     eta.batch_end(steps + 1, now)
     assert eta.batches_per_s() == pytest.approx(1 / batch_s)
-    assert eta.eta_s(validations_left=2) == pytest.approx((epochs * steps - steps - 1) * batch_s + 2 * validation_s)
+    assert eta.eta_s(epoch_ends_left=2) == pytest.approx((epochs * steps - steps - 1) * batch_s + 2 * validation_s)
 
 
 def test_training_callback_reports_the_measured_eta(monkeypatch):
@@ -109,14 +110,27 @@ def test_training_callback_reports_the_measured_eta(monkeypatch):
     assert event["batches_per_s"] == pytest.approx(1 / 0.9)
     assert event["eta_s"] == pytest.approx(170 * 0.9)   # about 2.5 min, not the former 6 min
     assert event["elapsed_s"] == pytest.approx(28.1)
+    # The epoch's end (validation, checkpoint: 3 s) is measured once the next epoch's first batch begins.
+    for batch in range(10, 60):
+        clock[0] += 0.9
+        reporter.on_train_batch_end(batch, {"loss": 0.4})
+    clock[0] += 3.0
+    reporter.on_epoch_end(0, {"loss": 0.4, "val_loss": 0.3})
+    reporter.on_epoch_begin(1)
+    reporter.on_train_batch_begin(0)
+    clock[0] += 0.9
+    reporter.on_train_batch_end(0, {"loss": 0.4})
+    event = events[-1]
+    assert event["batches_per_s"] == pytest.approx(1 / 0.9)
+    assert event["eta_s"] == pytest.approx(119 * 0.9 + 2 * 3.0)
 
 
-def test_later_validation_passes_replace_the_compiling_first():
+def test_later_epoch_ends_replace_the_compiling_first():
     eta = BatchRateEta(10)
     for start, seconds in ((0.0, 9.0), (20.0, 1.0), (40.0, 3.0)):
-        eta.validation_begin(start)
-        eta.validation_end(start + seconds)
-    assert eta.validation_pass_s() == pytest.approx(2.0)
+        eta.pause_begin(start)
+        eta.pause_end(start + seconds)
+    assert eta.pause_s() == pytest.approx(2.0)
 
 
 def test_eta_text_says_measuring_then_minutes():

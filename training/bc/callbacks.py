@@ -46,7 +46,6 @@ class ProgressReporter(keras.callbacks.Callback):
         self.epoch = start_epoch
         self._started = time.monotonic()
         self._eta = BatchRateEta((epochs - start_epoch) * steps_per_epoch)
-        self._validated_this_epoch = False
         self._last_report = -math.inf
         self._last_check = -math.inf
 
@@ -69,7 +68,6 @@ class ProgressReporter(keras.callbacks.Callback):
                                         now - self._last_report < self.report_interval_s):
             return
         self._last_report = now
-        validations_left = self.epochs - self.epoch - (1 if self._validated_this_epoch else 0)
         rate = self._eta.batches_per_s()
         event: dict[str, Any] = {
             "phase": phase,
@@ -79,7 +77,7 @@ class ProgressReporter(keras.callbacks.Callback):
             "batches": self.steps,
             "loss": loss,
             "val_loss": self.val_loss,
-            "eta_s": self._eta.eta_s(validations_left),
+            "eta_s": self._eta.eta_s(epoch_ends_left=self.epochs - self.epoch),
             "batches_done": self._done_here(batch),
             "batches_total": self._eta.total_batches,
             "batches_per_s": rate,
@@ -92,24 +90,22 @@ class ProgressReporter(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
-        self._validated_this_epoch = False
         self._check_stop(force=True)
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if batch == 0:
+            self._eta.pause_end(time.monotonic())
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._eta.batch_end(self._done_here(batch + 1), time.monotonic())
+        if batch + 1 == self.steps:
+            self._eta.pause_begin(time.monotonic())
         loss = float(logs["loss"]) if logs and "loss" in logs else None
         self._emit(batch + 1, loss, "batch", force=batch + 1 == self.steps)
         self._check_stop()
 
-    def on_test_begin(self, logs: dict | None = None) -> None:
-        self._eta.validation_begin(time.monotonic())
-
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._check_stop()
-
-    def on_test_end(self, logs: dict | None = None) -> None:
-        self._eta.validation_end(time.monotonic())
-        self._validated_this_epoch = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}

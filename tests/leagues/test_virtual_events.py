@@ -203,3 +203,40 @@ def test_only_the_leagues_organisers_reveal_and_open_boards_update(client, hidde
     client.force_login(organiser)
     client.post(url, {"revealed": "0"})
     assert boards.cached_board(Event.objects.get(pk=hidden_final.pk), private=False)["hidden"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_links_earlier_submissions_to_their_laps():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    executor = MigrationExecutor(connection)
+    # Evaluations as before the migration; every other app as it is now.
+    before = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "evaluations"]
+    before.append(("evaluations", "0004_evaluation_trial_variation"))
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    Team, TrainedModel = old.get_model("accounts", "Team"), old.get_model("garage", "TrainedModel")
+    League, Event_, Lap = (old.get_model("leagues", name) for name in ("League", "Event", "LapResult"))
+    Evaluation, Submission_ = old.get_model("evaluations", "Evaluation"), old.get_model("evaluations", "Submission")
+    team = Team.objects.create(name="Alpha", slug="alpha")
+    now = timezone.now()
+    event = Event_.objects.create(league=League.objects.create(name="L", slug="l"), name="E", track="t",
+                                  starts=now, ends=now, kind="virtual")
+    model = TrainedModel.objects.create(team=team, name="M", status="ready", card={}, config={})
+    evaluations = [Evaluation.objects.create(team=team, model=model, track="t", profile="deepracer")
+                   for _ in range(2)]
+    for number, (evaluation, trial) in enumerate(((evaluations[0], 1), (evaluations[0], 2), (evaluations[1], 1)),
+                                                 start=1):
+        Lap.objects.create(event=event, team=team, lap_number=number, lap_time_s=10.0 + number, source="evaluation",
+                           note=f"Evaluation {evaluation.pk}, trial {trial}")
+    Lap.objects.create(event=event, team=team, lap_number=4, lap_time_s=9.0, source="organiser",
+                       note=f"Evaluation {evaluations[0].pk}, trial 9 (typed)")
+    first, second = (Submission_.objects.create(evaluation=e, event=event, lap_count=1) for e in evaluations)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert sorted(Submission.objects.get(pk=first.pk).laps.values_list("lap_number", flat=True)) == [1, 2]
+    assert list(Submission.objects.get(pk=second.pk).laps.values_list("lap_number", flat=True)) == [3]

@@ -61,7 +61,7 @@ def laps_rows(event: Event, *, private: bool) -> Iterator[tuple]:
         .select_related("team", "round", "attempt", "recorded_by").order_by("team__name", "team_id", "lap_number")
     yield LAPS_HEADER + (PRIVATE_LAPS_EXTRA if private else ())
     for lap in laps:
-        row = (lap.team.name, lap.lap_number, lap.round.name if lap.round else "",
+        row: tuple = (lap.team.name, lap.lap_number, lap.round.name if lap.round else "",
                lap.attempt.number if lap.attempt else "", _seconds(lap.lap_time_s), lap.resets,
                _seconds(lap.lap_time_s + lap.resets * event.off_track_penalty_s), "yes" if lap.valid else "no",
                lap.get_source_display(), lap.recorded.isoformat())

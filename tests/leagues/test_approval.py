@@ -53,6 +53,7 @@ def test_a_registration_waits_and_the_team_sees_it_waiting(client, event, team_a
     page = client.get(event.get_absolute_url()).content.decode()
     assert "data-registration-pending" in page and "waiting for the organisers' approval" in page
     assert "(waiting for approval)" in page  # the registered teams list marks it too
+    assert "data-waiting-approval" in client.get(team_a.get_absolute_url()).content.decode()  # the team's page
     # Without approval settings the registration is approved at once.
     event.requires_approval = False
     event.save()

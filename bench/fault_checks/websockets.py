@@ -17,6 +17,11 @@ traffic only to 127.0.0.1; everything is stopped at the end.
   ws_snapshot_failures   sockets of those rounds that got no snapshot (target 0): refused, or
                          closed by Daphne when not accepted within its 5 s handshake timeout; they
                          count in the percentiles with the time until they failed
+  ws_server_cpu_ms_per_socket / ws_redis_cpu_ms_per_socket / ws_client_cpu_ms_per_socket
+                         CPU time (user + system) the web server processes, Redis and this
+                         client spent per socket over those rounds: unlike the latencies, hardly
+                         moved by what else the machine runs (the latencies are compared at the
+                         same load: ws_load_avg_1m, the 1-minute load average before and after)
 
 `python bench/fault_checks/websockets.py` prints `RESULT {json}`.
 """
@@ -185,6 +190,22 @@ async def _idle(stack: Stack, session: str, job_id: int) -> dict:
                 "ws_idle_close": close}
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of the process and its children (the server processes behind
+    the port when PITLANE_WEB_PROCESSES is above 1)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def measure() -> dict:
     with Stack() as stack:
         data = stack.start()
@@ -194,10 +215,17 @@ def measure() -> dict:
         asyncio.run(_snapshot_round(stack.port, sessions[:10 * processes]))
         latencies: list[float] = []
         failures = 0
+        load_before = os.getloadavg()[0]
+        server_cpu, redis_cpu = _cpu_s(stack.server.pid), _cpu_s(stack.redis.process.pid)
+        client_cpu = time.process_time()
         for _ in range(ROUNDS):
             round_latencies, round_failures = asyncio.run(_snapshot_round(stack.port, sessions))
             latencies += round_latencies
             failures += round_failures
+        per_socket = 1000 / (ROUNDS * len(sessions))
+        server_cpu = (_cpu_s(stack.server.pid) - server_cpu) * per_socket
+        redis_cpu = (_cpu_s(stack.redis.process.pid) - redis_cpu) * per_socket
+        client_cpu = (time.process_time() - client_cpu) * per_socket
         figures = {
             "ws_server_processes": processes,
             "ws_snapshot_sockets": SOCKETS,
@@ -206,6 +234,10 @@ def measure() -> dict:
             "ws_snapshot_p99_ms": round(_percentile(latencies, 99), 1),
             "ws_snapshot_max_ms": round(max(latencies), 1),
             "ws_snapshot_failures": failures,
+            "ws_server_cpu_ms_per_socket": round(server_cpu, 2),
+            "ws_redis_cpu_ms_per_socket": round(redis_cpu, 2),
+            "ws_client_cpu_ms_per_socket": round(client_cpu, 2),
+            "ws_load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
         figures.update(asyncio.run(_idle(stack, sessions[0], jobs[0])))
         return figures

@@ -52,7 +52,8 @@ LAYER_RECONNECTED = {"type": "layer.reconnected"}
 
 
 def _snapshot_message(team_ids: frozenset[int]) -> str:
-    return json.dumps({"type": "snapshot", "jobs": live_snapshot(team_ids)})
+    # Without the spaces after separators: 100 jobs are ~10% fewer bytes to frame and send.
+    return json.dumps({"type": "snapshot", "jobs": live_snapshot(team_ids)}, separators=(",", ":"))
 
 
 class _Batch:

@@ -217,3 +217,22 @@ def test_a_revoked_device_cannot_ingest_even_when_called_directly(device, on_tra
     with pytest.raises(PermissionDenied, match="revoked"):
         race.ingest_crossing(device, "c1", 100 * S, "s1")
     assert not Crossing.objects.exists()
+
+
+@pytest.mark.django_db
+def test_recomputed_laps_are_audited_and_undo_goes_through_the_crossing(device, on_track, organiser):
+    for cid, t in (("c1", 100.0), ("c2", 108.0), ("c3", 116.0)):
+        cross(device, cid, t)
+    race.ignore_crossing(user=organiser, crossing=Crossing.objects.get(crossing_id="c2"), reason="a hand")
+    recomputed = list(AuditEntry.objects.filter(reason="a hand").order_by("pk").values_list("action", flat=True))
+    assert recomputed == ["lap_removed", "lap_edited", "crossing_ignored"]
+    edited = AuditEntry.objects.get(action="lap_edited")
+    assert (edited.old["lap_time_s"], edited.new["lap_time_s"]) == (8.0, 16.0)
+    cross(device, "late", 104.0)  # a replayed crossing splits the lap again
+    assert [t for _, t, _ in laps()] == [4.0, 12.0]
+    late = AuditEntry.objects.filter(actor_label="timer device Finish line", reason__contains="late")
+    assert {e.action for e in late} >= {"lap_added", "lap_edited"}
+    # Undo skips the recomputed entries and reverts the last undoable change: the ignore.
+    on_track.refresh_from_db()
+    race.undo_last(user=organiser, attempt=on_track, expected_version=on_track.version)
+    assert [t for _, t, _ in laps()] == [4.0, 4.0, 8.0]

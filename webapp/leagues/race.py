@@ -422,8 +422,10 @@ def undo_last(*, user, attempt: Attempt, expected_version: int | None) -> AuditE
         attempt = _lock(attempt, expected_version, user)
         event = attempt.event
         # Admin edits of a lap (lap_edited / lap_removed) change no console state and are not undone here.
+        # Laps a recomputation made (no "old" state) go back by undoing the crossing change instead.
         entry = (AuditEntry.objects.select_for_update().filter(attempt=attempt, undone_by__isnull=True,
                                                                action__in=UNDOABLE)
+                 .exclude(action=Action.LAP_ADDED, old__isnull=True)
                  .order_by("-at", "-pk").first())
         if entry is None:
             raise ValidationError("Nothing to undo on this attempt.")
@@ -449,7 +451,7 @@ def undo_last(*, user, attempt: Attempt, expected_version: int | None) -> AuditE
             crossing = Crossing.objects.get(pk=(entry.old or {})["crossing"])
             crossing.status = (entry.old or {})["status"]
             crossing.save(update_fields=["status"])
-            rebuild_device_laps(attempt)
+            rebuild_device_laps(attempt, user=user, reason="undo")
         else:
             _restore(attempt, entry.old or {})
         _save(attempt)
@@ -536,7 +538,8 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
         crossing.status = Crossing.Status.COUNTED
         crossing.save()
         if latest is not None and latest.device_time_us > device_time_us:
-            rebuild_device_laps(attempt)  # arrived out of order (a queue replayed late)
+            rebuild_device_laps(attempt, device=device, reason="a crossing arrived late (replayed from the "
+                                                                 "device's queue)")
         elif attempt.lap_started_device_us is None:
             attempt.lap_started_device_us, attempt.lap_paused_s = device_time_us, 0.0
             _save(attempt)
@@ -555,21 +558,31 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
     return crossing, True
 
 
+IMPLAUSIBLE_REASON = "faster than the plausible minimum"
+
+
 def _hold_if_implausible(lap: LapResult) -> bool:
     """A timer lap below the plausible minimum is stored invalid until a timekeeper restores (confirms) it."""
     minimum = lap.event.min_plausible_lap_s
     if minimum is None or lap.lap_time_s >= minimum or lap.confirmed_implausible:
         return False
     lap.valid = False
-    lap.invalidated_reason = f"faster than the plausible minimum ({minimum} s): restore it to confirm"[:200]
+    lap.invalidated_reason = f"{IMPLAUSIBLE_REASON} ({minimum} s): restore it to confirm"[:200]
     return True
 
 
-def rebuild_device_laps(attempt: Attempt) -> None:
+def rebuild_device_laps(attempt: Attempt, *, user=None, device: TimerDevice | None = None,
+                        reason: str = "") -> None:
     """Recompute the attempt's timer laps from its counted crossings (after one is ignored, restored
     or arrived late): consecutive counted crossings make a lap. A lap whose closing crossing is gone
-    hands its resets to the lap that now covers it; numbers stay 1..n in driving order."""
+    hands its resets to the lap that now covers it; numbers stay 1..n in driving order. Every lap
+    removed, changed or made is audited (not undoable one by one: undo the crossing's change)."""
     event = attempt.event
+
+    def audit(action: str, lap: LapResult, old, new) -> None:
+        _audit(event, action, user=user, device=device, attempt=attempt, lap=lap, old=old, new=new,
+               reason=reason or "recomputed from the timer's crossings")
+
     crossings = list(Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED)
                      .order_by("device_time_us", "pk"))
     laps = list(LapResult.objects.filter(attempt=attempt, crossing__isnull=False).order_by("lap_number"))
@@ -586,6 +599,7 @@ def rebuild_device_laps(attempt: Attempt) -> None:
         later = next((c.pk for c in crossings[1:] if c.device_time_us > closing.device_time_us), None)
         carried[later] = carried.get(later, 0) + lap.resets
         Crossing.objects.filter(pk=lap.crossing_id).update(lap=None)
+        audit(Action.LAP_REMOVED, lap, lap_values(lap), None)
         lap.delete()
     kept: list[LapResult] = []
     for previous, crossing in zip(crossings, crossings[1:], strict=False):
@@ -593,9 +607,15 @@ def rebuild_device_laps(attempt: Attempt) -> None:
         lap = by_closing.get(crossing.pk)
         extra = carried.get(crossing.pk, 0)
         if lap is not None and lap.pk is not None:
+            before = lap_values(lap)
             lap.lap_time_s, lap.resets = lap_time_s, lap.resets + extra
+            if lap.invalidated_reason.startswith(IMPLAUSIBLE_REASON) and not _below_minimum(event, lap_time_s):
+                lap.invalidated_reason = ""  # merged into a lap that is plausible now
             lap.valid = ranking.lap_is_valid(not lap.invalidated_reason, lap.resets, event.max_resets_per_lap)
-            lap.save(update_fields=["lap_time_s", "resets", "valid"])
+            _hold_if_implausible(lap)
+            lap.save(update_fields=["lap_time_s", "resets", "valid", "invalidated_reason"])
+            if lap_values(lap) != before:
+                audit(Action.LAP_EDITED, lap, before, lap_values(lap))
         else:
             lap = LapResult(
                 event=event, team=attempt.team, attempt=attempt, round=attempt.round,
@@ -605,6 +625,7 @@ def rebuild_device_laps(attempt: Attempt) -> None:
             )
             _hold_if_implausible(lap)
             lap.save()
+            audit(Action.LAP_ADDED, lap, None, {"lap": lap_values(lap), "crossing": crossing.crossing_id})
         Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
         kept.append(lap)
     attempt.current_resets += carried.get(None, 0)
@@ -635,7 +656,7 @@ def _crossing_status_change(*, user, crossing: Crossing, to: str, allowed: tuple
         old = {"crossing": crossing.pk, "status": crossing.status}
         crossing.status = to
         crossing.save(update_fields=["status"])
-        rebuild_device_laps(attempt)
+        rebuild_device_laps(attempt, user=user, reason=reason)
         _audit(event, action, user=user, attempt=attempt, old=old, new={"crossing": crossing.pk, "status": to},
                reason=reason)
     return crossing

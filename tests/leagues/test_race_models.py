@@ -226,3 +226,12 @@ def test_a_typed_lap_below_the_plausible_minimum_needs_confirmation(client, orga
     assert response.status_code == 200 and "plausible minimum" in response.content.decode()
     assert client.post(add, {**form, "confirmed_implausible": "on"}).status_code == 302
     assert LapResult.objects.filter(confirmed_implausible=True).count() == 2
+
+
+@pytest.mark.parametrize("table", [[25, "18"], {"1": 25}, [10, -1], [True, 5], "25,18"])
+def test_a_points_table_is_a_list_of_whole_points(table):
+    from webapp.leagues.models import League
+
+    with pytest.raises(ValidationError, match="points per place"):
+        League(name="x", points_table=table).clean()
+    League(name="x", points_table=[25, 18, 0]).clean()

@@ -63,6 +63,13 @@ class League(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("league_detail", args=[self.slug])
 
+    def clean(self):
+        table = self.points_table
+        if not isinstance(table, list) or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0
+                                                  for p in table):
+            raise ValidationError({"points_table": "A list of whole, non-negative points per place, "
+                                                   "e.g. [25, 18, 15, 12, 10, 8, 6, 4, 2, 1]."})
+
     @property
     def is_public(self) -> bool:
         return self.visibility == self.Visibility.PUBLIC

@@ -190,3 +190,20 @@ def test_the_admin_seeds_and_decides_rounds(client, race_day, make_user, make_le
     opener.refresh_from_db()
     assert opener.winner == opener.team_a
     assert Heat.objects.get(round=knockout, round_index=2).team_a == opener.team_a
+
+
+@pytest.mark.django_db
+def test_attempts_in_a_round_belong_to_its_field(race_day):
+    organiser, event, teams = race_day
+    knockout = rounds.create_round(user=organiser, event=event, name="KO", kind=Round.Kind.SINGLE_ELIMINATION)
+    rounds.seed_round(user=organiser, race_round=knockout, teams=teams[:4])
+    with pytest.raises(ValidationError, match="pick the heat"):
+        race.create_attempt(user=organiser, event=event, team=teams[0], race_round=knockout)
+    heat = Heat.objects.get(round=knockout, key="W1-1")
+    with pytest.raises(ValidationError, match="does not race in heat"):
+        race.create_attempt(user=organiser, event=event, team=teams[1], race_round=knockout, heat=heat)
+    final = rounds.create_round(user=organiser, event=event, name="Final", kind=Round.Kind.FINAL)
+    rounds.seed_round(user=organiser, race_round=final, teams=teams[:2])
+    with pytest.raises(ValidationError, match="not in the field"):
+        race.create_attempt(user=organiser, event=event, team=teams[5], race_round=final)
+    assert race.create_attempt(user=organiser, event=event, team=teams[0], race_round=final).number == 1

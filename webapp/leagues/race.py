@@ -175,8 +175,8 @@ def create_attempt(*, user, event: Event, team, race_round: Round | None = None,
     problem = _lap_problem(event, team)
     if problem:
         raise ValidationError(problem)
-    if race_round is not None and race_round.event_id != event.pk:
-        raise ValidationError("That round belongs to another event.")
+    if race_round is not None:
+        _check_round_entry(race_round, event, team, heat)
     if heat is not None:
         if race_round is None or heat.round_id != race_round.pk:
             raise ValidationError("That heat belongs to another round.")
@@ -190,6 +190,16 @@ def create_attempt(*, user, event: Event, team, race_round: Round | None = None,
                                      time_limit_s=event.attempt_time_s)
     live.notify_event(event.pk)
     return attempt
+
+
+def _check_round_entry(race_round: Round, event: Event, team, heat: Heat | None) -> None:
+    """A bracket round races in heats; a seeded round races only its field."""
+    if race_round.event_id != event.pk:
+        raise ValidationError("That round belongs to another event.")
+    if race_round.is_bracket and heat is None:
+        raise ValidationError(f"{race_round.name} is a knockout round: pick the heat “{team.name}” races in.")
+    if race_round.seeding and team.pk not in race_round.seeding:
+        raise ValidationError(f"“{team.name}” is not in the field of {race_round.name}.")
 
 
 def _lap_problem(event: Event, team) -> str | None:

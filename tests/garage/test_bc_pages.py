@@ -157,6 +157,9 @@ def test_epoch_logs_become_the_models_history(team_a):
     model.refresh_from_db()
     assert model.history == {"loss": [0.3, 0.2], "val_loss": [0.25, 0.27]}
     assert reporter.calls[0]["speed"] == "4.0 batches/s" and reporter.calls[0]["eta"] == "measuring…"
+    # When the run is done the job's val_loss is the kept (best) epoch's, not the last epoch's.
+    on_progress({**base, "phase": "done", "epoch": 2, "val_loss": 0.25, "percent": 100.0})
+    assert reporter.calls[-1]["val_loss"] == 0.25
     # A resumed run that repeats epoch 2 replaces it.
     assert garage_jobs.record_epoch(model.history, 2, {"loss": 0.1, "val_loss": 0.2}) == {
         "loss": [0.3, 0.1], "val_loss": [0.25, 0.2]}

@@ -223,7 +223,7 @@ def _json_state(event: Event, attempt: Attempt | None, status: int = 200, **extr
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise ValidationError("The request is not JSON.") from None
     if not isinstance(data, dict):
         raise ValidationError("The request is not a JSON object.")
@@ -235,7 +235,7 @@ def _int_or_none(value: Any, what: str) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 parses as an infinite float
         raise ValidationError(f"{what} must be a whole number.") from None
 
 

@@ -194,6 +194,10 @@ class LapTimer:
                     return True
             except TransientError:
                 pass
+            except RefusedError as exc:  # a revoked or wrong token: retrying cannot help; the queue is kept
+                logger.error("The server refused this device's token (%s): %d crossing(s) kept in the queue.",
+                             exc, len(self.queue))
+                return False
             if time.monotonic() + delay > deadline:
                 return len(self.queue) == 0
             time.sleep(delay)

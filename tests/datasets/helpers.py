@@ -86,6 +86,13 @@ def ingest_in_process(client, team, zip_path: Path, name: str = ""):
     assert response.status_code == 201, response.content
     dataset = Dataset.objects.get(pk=response.json()["dataset_id"])
     run_in_process(dataset.job_id)
+    # With a real worker running (tests that start one), the worker may have claimed the job first:
+    # then this process's run found it running and returned; wait for the worker to finish it.
+    from tests.support.waiting import wait_for
+    from webapp.jobs.models import Job
+
+    wait_for(lambda: Job.objects.get(pk=dataset.job_id).is_finished, timeout_s=180, interval_s=0.2,
+             message="the dataset's ingest job to finish")
     dataset.refresh_from_db()
     return dataset
 

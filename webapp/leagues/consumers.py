@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from webapp.accounts.socket_auth import socket_db
 from webapp.core.shared_reads import SharedReads
+from webapp.jobs.consumers import RetryingLayerReceive
 
 from . import selectors
 from .boards import cached_board_json
@@ -51,6 +52,16 @@ shared_boards: SharedReads[str | None] = SharedReads(_read_board)
 
 
 class EventBoardConsumer(AsyncWebsocketConsumer):
+    @property
+    def channel_receive(self):
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        """A layer read that times out or loses Redis is retried (as the job socket's), instead of
+        Daphne closing a venue's screen with 1011."""
+        self._channel_receive = RetryingLayerReceive(self.channel_layer, self.channel_name, receive)
+
     async def connect(self):
         event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
         access = await socket_db(viewer_access)(self.scope.get("user"), event_id)
@@ -72,6 +83,12 @@ class EventBoardConsumer(AsyncWebsocketConsumer):
             await self._send_board(time.monotonic())
 
     async def leaderboard_changed(self, message):
+        await self._send_board(time.monotonic())
+
+    async def layer_reconnected(self, message):
+        """Redis answers again: join the group again (a Redis that restarted empty lost it) and send
+        the board, since a change may have been missed meanwhile."""
+        await self.channel_layer.group_add(self.group, self.channel_name)
         await self._send_board(time.monotonic())
 
     async def _send_board(self, since: float) -> None:

@@ -48,6 +48,28 @@ class CliError(Exception):
     """A user-facing problem: printed as one line, exit code 2."""
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (0 trials or laps drove nothing, or crashed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number above 0 (a negative set speed or time drove nothing, silently)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="drive_agent", description=__doc__.splitlines()[0],
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:-1]),
@@ -64,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads (default 1)")
     p.add_argument("--throttle-scale", type=float, default=1.0, help="race-time multiplier on throttle")
     speeds = default_set_speeds()
-    p.add_argument("--set-speed", type=float,
+    p.add_argument("--set-speed", type=_positive_float,
                    help=f"target speed: Udacity camera models in mph (default {speeds['udacity']}), "
                    f"DeepRacer camera models in m/s (default {speeds['deepracer']}), as on the site")
     p.add_argument("--min-speed", type=float, help="slow down linearly to this speed at full steering lock")
@@ -79,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = p.add_argument_group("sim target")
     s.add_argument("--track", help="track name or DeepRacer .npy path")
-    s.add_argument("--trials", type=int, default=1)
-    s.add_argument("--laps", type=int, default=1, help="laps per trial")
-    s.add_argument("--max-time", type=float, help="sim seconds per trial (default: 20x a lap at top speed)")
+    s.add_argument("--trials", type=_positive_int, default=1)
+    s.add_argument("--laps", type=_positive_int, default=1, help="laps per trial")
+    s.add_argument("--max-time", type=_positive_float, help="sim seconds per trial (default: 20x a lap at top speed)")
     s.add_argument("--frames-dir", type=Path, help="write every camera frame as PNG here")
     s.add_argument("--gif", type=Path, help="write an animated GIF of the drive")
     s.add_argument("--plot", type=Path, help="write a Plotly lap plot (HTML)")

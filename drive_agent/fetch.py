@@ -55,7 +55,8 @@ def cache_dir_for(server: str, model_id: int, cache_root: Path | None = None) ->
 def fetch_model(model_id: int, server: str = DEFAULT_SERVER, token: str | None = None,
                 cache_root: Path | None = None, timeout: float = 10.0) -> FetchedModel:
     """Card and model of `model_id` from `server`, verified by sha256; the cache when offline."""
-    server = server.rstrip("/")
+    server = _checked_server(server)
+    token = _checked_token(token)
     cache = cache_dir_for(server, model_id, cache_root)
     info_url = f"{server}/api/v1/models/{model_id}/"
     try:
@@ -92,6 +93,26 @@ def fetch_model(model_id: int, server: str = DEFAULT_SERVER, token: str | None =
             "server": server, "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     _write_atomic(cache / META_FILE, json.dumps(meta, indent=1).encode())
     return FetchedModel(model_id, model_path, card, expected, from_cache=False)
+
+
+def _checked_server(server: str) -> str:
+    """`server` without surrounding spaces or a trailing slash; a FetchError unless it is an
+    http(s) address (urllib would raise a bare ValueError on "127.0.0.1:8000" or "notaurl")."""
+    server = server.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FetchError(f"the server address {server!r} is not an http(s) URL: give --server (or PITLANE_SERVER) "
+                         f"as http://HOST:PORT")
+    return server
+
+
+def _checked_token(token: str | None) -> str | None:
+    """The token without the spaces or line end a copy-paste or `$(cat token.txt)` from a Windows
+    file leaves around it (a "\r" in the header made urllib raise a bare ValueError); None when empty."""
+    token = (token or "").strip()
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise FetchError("the API token holds spaces or control characters: check --token or PITLANE_TOKEN")
+    return token or None
 
 
 class _Offline(Exception):

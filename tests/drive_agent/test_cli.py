@@ -86,3 +86,17 @@ def test_sim_target_drives_and_writes_outputs(tiny_models, tmp_path) -> None:
     for path in (tmp_path / "drive.gif", tmp_path / "lap.html", evaluation / "metrics.json",
                  evaluation / "evaluation-simtrace" / "0-iteration.csv", tmp_path / "eval/model/model_metadata.json"):
         assert path.stat().st_size > 0, path
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--laps", "0"), ("--trials", "0"), ("--trials", "-1"), ("--max-time", "-3"), ("--set-speed", "-5"),
+    ("--set-speed", "nan"), ("--max-time", "inf"),
+])
+def test_sim_counts_speeds_and_times_below_one_are_usage_errors(tmp_path, capsys, option, value) -> None:
+    """`--laps 0` crashed with a traceback; `--trials 0`, a negative time or set speed drove nothing
+    and exited 0. Each is now refused by argparse (exit 2) with the option's name."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model-file", str(tmp_path / "model.tflite"), "--target", "sim",
+              "--track", "pitlane_loop_road", option, value])
+    assert exit_info.value.code == 2
+    assert f"argument {option}:" in capsys.readouterr().err

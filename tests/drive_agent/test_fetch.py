@@ -72,3 +72,22 @@ def test_offline_without_cache_or_with_corrupt_cache(api: FakeApi, tmp_path: Pat
     api.stop()
     with pytest.raises(FetchError, match="fails its checksum"):
         fetch_model(42, api.url, TOKEN, cache_root=tmp_path, timeout=2)
+
+
+@pytest.mark.parametrize("server", ["notaurl", "127.0.0.1:8000", "ftp://example.org", "http://"])
+def test_a_server_that_is_no_http_url_is_one_line_not_a_traceback(tmp_path: Path, server: str) -> None:
+    with pytest.raises(FetchError, match=r"is not an http\(s\) URL: give --server"):
+        fetch_model(42, server, TOKEN, cache_root=tmp_path)
+
+
+@pytest.mark.parametrize("pasted", [f"{TOKEN}\r", f" {TOKEN}\n", f"{TOKEN} "])
+def test_a_token_pasted_with_a_line_end_or_spaces_still_works(api: FakeApi, tmp_path: Path, pasted: str) -> None:
+    fetched = fetch_model(42, api.url + "/ ", pasted, cache_root=tmp_path)
+    assert not fetched.from_cache
+    assert all(auth == f"Bearer {TOKEN}" for _, auth in api.requests)
+
+
+def test_a_token_with_a_line_break_inside_is_refused_with_a_message(api: FakeApi, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="spaces or control characters"):
+        fetch_model(42, api.url, TOKEN[:5] + "\r\n" + TOKEN[5:], cache_root=tmp_path)
+    assert api.requests == []

@@ -16,6 +16,7 @@ when those sources are used); no Django.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -32,6 +33,15 @@ from pathlib import Path
 logger = logging.getLogger("drive_agent.laptimer")
 
 API_PATH = "/api/v1/timer/crossings/"
+
+
+def default_queue_path(server: str, token: str) -> Path:
+    """The on-disk queue of one device token on one server: crossings queued under one token are never
+    sent later under another (a laptimer moved to another event, or another server, with a queue left
+    over would otherwise post the old event's crossings as laps of the team on track in the new one).
+    The name holds a hash, never the token."""
+    key = hashlib.sha256(f"{server.rstrip('/')}\n{token}".encode()).hexdigest()[:16]
+    return Path.home() / ".pitlane" / f"laptimer-queue-{key}.jsonl"
 
 
 def device_time_us() -> int:
@@ -302,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default="keyboard", help="keyboard | serial:/dev/ttyUSB0 | gpio:17")
     parser.add_argument("--sensor", default=None, help="sensor name sent with each crossing (default: the source)")
     parser.add_argument("--baud", type=int, default=115200)
-    parser.add_argument("--queue", type=Path, default=Path.home() / ".pitlane" / "laptimer-queue.jsonl",
-                        help="the on-disk queue of unsent crossings (JSON lines)")
+    parser.add_argument("--queue", type=Path, default=None,
+                        help="the on-disk queue of unsent crossings (JSON lines); default: one file per server "
+                             "and token under ~/.pitlane/")
     parser.add_argument("--drain-timeout", type=float, default=30.0,
                         help="when the source ends, keep sending the queue for up to this many seconds")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
@@ -311,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not args.token:
         parser.error("--token (or PITLANE_DEVICE_TOKEN) is required")
+    if args.queue is None:
+        args.queue = default_queue_path(args.server, args.token)
 
     stop = threading.Event()
     source, sensor = open_source(args.source, stop, args.baud)

@@ -38,3 +38,36 @@ def test_the_command_exits_1_without_a_traceback_when_the_token_is_refused(tmp_p
                           "--queue", str(queue), "--drain-timeout", "5"])
     assert code == 1
     assert len(laptimer.DiskQueue(queue)) == 2
+
+
+def test_a_queue_left_under_one_token_is_never_sent_under_another(tmp_path, monkeypatch):
+    """A laptimer whose queue still held event A's crossings (server down) and is then started with event
+    B's token must not post them as B's crossings (they would become laps of B's team on track); they
+    wait for A's token."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    posted: list[tuple[str, int]] = []
+    down = {"value": True}
+
+    def post(self, crossing):
+        if down["value"]:
+            raise laptimer.TransientError("connection refused")
+        posted.append((self.token, crossing.device_time_us))
+        return {"crossing_id": crossing.crossing_id, "status": "counted"}
+
+    monkeypatch.setattr(laptimer.Sender, "post", post)
+
+    def run(token: str, lines: str) -> int:
+        (tmp_path / "in.txt").write_text(lines)
+        monkeypatch.setattr("sys.stdin", (tmp_path / "in.txt").open())
+        return laptimer.main(["--server", "http://pitlane.test", "--token", token, "--source", "keyboard",
+                              "--drain-timeout", "0.2"])
+
+    assert run("pld_event_a", "100000000\n") == 1  # server down: A's crossing stays queued
+    down["value"] = False
+    assert run("pld_event_b", "") == 0
+    assert posted == []  # nothing of A's went out under B's token
+    assert run("pld_event_a", "") == 0
+    assert posted == [("pld_event_a", 100_000_000)]
+    assert laptimer.default_queue_path("http://pitlane.test/", "pld_event_a") == \
+        laptimer.default_queue_path("http://pitlane.test", "pld_event_a")
+    assert "pld_event_a" not in laptimer.default_queue_path("http://pitlane.test", "pld_event_a").name

@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 from webapp.accounts.notify import user_group
 from webapp.accounts.selectors import team_ids_of_user_id
 from webapp.accounts.socket_auth import socket_db
+from webapp.core.shared_reads import SharedReads
 
 from .notify import team_group
 from .selectors import live_snapshot
@@ -56,52 +57,14 @@ def _snapshot_message(team_ids: frozenset[int]) -> str:
     return json.dumps({"type": "snapshot", "jobs": live_snapshot(team_ids)}, separators=(",", ":"))
 
 
-class _Batch:
-    def __init__(self, future: asyncio.Future):
-        self.future = future
-        self.started: float | None = None
+async def _read_snapshot(team_ids) -> str:
+    return await socket_db(_snapshot_message)(team_ids)
 
 
-class SharedSnapshots:
-    """One snapshot read per set of teams at a time; askers that come while a read runs wait for
-    the next one (started when the current one ends), so N sockets connecting together cost about
-    two reads instead of N, and nobody gets a read that started before it asked."""
-
-    def __init__(self) -> None:
-        self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    async def get(self, team_ids: frozenset[int], since: float) -> str:
-        loop = asyncio.get_running_loop()
-        slots = self._per_loop.setdefault(loop, {})
-        slot = slots.get(team_ids)
-        if slot is None:
-            slot = slots[team_ids] = {"running": None, "next": None}
-            loop.create_task(self._drain(slots, team_ids))
-        running = slot["running"]
-        if running is not None and running.started is not None and running.started >= since:
-            return await asyncio.shield(running.future)
-        if slot["next"] is None:
-            slot["next"] = _Batch(loop.create_future())
-        return await asyncio.shield(slot["next"].future)
-
-    async def _drain(self, slots: dict, team_ids: frozenset[int]) -> None:
-        slot = slots[team_ids]
-        try:
-            await asyncio.sleep(0)  # let the asker that created the slot queue its batch
-            while slot["next"] is not None:
-                batch, slot["next"] = slot["next"], None
-                batch.started = time.monotonic()
-                slot["running"] = batch
-                try:
-                    batch.future.set_result(await socket_db(_snapshot_message)(team_ids))
-                except Exception as exc:  # noqa: BLE001 - handed to every asker of this batch
-                    batch.future.set_exception(exc)
-                slot["running"] = None
-        finally:
-            del slots[team_ids]
-
-
-shared_snapshots = SharedSnapshots()
+#: One snapshot read per set of teams at a time (webapp.core.shared_reads): N sockets of the same
+#: teams connecting together cost about two reads instead of N, and none gets a read that started
+#: before it asked.
+shared_snapshots: SharedReads[str] = SharedReads(_read_snapshot)
 
 #: Group joins and leaves in flight at once per event loop, on a layer other than channels_redis'
 #: (whose writes are batched, below). redis-py's asyncio pool (100 connections by default) refuses

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views, views, views_league
+from . import console_views, views, views_league, views_rounds
 
 urlpatterns = [
     path("", views.league_list, name="league_list"),
@@ -30,6 +30,14 @@ urlpatterns = [
     path("<slug:slug>/events/<int:event_id>/submissions/", views_league.event_submissions, name="event_submissions"),
     path("<slug:slug>/events/<int:event_id>/submissions/<int:submission_id>/choose/",
          views_league.submission_choose, name="submission_choose"),
+    # Rounds (issue 12; webapp.leagues.views_rounds): the public page of an event's rounds and brackets,
+    # and the organisers' race-day actions on it (create, seed from a finished round, decide a heat).
+    path("<slug:slug>/events/<int:event_id>/rounds/", views_rounds.event_rounds, name="event_rounds"),
+    path("<slug:slug>/events/<int:event_id>/rounds/create/", views_rounds.round_create, name="round_create"),
+    path("<slug:slug>/events/<int:event_id>/rounds/<int:round_id>/seed/", views_rounds.round_seed,
+         name="round_seed"),
+    path("<slug:slug>/events/<int:event_id>/heats/<int:heat_id>/decide/", views_rounds.heat_decide,
+         name="heat_decide"),
     path("<slug:slug>/events/<int:event_id>/", views.event_detail, name="event_detail"),
     path("<slug:slug>/events/<int:event_id>/register/", views.event_register, name="event_register"),
     path("<slug:slug>/events/<int:event_id>/unregister/", views.event_unregister, name="event_unregister"),

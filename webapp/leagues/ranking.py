@@ -430,3 +430,19 @@ def rank_teams(laps_by_team: Mapping[Any, Iterable[LapLike]], rule: str, n: int,
             previous = entry
         standings.append(standing)
     return standings
+
+
+def places(standings: Iterable[Standing]) -> list[list[Any]]:
+    """The teams of ranked standings grouped by place, best first (teams of one rank share the place);
+    standings without a rank end the list."""
+    grouped: list[list[Any]] = []
+    previous: int | None = None
+    for standing in standings:
+        if standing.rank is None:
+            break
+        if previous is not None and standing.rank == previous:
+            grouped[-1].append(standing.team)
+        else:
+            grouped.append([standing.team])
+        previous = standing.rank
+    return grouped

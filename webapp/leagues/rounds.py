@@ -184,17 +184,7 @@ def round_ranking(race_round: Round) -> list[list]:
     else the standings (equal ranks share)."""
     if race_round.kind in BRACKET_KINDS:
         return brackets.final_ranking(_bracket(race_round, seeded_teams(race_round)), results_of(race_round))
-    places: list[list] = []
-    previous = None
-    for standing in selectors.round_standings(race_round):
-        if standing.rank is None:
-            break
-        if previous is not None and standing.rank == previous:
-            places[-1].append(standing.team)
-        else:
-            places.append([standing.team])
-        previous = standing.rank
-    return places
+    return ranking.places(selectors.round_standings(race_round))
 
 
 def event_ranking(event: Event) -> list[list]:

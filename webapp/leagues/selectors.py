@@ -309,17 +309,7 @@ def event_places(event: Event) -> list[list]:
 
     if event.rounds.exists():
         return event_ranking(event)
-    places: list[list] = []
-    previous = None
-    for standing in leaderboard(event):
-        if standing.rank is None:
-            break
-        if previous is not None and standing.rank == previous:
-            places[-1].append(standing.team)
-        else:
-            places.append([standing.team])
-        previous = standing.rank
-    return places
+    return ranking.places(leaderboard(event))
 
 
 def podium(event: Event) -> list[dict]:

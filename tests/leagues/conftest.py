@@ -1,4 +1,6 @@
-"""Leagues and events for the league tests (users and teams come from tests/conftest.py)."""
+"""Leagues and events for the league tests (users and teams come from tests/conftest.py): `make_league`,
+`make_event`, and for race operations `organiser` and `race_event` (a physical event of a league the
+organiser runs, teams A and B registered; `make_race_event(**fields)` for other settings)."""
 
 from datetime import timedelta
 
@@ -6,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from webapp.leagues.models import Event, League
+from webapp.leagues.services import make_organiser
 
 
 @pytest.fixture
@@ -23,5 +26,23 @@ def make_event(db):
         fields = {"track": "reinvent_base", "starts": starts, "ends": starts + timedelta(hours=6),
                   "status": Event.Status.OPEN, **extra}
         return Event.objects.create(league=league, name=name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def organiser(make_user):
+    return make_user("org")
+
+
+@pytest.fixture
+def make_race_event(make_league, make_event, organiser, team_a, team_b):
+    def make(**fields) -> Event:
+        league = make_league()
+        make_organiser(organiser, league)
+        event = make_event(league, kind=Event.Kind.PHYSICAL, **fields)
+        event.registrations.create(team=team_a)
+        event.registrations.create(team=team_b)
+        return event
 
     return make

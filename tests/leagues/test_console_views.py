@@ -39,23 +39,14 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def organiser(make_user):
-    return make_user("org")
-
-
-@pytest.fixture
 def timekeeper(make_user):
     return make_user("tk")
 
 
 @pytest.fixture
-def event(make_league, make_event, organiser, timekeeper, team_a, team_b):
-    league = make_league()
-    make_organiser(organiser, league)
-    event = make_event(league, kind=Event.Kind.PHYSICAL, max_resets_per_lap=2, min_plausible_lap_s=5.0)
+def event(make_race_event, timekeeper):
+    event = make_race_event(max_resets_per_lap=2, min_plausible_lap_s=5.0)
     event.timekeepers.add(timekeeper)
-    event.registrations.create(team=team_a)
-    event.registrations.create(team=team_b)
     return event
 
 

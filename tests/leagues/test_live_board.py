@@ -15,7 +15,6 @@ from tests.support.waiting import run_async
 from webapp.asgi import application
 from webapp.leagues import boards, race
 from webapp.leagues.models import Event, League
-from webapp.leagues.services import make_organiser
 
 T0 = timezone.now().replace(microsecond=0)
 
@@ -25,17 +24,8 @@ def at(seconds: float):
 
 
 @pytest.fixture
-def organiser(make_user):
-    return make_user("org")
-
-
-@pytest.fixture
-def event(make_league, make_event, organiser, team_a, team_b):
-    league = make_league()
-    make_organiser(organiser, league)
-    event = make_event(league, kind=Event.Kind.PHYSICAL, ranking_rule="best_lap", off_track_penalty_s=2.0)
-    event.registrations.create(team=team_a)
-    event.registrations.create(team=team_b)
+def event(make_race_event):
+    event = make_race_event(ranking_rule="best_lap", off_track_penalty_s=2.0)
     return event
 
 

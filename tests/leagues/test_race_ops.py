@@ -19,18 +19,9 @@ def at(seconds: float):
 
 
 @pytest.fixture
-def organiser(make_user):
-    return make_user("org")
-
-
-@pytest.fixture
-def event(make_league, make_event, organiser, team_a, team_b):
-    league = make_league()
-    make_organiser(organiser, league)
-    event = make_event(league, kind=Event.Kind.PHYSICAL, ranking_rule="best_lap", max_resets_per_lap=2,
+def event(make_race_event):
+    event = make_race_event(ranking_rule="best_lap", max_resets_per_lap=2,
                        off_track_penalty_s=2.0)
-    event.registrations.create(team=team_a)
-    event.registrations.create(team=team_b)
     return event
 
 

@@ -15,17 +15,8 @@ S = 1_000_000  # µs per second
 
 
 @pytest.fixture
-def organiser(make_user):
-    return make_user("org")
-
-
-@pytest.fixture
-def event(make_league, make_event, organiser, team_a, team_b):
-    league = make_league()
-    make_organiser(organiser, league)
-    event = make_event(league, kind=Event.Kind.PHYSICAL, ranking_rule="best_lap")
-    event.registrations.create(team=team_a)
-    event.registrations.create(team=team_b)
+def event(make_race_event):
+    event = make_race_event(ranking_rule="best_lap")
     return event
 
 

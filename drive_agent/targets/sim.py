@@ -6,6 +6,7 @@ GIF, a Plotly top-down lap plot (HTML) and the DeepRacer-format sim-trace + metr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,19 +61,38 @@ class _FrameSink:
                        duration=int(1000 * self.gif_every / GIF_FPS), loop=0)
 
 
+#: Statuses of the step after which the simulator puts the car back on the track: the path jumps.
+_RESET_STATUSES = frozenset({"off_track", "reversed", "immobilized", "crashed"})
+
+
+def plot_path(trace: Sequence[Any]) -> np.ndarray:
+    """(n, 2) x, y of the driven path, with a NaN row (a gap in the plotted line) where a new trial
+    starts and where the car was reset after going off track: otherwise each reset is drawn as a
+    spike from the verge back to the centre line, and each trial's end is joined to the next start."""
+    points: list[tuple[float, float]] = []
+    previous = None
+    for step in trace:
+        if previous is not None and (step.episode != previous.episode
+                                     or getattr(previous.status, "value", previous.status) in _RESET_STATUSES):
+            points.append((np.nan, np.nan))
+        points.append((step.state.x, step.state.y))
+        previous = step
+    return np.array(points, dtype=float).reshape(-1, 2)
+
+
 def write_lap_plot(result: EvaluationResult, track: Any, out: Path) -> Path:
     """Top-down plot of the driven path on the track, trial starts and lap ends marked."""
     from simulator.topdown import topdown_html
 
-    cols = result.trace_arrays()
-    markers = [(s.state.x, s.state.y, f"lap {s.lap}: {s.lap_time:.2f} s") for s in result.trace
-               if s.lap_time is not None]
+    several_trials = len({s.episode for s in result.trace}) > 1
+    markers = [(s.state.x, s.state.y,
+                f"{f'trial {s.episode + 1} ' if several_trials else ''}lap {s.lap}: {s.lap_time:.2f} s")
+               for s in result.trace if s.lap_time is not None]
     out.parent.mkdir(parents=True, exist_ok=True)
     best = best_lap(result)
     title = (f"{track.name}: best lap {best[0]:.2f} s" if best is not None else f"{track.name}: no complete lap")
     # Plotly's JavaScript goes inside the file: the plot must open at a venue without network.
-    return topdown_html(track, np.column_stack([cols["x"], cols["y"]]), out, markers, title=title,
-                        include_plotlyjs=True)
+    return topdown_html(track, plot_path(result.trace), out, markers, title=title, include_plotlyjs=True)
 
 
 def best_lap(result: EvaluationResult) -> tuple[float, int, int] | None:

@@ -86,7 +86,8 @@ def test_an_organiser_creates_seeds_and_decides_to_a_final_ranking(client, quali
     knockout.refresh_from_db()
     assert knockout.seeding == [team.pk for team in teams[:4]]
     page = client.get(url("event_rounds", event)).content.decode()
-    assert page.count("data-decide=") == 2  # the two semi-finals are ready to race
+    assert page.count("data-heat=") == 2  # the two semi-finals are ready to race ...
+    assert page.count("data-decide=") == 0 and page.count("not raced yet") == 2  # ... and not raced yet
     for _ in range(2):
         for heat in Heat.objects.filter(round=knockout, winner__isnull=True).exclude(team_a=None).exclude(team_b=None):
             drive(organiser, event, heat.team_a, [7.5], clock, race_round=knockout, heat=heat)
@@ -97,7 +98,7 @@ def test_an_organiser_creates_seeds_and_decides_to_a_final_ranking(client, quali
     assert knockout.status == Round.Status.FINISHED
     html = client.get(url("event_rounds", event)).content.decode()
     assert "data-event-ranking" in html
-    assert f'<span class="place">1</span> <span class="team" data-place-team="{teams[0].pk}">' in html
+    assert f'<span class="place">1</span> <span class="teams"><span class="team" data-place-team="{teams[0].pk}">' in html
     assert "data-winner" in html and "data-decide=" not in html
 
 

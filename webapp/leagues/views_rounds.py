@@ -109,19 +109,24 @@ def round_view(race_round: Round, *, show_results: bool, manage: bool) -> dict[s
         if race_round.seeding:
             view["columns"] = bracket_columns(race_round)
             if manage:
-                view["ready_heats"] = [
-                    {"heat": m["heat"], "teams": heat_scores(race_round, m["heat"])}
-                    for column in view["columns"] for m in column.matches if m["ready"] and m["heat"]]
+                for column in view["columns"]:
+                    for m in column.matches:
+                        if m["ready"] and m["heat"]:
+                            teams = heat_scores(race_round, m["heat"])
+                            view["ready_heats"].append({"heat": m["heat"], "teams": teams,
+                                                        "raced": any(t["laps"] for t in teams)})
     elif race_round.kind == Round.Kind.GROUPS:
         view["groups"] = rounds.group_standings(race_round)
     else:
         view["standings"] = selectors.round_standings(race_round)
-    if race_round.seeding or race_round.laps.exists():
+    if race_round.is_bracket or race_round.kind == Round.Kind.GROUPS:
         try:
             places = rounds.round_ranking(race_round)
         except ValueError:
             places = []  # a bracket with heats left to race
-        if places and (race_round.is_bracket or race_round.status == Round.Status.FINISHED):
+        # A qualifying or final round's standings table is its ranking already.
+        groups_done = race_round.kind == Round.Kind.GROUPS and race_round.status == Round.Status.FINISHED
+        if places and (race_round.is_bracket or groups_done):
             view["ranking"] = _numbered(places)
     return view
 

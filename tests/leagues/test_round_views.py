@@ -98,7 +98,8 @@ def test_an_organiser_creates_seeds_and_decides_to_a_final_ranking(client, quali
     assert knockout.status == Round.Status.FINISHED
     html = client.get(url("event_rounds", event)).content.decode()
     assert "data-event-ranking" in html
-    assert f'<span class="place">1</span> <span class="teams"><span class="team" data-place-team="{teams[0].pk}">' in html
+    first = f'<span class="place">1</span> <span class="teams"><span class="team" data-place-team="{teams[0].pk}">'
+    assert first in html
     assert "data-winner" in html and "data-decide=" not in html
 
 

@@ -78,3 +78,13 @@ def test_grid_reports_the_invalid_combination():
 def test_grid_rejects_empty_lists():
     with pytest.raises(ConfigError, match="empty list"):
         expand_grid({"l2": []})
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "l2", "straight_keep_fraction", "brightness", "val_fraction"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_floats_are_refused_naming_the_field(name, value):
+    """NaN slipped through every range check (all comparisons False): a "nan" learning rate typed in
+    the training form reached the database and answered HTTP 500 (found trying the form)."""
+    with pytest.raises(ConfigError, match=f"{name} must be") as err:
+        TrainConfig.from_dict({name: value})
+    assert err.value.field == name

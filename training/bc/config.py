@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import itertools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,6 +253,10 @@ def validate(cfg: TrainConfig) -> None:
                     "val_fraction", "straight_keep_fraction")
     for name in float_fields:
         _check_type(name, getattr(cfg, name), (int, float))
+        # NaN passes every range check (each comparison is False) and then breaks the model's JSON
+        # column: the training form answered a typed "nan" with a server error.
+        if not math.isfinite(getattr(cfg, name)):
+            raise ConfigError(f"{name} must be a finite number; got {getattr(cfg, name)!r}", name)
     _check_type("max_steps_per_epoch", cfg.max_steps_per_epoch, (int,), allow_none=True)
     _check_type("inception_cut", cfg.inception_cut, (str, int))
     _check_type("inception_weights", cfg.inception_weights, (str,), allow_none=True)

@@ -119,6 +119,12 @@ def test_a_qualifying_round_seeds_a_bracket_raced_to_a_final(served_static, daph
     expect(page.locator(f"[data-round='{qualifying.pk}']")).to_have_attribute("data-round-status", "finished")
     page.set_viewport_size({"width": 1400, "height": 900})
     shot(page, "seeded", tmp_path)
+    # The venue's big screen (a spectator) is open from now on and never reloads.
+    screen = new_page(viewport={"width": 1920, "height": 1080})
+    screen.goto(rounds_url(daphne_server, event))
+    expect(screen.locator("[data-rounds-status]")).to_have_text("Live")
+    expect(screen.locator("[data-match='W1-1']")).not_to_have_class(re.compile(r"is-decided"))
+    screen.evaluate("window.__noReload = true")
 
     # Race each ready heat (the better seed is faster, except Team 09 beats Team 08) and decide it from
     # the page, round after round: 8 + 4 + 2 + 1 heats.
@@ -166,9 +172,11 @@ def test_a_qualifying_round_seeds_a_bracket_raced_to_a_final(served_static, daph
     bracket = phone.locator(f"[data-round='{knockout.pk}'] [data-bracket]")
     assert bracket.evaluate("b => b.scrollWidth > b.clientWidth")
     shot(phone, "final-phone", tmp_path)
-    screen = new_page(viewport={"width": 1920, "height": 1080})
-    screen.goto(rounds_url(daphne_server, event))
+    # The big screen followed every decision live, without a reload.
     expect(screen.locator("[data-match='W4-1'] [data-winner]")).to_contain_text("Team 01")
+    expect(screen.locator("[data-event-ranking] li").first).to_contain_text("Team 01")
+    expect(screen.locator("[data-match]:not(.is-decided)")).to_have_count(0)
+    assert screen.evaluate("window.__noReload") is True
     shot(screen, "final-big-screen", tmp_path)
 
 

@@ -194,3 +194,49 @@ def test_a_timekeeper_decides_heats_but_does_not_create_rounds(client, qualified
     client.post(url("heat_decide", event, heat.pk))
     heat.refresh_from_db()
     assert heat.winner == heat.team_b
+
+
+@pytest.mark.django_db
+def test_a_double_elimination_bracket_is_drawn_winners_then_losers_then_finals(qualified):
+    from webapp.leagues.views_rounds import bracket_columns
+
+    organiser, event, teams, qualifying, clock = qualified
+    bracket = rounds.create_round(user=organiser, event=event, name="DE", kind=Round.Kind.DOUBLE_ELIMINATION)
+    rounds.seed_round(user=organiser, race_round=bracket, from_round=qualifying, size=4)
+    columns = bracket_columns(bracket)
+    assert [c.title for c in columns] == ["Winners semi-finals", "Winners final", "Losers round 1",
+                                          "Losers round 2", "Grand final", "Grand final reset (if needed)"]
+    assert [m["key"] for m in columns[2].matches] == ["L1-1"]
+    assert [s["source"] for s in columns[2].matches[0]["sides"]] == ["Loser of W1-1", "Loser of W1-2"]
+    # A seeded-but-unraced grand final shows where its teams come from.
+    grand = columns[-2].matches[0]
+    assert [s["team"] for s in grand["sides"]] == [None, None] and not grand["ready"]
+    assert [s["source"] for s in grand["sides"]] == ["Winner of W2-1", "Winner of L2-1"]
+    # Race it to the grand final; the winners-bracket team wins it, so the reset match is dropped.
+    for _ in range(10):  # 6 heats: W1-1, W1-2, W2-1, L1-1, L2-1, GF
+        heat = Heat.objects.filter(round=bracket, winner__isnull=True).exclude(team_a=None).exclude(team_b=None) \
+            .order_by("pk").first()
+        if heat is None:
+            break
+        drive(organiser, event, heat.team_a, [7.5], clock, race_round=bracket, heat=heat)
+        drive(organiser, event, heat.team_b, [7.8], clock, race_round=bracket, heat=heat)
+        rounds.decide_heat(user=organiser, heat=heat)
+    columns = bracket_columns(bracket)
+    assert columns[-1].title == "Grand final" and columns[-1].matches[0]["decided"]
+    bracket.refresh_from_db()
+    assert bracket.status == Round.Status.FINISHED
+
+
+@pytest.mark.django_db
+def test_a_group_round_shows_each_groups_standings(client, qualified):
+    organiser, event, teams, qualifying, clock = qualified
+    groups = rounds.create_round(user=organiser, event=event, name="Groups", kind=Round.Kind.GROUPS, group_count=2)
+    rounds.seed_round(user=organiser, race_round=groups, from_round=qualifying)
+    for team in teams[:2]:
+        drive(organiser, event, team, [7.7], clock, race_round=groups)
+    html = client.get(url("event_rounds", event)).content.decode()
+    assert 'data-group="1"' in html and 'data-group="2"' in html
+    group_one = html.split('data-group="1"')[1].split('data-group="2"')[0]
+    # Snake seeding: seeds 1, 4, 5 in group 1; seed 1 raced, the others not yet.
+    assert teams[0].name in group_one and teams[3].name in group_one and teams[1].name not in group_one
+    assert "7.700 s" in group_one

@@ -38,16 +38,17 @@ class Column:
     matches: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _column_title(match: brackets.Match, size: int) -> str:
+def _column_title(match: brackets.Match, size: int, double: bool) -> str:
     if match.key == "3P":
         return "Third place"
     if match.key == "GF":
         return "Grand final"
     if match.key == "GF2":
-        return "Grand final (reset)"
+        return "Grand final reset (if needed)"
     if match.bracket == brackets.LOSERS:
         return f"Losers round {match.round_index}"
-    return brackets.round_name(size // 2 ** (match.round_index - 1))
+    name = brackets.round_name(size // 2 ** (match.round_index - 1))
+    return f"Winners {name[0].lower()}{name[1:]}" if double else name
 
 
 def _side(match: brackets.Match, slot: str) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def _side(match: brackets.Match, slot: str) -> dict[str, Any]:
 def bracket_columns(race_round: Round) -> list[Column]:
     """The round's bracket (advanced from the stored winners) as columns, first round first; a
     double-elimination bracket's losers side and the finals come after the winners side. Matches
-    that can never hold a team (an unneeded reset match) are left out."""
+    that can never hold a team (the reset match once the grand final made it unneeded) are left out."""
     matches = rounds.matches_of(race_round)
     if not matches:
         return []
@@ -72,7 +73,7 @@ def bracket_columns(race_round: Round) -> list[Column]:
     for match in matches:
         if match.is_empty:
             continue
-        title = _column_title(match, size)
+        title = _column_title(match, size, race_round.kind == Round.Kind.DOUBLE_ELIMINATION)
         key = (match.bracket, match.round_index, title)
         column = columns.setdefault(key, Column(title=title, bracket=match.bracket))
         heat = heats.get(match.key)

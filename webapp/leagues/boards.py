@@ -21,7 +21,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from . import selectors
-from .models import Event, LapResult, Round
+from .models import Crossing, Event, LapResult, Round
 
 
 def _epoch(moment) -> float | None:
@@ -50,6 +50,13 @@ def _on_track(event: Event) -> dict[str, Any] | None:
         return None
     laps = list(LapResult.objects.filter(attempt=attempt).order_by("lap_number")
                 .values("lap_number", "lap_time_s", "resets", "valid"))
+    lap_started_at = attempt.lap_started_at
+    if attempt.lap_started_device_us is not None:
+        # Timed by a device: the lap in progress started at the crossing that closed the last one (on the
+        # server's clock, its arrival), not at the attempt's start, which lap_started_at still holds.
+        lap_started_at = (Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED,
+                                                  device_time_us=attempt.lap_started_device_us)
+                          .order_by("-received").values_list("received", flat=True).first()) or lap_started_at
     return {
         "attempt_id": attempt.pk,
         "team_id": attempt.team_id,
@@ -62,7 +69,7 @@ def _on_track(event: Event) -> dict[str, Any] | None:
         "paused_at": _epoch(attempt.paused_at),
         "paused_total_s": attempt.paused_total_s,
         "time_limit_s": attempt.time_limit_s,
-        "lap_started_at": _epoch(attempt.lap_started_at),
+        "lap_started_at": _epoch(lap_started_at),
         "lap_paused_s": attempt.lap_paused_s,
         "current_resets": attempt.current_resets,
         "throttle_percent": attempt.throttle_percent,

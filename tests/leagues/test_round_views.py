@@ -101,6 +101,28 @@ def test_an_organiser_creates_seeds_and_decides_to_a_final_ranking(client, quali
     first = f'<span class="place">1</span> <span class="teams"><span class="team" data-place-team="{teams[0].pk}">'
     assert first in html
     assert "data-winner" in html and "data-decide=" not in html
+    # Each raced match shows both teams' heat times: the final's 7.500 (winner) and 7.800.
+    final = html.split('data-match="W2-1"')[1].split("</li>")[0]
+    assert '<span class="time">7.500</span>' in final and '<span class="time">7.800</span>' in final
+
+
+@pytest.mark.django_db
+def test_a_rerun_heat_shows_and_decides_on_the_same_laps(client, qualified):
+    organiser, event, teams, qualifying, clock = qualified
+    event.tie_break = "next_best_lap"
+    event.save()
+    knockout = rounds.create_round(user=organiser, event=event, name="KO", kind=Round.Kind.SINGLE_ELIMINATION)
+    rounds.seed_round(user=organiser, race_round=knockout, from_round=qualifying, size=2)
+    heat = Heat.objects.get(round=knockout)
+    drive(organiser, event, heat.team_a, [8.0], clock, race_round=knockout, heat=heat)
+    drive(organiser, event, heat.team_b, [8.0], clock, race_round=knockout, heat=heat)
+    drive(organiser, event, heat.team_b, [7.4], clock, race_round=knockout, heat=heat)  # the re-run
+    client.force_login(organiser)
+    html = client.get(url("event_rounds", event)).content.decode()
+    assert f"{heat.team_b.name}: 2 laps, 7.400 s" in html  # the re-run's lap counts on the page ...
+    client.post(url("heat_decide", event, heat.pk))
+    heat.refresh_from_db()
+    assert heat.winner == heat.team_b  # ... as it does for the decision
 
 
 @pytest.mark.django_db

@@ -130,6 +130,14 @@ def heat_laps(heat: Heat, team) -> list[LapResult]:
     return list(selectors.ranked_laps(heat.round.event).filter(attempt__heat=heat, team=team))
 
 
+def heat_attempt_rules(event: Event, attempts_in_heat: int) -> ranking.AttemptRules:
+    """The attempt rules a heat is compared under: the event's, with every attempt raced in the heat
+    counting (a re-run after a tie is not cut by the event's attempts per team)."""
+    rules = selectors.attempt_rules(event)
+    return ranking.AttemptRules(time_limit_s=rules.time_limit_s, attempts_per_team=max(1, attempts_in_heat),
+                                laps_per_attempt=rules.laps_per_attempt)
+
+
 @transaction.atomic
 def decide_heat(*, user, heat: Heat) -> Heat:
     """Decide a bracket heat from its two teams' attempts and advance the bracket. A tie after the
@@ -146,10 +154,7 @@ def decide_heat(*, user, heat: Heat) -> Heat:
     if heat.winner_id:
         raise ValidationError(f"Heat {heat.key} is decided already.")
     laps_a, laps_b = heat_laps(heat, heat.team_a), heat_laps(heat, heat.team_b)
-    rules = selectors.attempt_rules(event)
-    attempts = max(1, heat.attempts.values("team", "number").count())
-    rules = ranking.AttemptRules(time_limit_s=rules.time_limit_s, attempts_per_team=attempts,
-                                 laps_per_attempt=rules.laps_per_attempt)
+    rules = heat_attempt_rules(event, heat.attempts.values("team", "number").count())
     side = brackets.head_to_head(laps_a, laps_b, race_round.rule, race_round.n, event.off_track_penalty_s,
                                  event.tie_break_chain, max_resets_per_lap=event.max_resets_per_lap,
                                  attempt_rules=rules)

@@ -18,13 +18,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import brackets, rounds, selectors
-from .models import Event, Heat, Round
+from . import brackets, ranking, rounds, selectors
+from .models import Attempt, Event, Heat, Round
 
 SEED_SIZES = (2, 4, 8, 16, 32, 64)
 
@@ -51,12 +52,42 @@ def _column_title(match: brackets.Match, size: int, double: bool) -> str:
     return f"Winners {name[0].lower()}{name[1:]}" if double else name
 
 
-def _side(match: brackets.Match, slot: str) -> dict[str, Any]:
+def _side(match: brackets.Match, slot: str, standing: Any = None) -> dict[str, Any]:
     team = getattr(match, f"team_{slot}")
+    score = standing.score.time_s if standing is not None and standing.score is not None else None
     return {"team": team, "seed": getattr(match, f"seed_{slot}"), "source": getattr(match, f"source_{slot}"),
+            "laps": standing.lap_count if standing is not None else 0, "score_s": score,
             "bye": getattr(match, f"bye_{slot}") and team is None,
             "won": team is not None and match.winner is not None and match.winner == team,
             "lost": team is not None and match.winner is not None and match.winner != team}
+
+
+def heat_results(race_round: Round) -> dict[int, dict[int, ranking.Standing]]:
+    """heat id -> team id -> the team's standing in the heat: its laps in the heat's attempts ranked as
+    `rounds.decide_heat` compares them (the round's rule, `rounds.heat_attempt_rules`, the event's
+    penalty and tie-break chain), from one read of the round's heat laps."""
+    event = race_round.event
+    by_heat: dict[int, dict[Any, list]] = {}
+    for heat in race_round.heats.select_related("team_a", "team_b"):
+        by_heat[heat.pk] = {team: [] for team in (heat.team_a, heat.team_b) if team is not None}
+    attempts = dict(Attempt.objects.filter(heat__round=race_round).order_by().values_list("heat")
+                    .annotate(n=Count("pk")))
+    laps = (selectors.ranked_laps(event).filter(attempt__heat__round=race_round)
+            .select_related("team", "attempt").order_by("pk"))
+    for lap in laps:
+        teams = by_heat.get(lap.attempt.heat_id if lap.attempt is not None else -1, {})
+        for team, team_laps in teams.items():
+            if team.pk == lap.team_id:
+                team_laps.append(lap)
+    results: dict[int, dict[int, ranking.Standing]] = {}
+    for heat_id, laps_by_team in by_heat.items():
+        if laps_by_team:
+            standings = ranking.rank_teams(
+                laps_by_team, race_round.rule, race_round.n, event.off_track_penalty_s, event.tie_break_chain,
+                max_resets_per_lap=event.max_resets_per_lap,
+                attempt_rules=rounds.heat_attempt_rules(event, attempts.get(heat_id, 0)))
+            results[heat_id] = {standing.team.pk: standing for standing in standings}
+    return results
 
 
 def bracket_columns(race_round: Round) -> list[Column]:
@@ -67,6 +98,7 @@ def bracket_columns(race_round: Round) -> list[Column]:
     if not matches:
         return []
     heats = {heat.key: heat for heat in race_round.heats.all()}
+    results = heat_results(race_round)
     size = brackets.bracket_size(len(race_round.seeding))
     columns: dict[tuple[str, int, str], Column] = {}
     order = {brackets.WINNERS: 0, brackets.LOSERS: 1, brackets.FINAL: 2}
@@ -77,8 +109,11 @@ def bracket_columns(race_round: Round) -> list[Column]:
         key = (match.bracket, match.round_index, title)
         column = columns.setdefault(key, Column(title=title, bracket=match.bracket))
         heat = heats.get(match.key)
+        in_heat = results.get(heat.pk, {}) if heat is not None else {}
+        sides = [_side(match, slot, in_heat.get(getattr(team, "pk", None)))
+                 for slot, team in (("a", match.team_a), ("b", match.team_b))]
         column.matches.append({
-            "key": match.key, "heat": heat, "sides": [_side(match, "a"), _side(match, "b")],
+            "key": match.key, "heat": heat, "sides": sides,
             "is_bye": match.is_bye, "ready": match.is_ready, "decided": match.winner is not None,
         })
     return [columns[key] for key in sorted(columns, key=lambda k: (order.get(k[0], 3), k[1], k[2]))]
@@ -87,17 +122,6 @@ def bracket_columns(race_round: Round) -> list[Column]:
 def _numbered(places: list[list]) -> list[dict[str, Any]]:
     numbers = brackets.place_numbers(places)
     return [{"place": number, "teams": teams} for number, teams in zip(numbers, places, strict=True)]
-
-
-def heat_scores(race_round: Round, heat: Heat) -> list[dict[str, Any]]:
-    """The two teams of a heat with what they did in it (laps, best lap, score under the round's
-    rule), for the organiser deciding it."""
-    event = race_round.event
-    laps_by_team = {team: rounds.heat_laps(heat, team) for team in (heat.team_a, heat.team_b) if team is not None}
-    standings = {s.team.pk: s for s in selectors.rank_laps(event, laps_by_team, race_round.rule, race_round.n)}
-    return [{"team": team, "laps": len(laps), "best_lap_s": standings[team.pk].best_lap_s,
-             "score_s": standings[team.pk].score.time_s if standings[team.pk].score else None}
-            for team, laps in laps_by_team.items()]
 
 
 def round_view(race_round: Round, *, show_results: bool, manage: bool) -> dict[str, Any]:
@@ -110,12 +134,10 @@ def round_view(race_round: Round, *, show_results: bool, manage: bool) -> dict[s
         if race_round.seeding:
             view["columns"] = bracket_columns(race_round)
             if manage:
-                for column in view["columns"]:
-                    for m in column.matches:
-                        if m["ready"] and m["heat"]:
-                            teams = heat_scores(race_round, m["heat"])
-                            view["ready_heats"].append({"heat": m["heat"], "teams": teams,
-                                                        "raced": any(t["laps"] for t in teams)})
+                view["ready_heats"] = [{"heat": m["heat"], "teams": m["sides"],
+                                        "raced": any(side["laps"] for side in m["sides"])}
+                                       for column in view["columns"] for m in column.matches
+                                       if m["ready"] and m["heat"]]
     elif race_round.kind == Round.Kind.GROUPS:
         view["groups"] = rounds.group_standings(race_round)
     else:
@@ -153,8 +175,6 @@ def event_rounds(request: HttpRequest, slug: str, event_id: int) -> HttpResponse
         "is_organiser": is_organiser, "can_decide": can_decide, "event_places": event_places,
         "kinds": Round.Kind.choices, "rules": Event.RankingRule.choices, "seed_sizes": SEED_SIZES,
         "seed_sources": [r for r in round_list if r.seeding or r.laps.exists()],
-        "seedable": [r for r in round_list if not r.heats.filter(winner__isnull=False).exists()
-                     and not r.laps.exists()],
         "private_note": show_results and not event.results_revealed,
     }
     return render(request, "leagues/rounds.html", context)

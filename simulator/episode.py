@@ -14,7 +14,7 @@ from typing import Any
 
 from simulator.car import DEEPRACER, Car, CarProfile, CarState, Command, reference_point, wheel_positions
 from simulator.deepracer import RewardFunction, build_params, call_reward
-from simulator.rules import TRAINING_RULES, EpisodeStatus, RaceReferee, RaceRules
+from simulator.rules import TRAINING_RULES, EpisodeStatus, RaceReferee, RaceRules, time_is_up
 from simulator.track import Track
 
 #: DeepRacer training moves each episode's start this fraction of a lap further on.
@@ -159,7 +159,7 @@ class Session:
         else:
             status, done, progress = fixed, False, referee.follow(proj)
         if (self.rules.time_limit_s is not None and not done
-                and self.sim_time - self.episode_start_time >= self.rules.time_limit_s):
+                and time_is_up(self.sim_time - self.episode_start_time, self.rules.time_limit_s)):
             status, done = EpisodeStatus.TIME_UP, True
         commanded_speed = command.speed if command.speed is not None else state.speed
         params = build_params(
@@ -332,7 +332,7 @@ def run_trials(
             command, index = _to_command(policy_fn(obs), action_space)
             result = session.step(command, index)
             trace.append(result)
-            if not result.done and result.sim_time - start >= limit:
+            if not result.done and time_is_up(result.sim_time - start, limit):
                 result.status, result.done = EpisodeStatus.TIME_UP, True
             if on_step is not None:
                 on_step(result, trial)

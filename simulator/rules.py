@@ -80,6 +80,17 @@ class RaceRules:
             raise ValueError("time_limit_s must be positive")
 
 
+#: Float drift (seconds) tolerated when a trial's elapsed time meets its limit: the shared clock adds
+#: dt step by step, so a trial started later reads a few ulps short after the same number of steps
+#: (900 steps from 60.067 s give 59.99999999999 s) and would run one step longer than the first.
+CLOCK_TOLERANCE_S = 1e-6
+
+
+def time_is_up(elapsed_s: float, limit_s: float) -> bool:
+    """Whether `elapsed_s` of simulated time has reached `limit_s` (see CLOCK_TOLERANCE_S)."""
+    return elapsed_s >= limit_s - CLOCK_TOLERANCE_S
+
+
 TRAINING_RULES = RaceRules()
 EVALUATION_RULES = RaceRules(reset_on_off_track=True, off_track_penalty_s=2.0)
 #: deepracer-for-cloud's evaluation default (DR_EVAL_OFF_TRACK_PENALTY=5.0).
@@ -186,7 +197,7 @@ class RaceReferee:
             self.immobilized_count += 1
             return self._fault(EpisodeStatus.IMMOBILIZED, proj, sim_time, rules.immobilized_penalty_s)
         # The limit is per episode: trials share one clock, as AWS's metrics do.
-        if rules.time_limit_s is not None and sim_time - self.episode_start_time >= rules.time_limit_s:
+        if rules.time_limit_s is not None and time_is_up(sim_time - self.episode_start_time, rules.time_limit_s):
             return Verdict(EpisodeStatus.TIME_UP, True, self.progress())
         return Verdict(EpisodeStatus.IN_PROGRESS, False, self.progress())
 

@@ -59,7 +59,8 @@ HELP = {
 #: only for that network (static/js/bc_train.js; without JavaScript their label says so) and, for
 #: a run of the other network, ignores what was posted in them: the run keeps the defaults.
 NETWORK_FIELDS = {
-    "inception_transfer": ("weights", "inception_cut", "head_conv_filters", "head_dense_units",
+    # "weights" is the form's name of the config's "inception_weights" (the model page lists config keys).
+    "inception_transfer": ("weights", "inception_weights", "inception_cut", "head_conv_filters", "head_dense_units",
                            "use_bottleneck_cache"),
 }
 NETWORK_LABELS = dict(CHOICES["architecture"])

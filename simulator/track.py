@@ -397,8 +397,10 @@ def load_track(
                 track = track_from_deepracer_array(np.load(candidate), name=text)
                 break
         else:
+            searched = _search_dirs(search_dirs)
+            where = f"in {', '.join(str(d) for d in searched)}" if searched else "found"
             raise FileNotFoundError(
                 f"unknown track {text!r}: not built in ({', '.join(design_names())}) "
-                f"and no {text}.npy in {[str(d) for d in _search_dirs(search_dirs)]}"
+                f"and no {text}.npy {where} (give a DeepRacer .npy's path, or its folder in {TRACK_DIRS_ENV})"
             )
     return track.reversed() if reverse else track

@@ -17,8 +17,11 @@ iterations, DeepRacer logs and checkpoints.
 - `--unseen-track`: N minutes (default 10) on several built-in tracks, then 3 greedy trials on
   reinvent_base, which training never saw -> `unseen_track_completion_pct`.
 
-Also reports `steps_per_cpu_s` (steps per second of this process's CPU time), which other load
-on the shared cores disturbs less than wall time. Ends with one line `RESULT {json}`.
+Also reports `steps_per_cpu_s` (steps per second of this process's CPU time, TensorFlow's threads
+included; the sandbox's process is not), which other load on the shared cores disturbs less than
+wall time, the load average after each run, and `phase_s`: the wall seconds of the run's
+iterations spent in rollouts (cars, camera, policy, sandboxed rewards), PPO updates, logs,
+evaluations and checkpoints. Ends with one line `RESULT {json}`.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ def run(name: str, config: RLConfig, reward: str, out: Path, stop_at_clean_lap: 
     cpu = time.process_time() - cpu0
     iterations = [e for e in events if e["phase"] == "iteration"]
     last = iterations[-1]
+    phases: dict[str, float] = {}
+    for event in iterations:
+        for key, seconds in (event.get("phase_s") or {}).items():
+            phases[key] = phases.get(key, 0.0) + (seconds or 0.0)
     evaluated = [e for e in iterations if e["eval_completion_pct"] is not None]
     laps = [t for e in evaluated for t in e["eval_lap_times"] if t is not None]
     return {
@@ -94,6 +101,7 @@ def run(name: str, config: RLConfig, reward: str, out: Path, stop_at_clean_lap: 
         "last_lap_times": evaluated[-1]["eval_lap_times"] if evaluated else None,
         "last_clean_laps": evaluated[-1]["eval_clean_laps"] if evaluated else None,
         "iterations": len(iterations), "out_dir": str(out),
+        "phase_s": {k: round(v, 1) for k, v in phases.items()}, "load": load(),
     }
 
 

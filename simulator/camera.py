@@ -173,6 +173,14 @@ class CameraRig:
         pano_row = np.clip(np.round((el_top - el) / step_deg), 0, rows - 1).astype(np.intp)
         pano_col = np.round(az / (2 * math.pi) * self._pano_width).astype(np.intp) % self._pano_width
         self._sky_base = pano_row * (2 * self._pano_width) + pano_col
+        # Frames not split at one row: ground and sky values are gathered into one buffer, then
+        # put in place with one gather (cheaper than two scatters).
+        if self._block_row is None:
+            placement = np.empty(n * h * w, dtype=np.intp)
+            placement[np.concatenate([self._ground_flat, self._sky_flat])] = np.arange(n * h * w)
+            self._placement = placement
+            channels = self.shape[3]
+            self._gathered = np.empty((n * h * w, channels) if channels == 3 else n * h * w, dtype=np.uint8)
         self._sky_index = np.empty_like(self._sky_base)
         self._base_panorama = build_panorama(self.texture.style, self._pano_width, self._pano_elevations)
         self._bonnets = [(k, _bonnet(s)) for k, s in enumerate(self.specs) if s.bonnet_shift_px is not None]
@@ -189,6 +197,7 @@ class CameraRig:
         pano = to_gray(look.panorama) if gray else look.panorama
         self._pano_flat = pano.reshape(-1) if gray else pano.reshape(-1, 3)
         self._shadow = look.shadow_map
+        self._lit_texture: np.ndarray | None = None  # the palette applied to the texture, built on demand
         if self.randomisation is not None and self.randomisation.noise and self._rng is not None:
             size = int(np.prod(self.shape))
             sigma = self.randomisation.noise_sigma
@@ -220,6 +229,20 @@ class CameraRig:
         np.copyto(vi, v, casting="unsafe")
         np.multiply(vi, cols, out=flat)
         flat += ui
+        np.add(self._sky_base, int(round(yaw / (2 * math.pi) * self._pano_width)) % self._pano_width,
+               out=self._sky_index)
+        n, h, w, ch = self.shape
+        m = len(flat)
+        if self._shadow is None and ch == 1 and self._block_row is None:
+            # grey, no shadows: one lookup in the lit texture (palette[index], built once per
+            # look), straight into the gather buffer with the sky
+            if self._lit_texture is None:
+                self._lit_texture = self._palette.take(tex.index.reshape(-1))
+            gathered = self._gathered
+            self._lit_texture.take(flat, out=gathered[:m], mode="clip")
+            self._pano_flat.take(self._sky_index, out=gathered[m:], mode="clip")
+            out = gathered.take(self._placement).reshape(self.shape)
+            return self._finish(out)
         index = tex.index.reshape(-1).take(flat)
         if self._shadow is not None:
             scols = self._shadow.shape[1]
@@ -229,12 +252,8 @@ class CameraRig:
             flat += ui
             index = index + self._shadow.reshape(-1).take(flat).astype(np.uint16) * PALETTE_SIZE
         ground = self._palette.take(index, axis=0)
-
-        np.add(self._sky_base, int(round(yaw / (2 * math.pi) * self._pano_width)) % self._pano_width,
-               out=self._sky_index)
         sky = self._pano_flat.take(self._sky_index, axis=0)
 
-        n, h, w, ch = self.shape
         out = np.empty(self.shape, dtype=np.uint8)
         if self._block_row is not None:
             r0 = self._block_row
@@ -244,6 +263,10 @@ class CameraRig:
             flat_out = out.reshape(-1, ch) if ch == 3 else out.reshape(-1)
             flat_out[self._ground_flat] = ground
             flat_out[self._sky_flat] = sky
+        return self._finish(out)
+
+    def _finish(self, out: np.ndarray) -> np.ndarray:
+        """Bonnets and noise on freshly rendered frames."""
         for k, bonnet in self._bonnets:
             np.copyto(out[k, bonnet.first_row:], bonnet.colours, where=bonnet.mask)
         if self._noise is not None:

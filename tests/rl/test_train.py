@@ -106,6 +106,10 @@ def test_progress_events(stopped_run):
                 "episodes_per_hour", "entropy", "kl", "policy_loss", "value_loss", "lr"):
         assert key in event, key
     json.dumps(event)  # the web stores it as JSON
+    phases = event["phase_s"]  # where the iteration's wall time went (bench/rl_training.py sums them)
+    assert set(phases) == {"rollout", "update", "logs", "evaluation", "checkpoint"}
+    assert all(v >= 0 for v in phases.values()) and phases["rollout"] > 0 and phases["update"] > 0
+    assert phases["evaluation"] > 0  # the first iteration is always evaluated
     rows = event["episode_rows"]
     assert len(rows) >= 5 and {"episode", "reward", "progress", "steps", "status"} <= set(rows[0])
     assert event["reward_min"] <= event["reward_mean"] <= event["reward_max"]
@@ -182,7 +186,8 @@ def test_a_finished_run_exports_a_model_the_drive_agent_loads(tmp_path):
     from training.rl.train import train
 
     result = train(tiny(max_seconds=1.0, eval_trials=0), CENTRE_LINE, tmp_path / "run")
-    assert result.stop_reason == "time_limit" and result.iterations == 1
+    # a process whose TensorFlow has traced an update before fits more than one iteration in 1 s
+    assert result.stop_reason == "time_limit" and result.iterations >= 1
     assert result.export_dir == tmp_path / "run" / "export"
     card = load_model_card(result.export_dir / "model_card.json")
     assert card.kind == "discrete_actions" and card.model_input_shape == (60, 80, 1)

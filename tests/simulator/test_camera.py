@@ -150,3 +150,24 @@ def test_shadows_darken_some_ground_in_world_space(road):
     assert rig.look.shadow_map is not None and 0.1 < rig.look.shadow_map.mean() < 0.5
     lit, shaded = rig.look.palette[:256].astype(int), rig.look.palette[256:].astype(int)
     assert (shaded <= lit).all() and (shaded < lit).any()
+
+
+
+@pytest.mark.parametrize("randomisation", [None, Randomisation(seed=5, shadows=False, noise=False)])
+def test_grey_frames_are_the_colour_frames_in_grey(reinvent, randomisation):
+    """The grey camera's lookup in the lit texture (palette applied once per look) gives what the
+    general path gives: the colour camera's frame, converted to grey."""
+    from dataclasses import replace
+
+    grey = CameraRig(reinvent, (DEEPRACER_FRONT,), randomisation)
+    colour = CameraRig(reinvent, (replace(DEEPRACER_FRONT, channels=3),), randomisation)
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        if i == 6:  # a new look (new palette) must rebuild the lit texture
+            grey.randomise(seed=9)
+            colour.randomise(seed=9)
+        x, y, yaw = reinvent.pose_at(float(rng.uniform(0, reinvent.length)), float(rng.normal(0, 0.3)))
+        yaw += float(rng.normal(0, 0.3))
+        frame = grey.render_all(x, y, yaw)
+        assert frame.shape == (1, 120, 160, 1) and frame.dtype == np.uint8
+        np.testing.assert_array_equal(frame[..., 0], to_gray(colour.render_all(x, y, yaw)))

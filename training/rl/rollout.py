@@ -32,7 +32,8 @@ from simulator.episode import Session, StepResult, round_robin_start
 from simulator.render_texture import TrackTexture, texture_for
 from simulator.rules import TRAINING_RULES, EpisodeStatus
 from simulator.track import Track, load_track
-from training.rl.config import RLConfig, TrackChoice
+from training.rl.config import CAMERA_HEIGHT, CAMERA_WIDTH, RLConfig, TrackChoice
+from training.rl.frames import PillowBilinear
 
 #: Steps whose reward DeepRacer never asks the reward function for.
 UNREWARDED = (EpisodeStatus.PREPARE, EpisodeStatus.PAUSE)
@@ -56,13 +57,28 @@ def preprocessing_spec(config: RLConfig, scale: str = "unit") -> PreprocessingSp
 
 class FrameEncoder:
     """Camera frame (120, 160) uint8 -> the network's uint8 frame (h, w) through the drive
-    agent's preprocessing (scale left to the network: x / 255 is the card's "unit" scale)."""
+    agent's preprocessing (scale left to the network: x / 255 is the card's "unit" scale).
+
+    `batch` encodes several cars' frames at once; for the grey, uncropped DeepRacer frame it
+    uses `training.rl.frames.PillowBilinear`, bit-for-bit Pillow's resize at about half of
+    Pillow's cost per frame (a single frame, as evaluation asks, goes through Pillow: cheaper
+    alone)."""
 
     def __init__(self, config: RLConfig) -> None:
         self.spec = dataclasses.replace(preprocessing_spec(config), scale="none")
+        self.size = (CAMERA_HEIGHT, CAMERA_WIDTH)
+        fast = self.spec.crop_top == 0 and self.spec.crop_bottom == 0 and self.spec.color_space == "gray"
+        target = tuple(self.spec.resize) if self.spec.resize is not None else self.size
+        self._resize = PillowBilinear(self.size, (int(target[0]), int(target[1]))) if fast else None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         return preprocess(frame, self.spec, dtype=np.uint8)[:, :, 0]
+
+    def batch(self, frames: np.ndarray) -> np.ndarray:
+        """(k, 120, 160) uint8 -> (k, h, w) uint8."""
+        if self._resize is not None:
+            return self._resize(frames)
+        return np.stack([self(f) for f in frames]) if len(frames) else frames
 
 
 @dataclass
@@ -124,6 +140,7 @@ class TrainingCars:
         self.n = config.num_envs
         h, w, s = config.input_shape
         self.obs = np.zeros((self.n, h, w, s), dtype=np.uint8)
+        self._frames = np.empty((self.n, CAMERA_HEIGHT, CAMERA_WIDTH), dtype=np.uint8)
         self.current: list[_Car] = [self._start_episode(i) for i in range(self.n)]
         cap = config.max_episode_steps
         self.max_steps = {k: cap or int(20 * t.length / profile.max_speed * profile.action_hz)
@@ -190,6 +207,7 @@ class TrainingCars:
             out = policy.act(self.obs, epsilon=epsilon)
             actions[t], logp[t], values[t] = out.actions, out.logp, out.values
             env_actions = out.actions if to_command is None else to_command(out.actions)
+            live: list[int] = []
             for i, (command, index) in enumerate(self.commands(env_actions)):
                 car = self.current[i]
                 result = car.session.step(command, index)
@@ -208,10 +226,14 @@ class TrainingCars:
                         lap_time=result.lap_time))
                     self.current[i] = self._start_episode(i)
                 else:
-                    frame = self.encode(self._render(car))
-                    if s > 1:
-                        self.obs[i, :, :, :-1] = self.obs[i, :, :, 1:]
-                    self.obs[i, :, :, -1] = frame
+                    self._frames[len(live)] = self._render(car)
+                    live.append(i)
+            if live:  # every running car's next frame, encoded in one batch
+                encoded = self.encode.batch(self._frames[:len(live)])
+                rows = np.asarray(live)
+                if s > 1:
+                    self.obs[rows, :, :, :-1] = self.obs[rows, :, :, 1:]
+                self.obs[rows, :, :, -1] = encoded
         return chunk, pending
 
     def fill_rewards(self, chunk: Chunk, pending: dict[str, list[tuple[int, int, dict[str, Any]]]],

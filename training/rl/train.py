@@ -291,6 +291,7 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             if not chunks:
                 break
             # ---- PPO update on everything collected this iteration
+            update_started = timer()
             last_values = learner.act(cars.obs, greedy=True).values
             obs = np.concatenate([c.obs for c in chunks])
             actions = np.concatenate([c.actions for c in chunks])
@@ -302,6 +303,7 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
             stats = learner.update(flat(obs), flat(actions), flat(logp), flat(adv), flat(returns))
             del obs
+            update_s = timer() - update_started
             # ---- logs of every episode finished in this iteration (at least
             # num_episodes_between_training; the cars finish episodes together, so sometimes more).
             # Holding the surplus back for later iterations would grow without bound.
@@ -312,6 +314,7 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             # ---- greedy evaluation
             evaluation: EvaluationResult | None = None
             eval_started = timer()
+            logs_s = eval_started - update_started - update_s
             if config.eval_trials and (state.eval_s <= EVAL_TIME_SHARE * eval_started or state.best_iteration is None):
                 evaluation = _evaluate(learner, config, eval_track, to_command)
                 state.eval_s += timer() - eval_started
@@ -332,6 +335,7 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             state.last_iteration = iteration
             state.episodes += len(rows)
             state.steps = total_steps
+            eval_s = timer() - eval_started
             checkpoint(iteration)
             _prune_checkpoints(out, state)
             # ---- progress
@@ -366,6 +370,9 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
                 "value_loss": stats["value_loss"],
                 "clip_fraction": stats["clip_fraction"],
                 "lr": stats["lr"],
+                # wall seconds of this iteration's phases (rollout: cars, camera, policy, rewards)
+                "phase_s": {"rollout": update_started - iter_start, "update": update_s, "logs": logs_s,
+                            "evaluation": eval_s, "checkpoint": max(elapsed - eval_started - eval_s, 0.0)},
             }
             emit(event)
             last_event = event

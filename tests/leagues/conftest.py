@@ -38,6 +38,9 @@ def organiser(make_user):
 @pytest.fixture
 def make_race_event(make_league, make_event, organiser, team_a, team_b):
     def make(**fields) -> Event:
+        # Most race tests time short laps: a low plausible minimum unless a test sets its own
+        # (the track's default is tested in test_plausibility.py).
+        fields.setdefault("min_plausible_lap_s", 0.5)
         league = make_league()
         make_organiser(organiser, league)
         event = make_event(league, kind=Event.Kind.PHYSICAL, **fields)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from webapp.api.models import hash_token
 
-from . import live, ranking, selectors
+from . import live, plausibility, ranking, selectors
 from .models import Attempt, AuditEntry, Crossing, Event, Heat, LapResult, Round, TimerDevice
 
 Action = AuditEntry.Action
@@ -327,7 +327,7 @@ def _new_lap(attempt: Attempt, lap_time_s: float, *, source: str, user=None, mom
 
 
 def _below_minimum(event: Event, lap_time_s: float) -> bool:
-    return event.min_plausible_lap_s is not None and lap_time_s < event.min_plausible_lap_s
+    return plausibility.is_implausible(event, lap_time_s)
 
 
 def capture_lap(*, user, attempt: Attempt, expected_version: int | None, confirm: bool = False,
@@ -346,7 +346,7 @@ def capture_lap(*, user, attempt: Attempt, expected_version: int | None, confirm
             raise ValidationError("A lap must take some time.")
         implausible = _below_minimum(event, lap_time_s)
         if implausible and not confirm:
-            raise NeedsConfirmation(lap_time_s, event.min_plausible_lap_s or 0.0)
+            raise NeedsConfirmation(lap_time_s, plausibility.plausible_minimum_s(event))
         old = snapshot(attempt)
         lap = _new_lap(attempt, lap_time_s, source=LapResult.Source.TIMEKEEPER, user=user, moment=moment,
                        confirmed=implausible)
@@ -573,8 +573,8 @@ IMPLAUSIBLE_REASON = "faster than the plausible minimum"
 
 def _hold_if_implausible(lap: LapResult) -> bool:
     """A timer lap below the plausible minimum is stored invalid until a timekeeper restores (confirms) it."""
-    minimum = lap.event.min_plausible_lap_s
-    if minimum is None or lap.lap_time_s >= minimum or lap.confirmed_implausible:
+    minimum = plausibility.plausible_minimum_s(lap.event)
+    if lap.lap_time_s >= minimum or lap.confirmed_implausible:
         return False
     lap.valid = False
     lap.invalidated_reason = f"{IMPLAUSIBLE_REASON} ({minimum} s): restore it to confirm"[:200]

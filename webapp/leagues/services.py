@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from webapp.accounts.selectors import is_member
 
-from . import live, ranking, selectors
+from . import live, plausibility, ranking, selectors
 from .models import AuditEntry, Event, LapResult, League, Registration
 from .permissions import organiser_group
 
@@ -99,8 +99,10 @@ def lap_problem(event: Event, team) -> str | None:
 def implausible_problem(event: Event, lap_time_s: float, source: str, confirmed: bool) -> str | None:
     """Why a lap cannot be stored as it is: faster than the event's plausible minimum and not
     confirmed. Evaluation laps come from the simulator and are never implausible."""
-    minimum = event.min_plausible_lap_s
-    if minimum is None or lap_time_s >= minimum or confirmed or source == LapResult.Source.EVALUATION:
+    if confirmed or source == LapResult.Source.EVALUATION:
+        return None
+    minimum = plausibility.plausible_minimum_s(event)
+    if lap_time_s >= minimum:
         return None
     return (f"A {lap_time_s:.3f} s lap is faster than this event's plausible minimum ({minimum:.3f} s): "
             "confirm it (“confirmed implausible”) to record it.")

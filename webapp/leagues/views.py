@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import boards, selectors, services
+from . import boards, plausibility, selectors, services
 
 
 def league_list(request: HttpRequest) -> HttpResponse:
@@ -43,6 +43,7 @@ def event_detail(request: HttpRequest, slug: str, event_id: int) -> HttpResponse
         "board_html": boards.cached_board_html(event, private=_private_board(request, event)),
         "my_team_id": team.pk if team else 0,
         "can_keep_time": selectors.can_keep_time(request.user, event),
+        "plausible_minimum_s": plausibility.plausible_minimum_s(event) if event.kind == event.Kind.PHYSICAL else None,
         "team": team,
         "registration": registration,
         "registration_problem": services.registration_problem(team, event) if team and not registration else None,

@@ -64,7 +64,7 @@
         name.appendChild(document.createTextNode(" "));
         name.appendChild(badge);
       }
-      var score = cell(tr, r.score_s === null ? "no score yet" : fmt(r.score_s), "num score");
+      var score = cell(tr, r.score_s === null ? (r.place_text || "no score yet") : fmt(r.score_s), "num score");
       if (r.score_s === null) score.classList.add("muted");
       cell(tr, r.gap_s ? "+" + r.gap_s.toFixed(3) : "", "num gap");
       cell(tr, fmt(r.best_lap_s), "num best");
@@ -117,6 +117,11 @@
 
   function render(doc) {
     board = doc;
+    var roundPill = root.querySelector("[data-board-round]");
+    if (roundPill) {
+      roundPill.hidden = !doc.round;
+      roundPill.textContent = (doc.round || "") + (doc.heat ? " · heat " + doc.heat : "");
+    }
     root.setAttribute("data-board-version", String(doc.version));
     if (hiddenBox) hiddenBox.hidden = !doc.hidden;
     renderRows(doc);

@@ -15,6 +15,7 @@ from tests.support.waiting import run_async
 from webapp.asgi import application
 from webapp.leagues import boards, race
 from webapp.leagues.models import Event, League
+from webapp.leagues.services import make_organiser
 
 T0 = timezone.now().replace(microsecond=0)
 
@@ -173,3 +174,63 @@ def test_socket_refuses_drafts_and_private_leagues_and_hides_unrevealed_results(
         await private.disconnect()
 
     run_async(scenario)
+
+
+@pytest.mark.django_db
+def test_bracket_round_board_shows_the_heat_in_play_then_the_final_places(make_league, make_event, make_team,
+                                                                          organiser):
+    """The board of a knockout round ranks the heat on track as the heat is decided (every attempt
+    in it counts), not the round's laps by the event's rule; a decided bracket shows its places."""
+    from webapp.leagues import rounds
+    from webapp.leagues.models import Round
+
+    league = make_league()
+    make_organiser(organiser, league)
+    event = make_event(league, kind=Event.Kind.PHYSICAL, ranking_rule="best_lap", attempts_per_team=1,
+                       min_plausible_lap_s=0.5)
+    teams = [make_team(f"Team {i}") for i in range(1, 5)]
+    for team in teams:
+        event.registrations.create(team=team)
+    clock = [0.0]
+
+    def drive(team, laps, race_round, heat=None, end=True):
+        attempt = race.create_attempt(user=organiser, event=event, team=team, race_round=race_round, heat=heat)
+        attempt = race.start(user=organiser, attempt=attempt, expected_version=attempt.version, now=at(clock[0]))
+        for seconds in laps:
+            clock[0] += seconds
+            attempt.refresh_from_db()
+            race.capture_lap(user=organiser, attempt=attempt, expected_version=attempt.version, now=at(clock[0]))
+        attempt.refresh_from_db()
+        if end:
+            clock[0] += 1
+            race.end(user=organiser, attempt=attempt, expected_version=attempt.version, now=at(clock[0]))
+        clock[0] += 5
+
+    qualifying = rounds.create_round(user=organiser, event=event, name="Qualifying")
+    for index, team in enumerate(teams):
+        drive(team, [8.0 + index], qualifying)
+    knockout = rounds.create_round(user=organiser, event=event, name="Knockout",
+                                   kind=Round.Kind.SINGLE_ELIMINATION)
+    rounds.seed_round(user=organiser, race_round=knockout, from_round=qualifying)
+    semi = knockout.heats.get(key="W1-1")  # Team 1 v Team 4
+    drive(semi.team_a, [9.0], knockout, semi)
+    drive(semi.team_b, [7.0], knockout, semi, end=False)  # the underdog on track, faster
+    doc = boards.board(Event.objects.get(pk=event.pk))
+    assert doc["heat"] == "W1-1" and doc["round"] == "Knockout"
+    assert [(r["team"], r["rank"]) for r in doc["rows"]] == [("Team 4", 1), ("Team 1", 2)]
+
+    attempt = event.attempts.get(team=semi.team_b, heat=semi)
+    race.end(user=organiser, attempt=attempt, expected_version=attempt.version, now=at(clock[0] + 1))
+    rounds.decide_heat(user=organiser, heat=semi)
+    other = knockout.heats.get(key="W1-2")
+    drive(other.team_a, [7.5], knockout, other)
+    drive(other.team_b, [8.5], knockout, other)
+    rounds.decide_heat(user=organiser, heat=other)
+    final = knockout.heats.get(key=next(h.key for h in knockout.heats.all() if h.round_index == 2))
+    drive(final.team_a, [7.2], knockout, final)
+    drive(final.team_b, [6.9], knockout, final)
+    rounds.decide_heat(user=organiser, heat=final)
+    doc = boards.board(Event.objects.get(pk=event.pk))
+    assert doc["heat"] is None
+    assert doc["rows"][0]["rank"] == 1 and doc["rows"][0]["place_text"] == "winner"
+    assert doc["rows"][0]["team"] == final.team_b.name

@@ -20,8 +20,8 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from . import selectors
-from .models import Crossing, Event, LapResult, Round
+from . import brackets, ranking, selectors
+from .models import Crossing, Event, Heat, LapResult, Round
 
 
 def _epoch(moment) -> float | None:
@@ -98,16 +98,66 @@ def _rows(standings) -> list[dict[str, Any]]:
     return rows
 
 
+def _heat_in_play(race_round: Round) -> Heat | None:
+    """A bracket round's heat the board shows: the one on track, else the latest raced, else the
+    first with both teams and no winner."""
+    on_track = selectors.attempt_on_track(race_round.event)
+    if on_track is not None and on_track.heat_id and on_track.round_id == race_round.pk:
+        return on_track.heat
+    latest = (race_round.attempts.filter(heat__isnull=False).select_related("heat")
+              .order_by("-created", "-pk").first())
+    if latest is not None and latest.heat is not None and latest.heat.winner_id is None:
+        return latest.heat
+    return (race_round.heats.filter(winner__isnull=True, team_a__isnull=False, team_b__isnull=False)
+            .order_by("round_index", "position").first())
+
+
+def _heat_standings(heat: Heat) -> list:
+    """The heat's two teams ranked as the heat is decided (rounds.decide_heat's rules)."""
+    from .rounds import heat_attempt_rules, heat_laps
+
+    event = heat.round.event
+    teams = [team for team in (heat.team_a, heat.team_b) if team is not None]
+    laps_by_team = {team: heat_laps(heat, team) for team in teams}
+    rules = heat_attempt_rules(event, heat.attempts.values("team", "number").count())
+    return ranking.rank_teams(laps_by_team, heat.round.rule, heat.round.n, event.off_track_penalty_s,
+                              event.tie_break_chain, max_resets_per_lap=event.max_resets_per_lap,
+                              attempt_rules=rules)
+
+
+def _bracket_places(race_round: Round) -> list[dict[str, Any]]:
+    """A decided bracket's final places as board rows (no score: the bracket decided them)."""
+    from .rounds import round_ranking
+
+    places = round_ranking(race_round)
+    rows = []
+    for place, teams in zip(brackets.place_numbers(places), places, strict=True):
+        for team in teams:
+            rows.append({"rank": place, "team_id": team.pk, "team": team.name, "score_s": None, "counting": [],
+                         "gap_s": None, "best_lap_s": None, "laps": 0, "valid_laps": 0, "resets": 0,
+                         "tie_break": None, "place_text": "winner" if place == 1 else f"place {place}"})
+    return rows
+
+
+def _standings_in_play(event: Event, race_round: Round | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Board rows and the heat they are of (None: the round's or event's standings)."""
+    if race_round is None:
+        return _rows(selectors.leaderboard(event)), None
+    if race_round.kind in (Round.Kind.SINGLE_ELIMINATION, Round.Kind.DOUBLE_ELIMINATION):
+        heat = _heat_in_play(race_round)
+        if heat is not None:
+            return _rows(_heat_standings(heat)), heat.key
+        if race_round.status == Round.Status.FINISHED:
+            return _bracket_places(race_round), None
+        return [], None
+    return _rows(selectors.round_standings(race_round)), None
+
+
 def board(event: Event, *, private: bool = False) -> dict[str, Any]:
     """The leaderboard document of the event (see the module docstring)."""
     race_round = _round_in_play(event)
     hidden = not event.results_revealed and not private
-    if hidden:
-        standings: list = []
-    elif race_round is not None:
-        standings = selectors.round_standings(race_round)
-    else:
-        standings = selectors.leaderboard(event)
+    rows, heat_key = ([], None) if hidden else _standings_in_play(event, race_round)
     rule = race_round.rule if race_round is not None else event.ranking_rule
     n = race_round.n if race_round is not None else event.consecutive_laps
     return {
@@ -118,13 +168,14 @@ def board(event: Event, *, private: bool = False) -> dict[str, Any]:
         "kind": event.kind,
         "status": event.status,
         "round": race_round.name if race_round is not None else None,
+        "heat": heat_key,
         "rule": dict(Event.RankingRule.choices).get(rule, rule),
         "rule_key": rule,
         "n": n,
         "penalty_s": event.off_track_penalty_s,
         "tie_break": [name.replace("_", " ") for name in event.tie_break_chain],
         "hidden": hidden,
-        "rows": _rows(standings),
+        "rows": rows,
         "on_track": None if hidden else _on_track(event),
         "built_at": time.time(),
     }

@@ -337,6 +337,13 @@ class TimerDevice(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(null=True, blank=True)
+    # The device's clock against the server's (`race.ingest_crossing`): offset = server time - device
+    # time, the smallest seen (a crossing that arrived at once) in the current clock epoch; an epoch
+    # ends when the device clock jumps (a reboot restarts it near zero, a bad clock leaps ahead).
+    clock_offset_us = models.BigIntegerField(null=True, blank=True)
+    clock_epoch = models.PositiveIntegerField(default=0)
+    clock_epoch_first_us = models.BigIntegerField(null=True, blank=True,
+                                                  help_text="The lowest device time seen in the clock epoch.")
 
     class Meta:
         ordering = ["event", "name"]
@@ -354,6 +361,7 @@ class Crossing(models.Model):
         IGNORED = "ignored", "Ignored by the timekeeper"
         DUPLICATE = "duplicate", "Duplicate"
         NO_ATTEMPT = "no_attempt", "No team on track"
+        PAUSED = "paused", "During a pause"
 
     device = models.ForeignKey(TimerDevice, on_delete=models.CASCADE, related_name="crossings")
     crossing_id = models.CharField(max_length=64)
@@ -363,9 +371,15 @@ class Crossing(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.COUNTED)
     attempt = models.ForeignKey(Attempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="crossings")
     lap = models.ForeignKey("LapResult", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # When it happened on the server's clock (device time + the device's clock offset), which decides
+    # the attempt it belongs to; device times compare only within one clock epoch of the device.
+    at = models.DateTimeField(null=True, blank=True)
+    clock_epoch = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=200, blank=True,
+                            help_text="Why it started a new lap instead of closing one, when it did.")
 
     class Meta:
-        ordering = ["device", "device_time_us", "pk"]
+        ordering = ["device", "clock_epoch", "device_time_us", "pk"]
         constraints = [models.UniqueConstraint(fields=["device", "crossing_id"], name="one_crossing_per_id")]
 
     def __str__(self) -> str:
@@ -443,6 +457,7 @@ class AuditEntry(models.Model):
         THROTTLE_SET = "throttle_set", "Throttle set"
         CROSSING_IGNORED = "crossing_ignored", "Crossing ignored"
         CROSSING_RESTORED = "crossing_restored", "Crossing restored"
+        TIMER_NEW_LAP = "timer_new_lap", "Timer crossing started a new lap"
         UNDO = "undo", "Undo"
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="audit_entries")

@@ -1,5 +1,7 @@
 """The served agent wheel declares what pyproject.toml says, read at build time (one list): the
-core dependencies plus the `agent` extra, the `agent-*` extras, requires-python and the script."""
+core dependencies plus the `agent` extra, the `agent-*` extras, the script, and the agent's own
+requires-python from `[tool.pitlane.agent]` (not the server's: the wheel refused Python 3.12 while
+the agent drives fine on it)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,10 @@ def test_the_served_wheel_declares_pyprojects_lists(client, team_a, settings, tm
     for extra in ("agent-camera", "agent-donkeycar"):
         declared = sorted(normalise(r) for r in requires if f'extra == "{extra}"' in r)
         assert declared == sorted(normalise(r) for r in extras[extra])
-    assert SpecifierSet(meta["Requires-Python"]) == SpecifierSet(project["requires-python"])
+    agent_python = SpecifierSet(pyproject["tool"]["pitlane"]["agent"]["requires-python"])
+    assert SpecifierSet(meta["Requires-Python"]) == agent_python
+    # what teams run: a current Ubuntu's 3.12 and 3.13 install; the server's own pin does not apply
+    assert {"3.11", "3.12", "3.13"} <= {v for v in ("3.10", "3.11", "3.12", "3.13") if v in agent_python}
     assert "simulator/tracks/designs.json" in names
 
 
@@ -66,21 +71,27 @@ def test_page_shows_the_wheels_python_and_extras(client, team_a, pyproject):
     client.force_login(team_a.captain)
     page = client.get(f"/teams/{team_a.slug}/agent/").content.decode()
     shown = html_lib.unescape(re.search(r"<span data-requires-python>(.*?)</span>", page).group(1))
-    assert shown == pyproject["project"]["requires-python"]
+    assert shown == pyproject["tool"]["pitlane"]["agent"]["requires-python"]
     assert "<code>[agent-camera]</code>, <code>[agent-donkeycar]</code>" in page
 
 
 def test_metadata_inlines_the_projects_references_to_its_own_extras(tmp_path: Path):
     path = tmp_path / "pyproject.toml"
-    path.write_text('[project]\nname = "pitlane"\nrequires-python = ">=3.11"\ndependencies = ["numpy>=2"]\n'
+    path.write_text('[project]\nname = "pitlane"\nrequires-python = ">=3.11,<3.12"\ndependencies = ["numpy>=2"]\n'
                     '[project.optional-dependencies]\nagent = ["requests"]\nagent-camera = ["opencv-python-headless"]\n'
                     'agent-car = ["pitlane[agent-camera]", "pyserial"]\nweb = ["django"]\n'
-                    '[project.scripts]\ndrive_agent = "drive_agent.cli:main"\n')
+                    '[project.scripts]\ndrive_agent = "drive_agent.cli:main"\n'
+                    '[tool.pitlane.agent]\nrequires-python = ">=3.11,<3.14"\n')
     meta = wheel.metadata(path)
     assert meta.dependencies == ["numpy>=2", "requests"]
     assert meta.extras == {"agent-camera": ["opencv-python-headless"],
                            "agent-car": ["opencv-python-headless", "pyserial"]}
-    assert meta.requires_python == ">=3.11" and meta.scripts == {"drive_agent": "drive_agent.cli:main"}
+    assert meta.requires_python == ">=3.11,<3.14" and meta.scripts == {"drive_agent": "drive_agent.cli:main"}
     path.write_text('[project]\nname = "pitlane"\ndependencies = []\n')
     with pytest.raises(wheel.WheelBuildError, match="no .* 'agent' extra"):
+        wheel.metadata(path)
+    # no agent table: no silent fallback to the server's range
+    path.write_text('[project]\nname = "pitlane"\nrequires-python = ">=3.11,<3.12"\n'
+                    '[project.optional-dependencies]\nagent = ["requests"]\n')
+    with pytest.raises(wheel.WheelBuildError, match=r"no \[tool\.pitlane\.agent\] requires-python"):
         wheel.metadata(path)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
 from drive_agent.speed import default_set_speeds
+from webapp.accounts.models import Team
 from webapp.accounts.selectors import membership_or_404
 from webapp.garage.models import TrainedModel
 
-from . import wheel
+from . import access, wheel
 
 
 @login_required
@@ -23,9 +25,20 @@ def agent_page(request, team_slug: str):
     return render(request, "agent/agent.html", context)
 
 
-@login_required
 def agent_wheel(request, team_slug: str):
-    membership_or_404(request.user, team_slug)
+    """The wheel, for a member of the team logged in, or for any team's API token (a headless car)."""
+    try:
+        token = access.bearer_token(request)
+    except access.AuthenticationFailed as exc:
+        refused = HttpResponse(f"{exc.detail}\n", status=401, content_type="text/plain")
+        refused["WWW-Authenticate"] = "Bearer"
+        return refused
+    if token is not None:
+        get_object_or_404(Team, slug=team_slug)
+    elif not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    else:
+        membership_or_404(request.user, team_slug)
     try:
         path = wheel.agent_wheel()
     except wheel.WheelBuildError as exc:

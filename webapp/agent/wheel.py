@@ -9,8 +9,10 @@ new requirements builds a new wheel.
 The wheel's metadata is read from the repository's pyproject.toml at build time, so there is one
 list of requirements: its dependencies are `project.dependencies` (what simulator/ needs) plus the
 `agent` extra (the TFLite runtime, requests); its extras are the `agent-*` extras (`agent-camera`,
-`agent-donkeycar`); requires-python, the console scripts, the build system and the package data
-are pyproject's too.
+`agent-donkeycar`); the console scripts, the build system and the package data are pyproject's
+too. Its requires-python is the `[tool.pitlane.agent]` table's, not the project's: the server pins
+one Python, while teams install the agent on whatever their laptop or car runs (3.12 on a current
+Ubuntu), so the agent's range is its own and is stated there only.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import drive_agent
 PACKAGES = ("drive_agent", "simulator")
 DIST_NAME = "pitlane-drive-agent"
 AGENT_EXTRA = "agent"
+AGENT_TABLE = ("tool", "pitlane", "agent")
 EXTRA_PREFIX = "agent-"
 
 
@@ -85,11 +88,17 @@ def metadata(pyproject: Path | None = None) -> WheelMetadata:
                     out += expand(optional.get(extra, []), (*seen, extra))
         return list(dict.fromkeys(out))
 
+    agent_table = data
+    for key in AGENT_TABLE:
+        agent_table = agent_table.get(key, {}) if isinstance(agent_table, dict) else {}
+    requires_python = agent_table.get("requires-python") if isinstance(agent_table, dict) else None
+    if not isinstance(requires_python, str) or not requires_python.strip():
+        raise WheelBuildError(f"{path} has no [{'.'.join(AGENT_TABLE)}] requires-python (the agent's Python range)")
     build = data.get("build-system", {})
     return WheelMetadata(
         dependencies=expand([*project.get("dependencies", []), *optional[AGENT_EXTRA]]),
         extras={extra: expand(reqs, (extra,)) for extra, reqs in optional.items() if extra.startswith(EXTRA_PREFIX)},
-        requires_python=project.get("requires-python", ""),
+        requires_python=requires_python.strip(),
         scripts=dict(project.get("scripts", {})),
         package_data=dict(data.get("tool", {}).get("setuptools", {}).get("package-data", {})),
         build_requires=list(build.get("requires", ["setuptools", "wheel"])),

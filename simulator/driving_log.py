@@ -5,7 +5,9 @@ dataset ingest parse the same logs. The reader accepts both layouts seen in the 
 
 - the simulator's own: no header, absolute paths of the recording machine (Windows or POSIX),
   often `", "` separators, numbers possibly in scientific notation (`7.843922E-05`);
-- Udacity's sample data: a header row and relative paths (`IMG/center_...jpg`).
+- Udacity's sample data: a header row and relative paths (`IMG/center_...jpg`);
+- one-camera recordings (drive_agent's `--record`): the left and right columns empty. Only the
+  centre image is required; a row without side images is a centre-only frame.
 
 Images are always resolved by file name inside the `IMG/` folder beside the CSV, because the
 recorded absolute paths belong to another machine.
@@ -56,8 +58,14 @@ class LogRow:
     line: int = 0
 
     def image_name(self, camera: str) -> str:
-        """The file name of a camera's image, whatever the recording machine's path style."""
+        """The file name of a camera's image, whatever the recording machine's path style
+        ("" for a side camera the row has no image of)."""
         return image_file_name(getattr(self, camera))
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        """The cameras this row has an image of: always "center", and "left"/"right" when recorded."""
+        return tuple(c for c in CAMERAS if getattr(self, c).strip())
 
 
 @dataclass
@@ -150,9 +158,10 @@ def parse_row(fields: list[str], line: int, source: str = LOG_NAME,
         raise DrivingLogError(
             line, f"expected {len(columns)} columns ({','.join(columns)}), got {len(fields)}", source)
     values = dict(zip(columns, (f.strip() for f in fields), strict=True))
-    for camera in CAMERAS:
-        if not values[camera]:
-            raise DrivingLogError(line, f"column {camera!r} is empty", source)
+    if not values["center"]:
+        raise DrivingLogError(line, "column 'center' is empty", source)
+    # Side images are optional: a one-camera recording (drive_agent --record, a real car) leaves
+    # left and right empty, and its rows are centre-only frames.
     numbers = {c: _parse_number(values[c], c, line, source) for c in NUMERIC_COLUMNS}
     if not -1.0 - 1e-6 <= numbers["steering"] <= 1.0 + 1e-6:
         raise DrivingLogError(line, f"steering {numbers['steering']} is outside -1..1", source)
@@ -249,7 +258,7 @@ def read_driving_log(path: str | os.PathLike, strict: bool = True, check_images:
     if check_images:
         good = []
         for row in log.rows:
-            missing = [c for c in CAMERAS if not log.image_path(row, c).is_file()]
+            missing = [c for c in row.cameras if not log.image_path(row, c).is_file()]
             if missing:
                 error = DrivingLogError(row.line, f"missing image(s) {', '.join(row.image_name(c) for c in missing)}"
                                         f" in {log.img_dir}", path.name)

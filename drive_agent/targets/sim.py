@@ -16,6 +16,7 @@ from PIL import Image
 
 from drive_agent.evaluation import EvaluationResult, TrialVariation, run_sim_evaluation
 from drive_agent.loop import Command, DriveLoop
+from drive_agent.recorder import SimClock
 
 GIF_FPS = 15
 GIF_MAX_FRAMES = 900
@@ -32,14 +33,19 @@ class SimOutputs:
 class _FrameSink:
     """Collects what the drive should leave behind, step by step."""
 
-    def __init__(self, outputs: SimOutputs) -> None:
+    def __init__(self, outputs: SimOutputs, clock: SimClock | None = None, dt: float = 0.0) -> None:
         self.outputs = outputs
+        self.clock, self.dt = clock, dt
         self.gif_frames: list[Image.Image] = []
         self.gif_every = 1
         if outputs.frames_dir:
             outputs.frames_dir.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, step: Any, frame: np.ndarray, command: Command) -> None:
+        if self.clock is not None:
+            # The next frame is seen at this step's time; the next trial starts one dt after the
+            # end of this one (the simulator's shared clock, simulator.episode.run_trials).
+            self.clock.set(step.sim_time + (self.dt if step.done else 0.0))
         if step.lap_time is not None:
             print(f"trial {step.episode + 1} lap {step.lap}: {step.lap_time:.2f} s", flush=True)
         elif step.done:
@@ -120,6 +126,13 @@ def lap_summary(result: EvaluationResult, track_name: str) -> list[str]:
     return lines
 
 
+def _car_profile(loop: DriveLoop) -> Any:
+    """The simulator car the loop's model drives (as drive_agent.evaluation.SimDriver picks it)."""
+    from simulator.car import DEEPRACER, UDACITY
+
+    return UDACITY if loop.card.input.camera.startswith("udacity") else DEEPRACER
+
+
 def drive_sim(loop: DriveLoop, track_name: str, trials: int = 1, laps: int = 1,
               outputs: SimOutputs = SimOutputs(), max_time_s: float | None = None,
               variation: TrialVariation | None = None) -> EvaluationResult:
@@ -127,7 +140,13 @@ def drive_sim(loop: DriveLoop, track_name: str, trials: int = 1, laps: int = 1,
     from simulator.track import load_track
 
     track = load_track(track_name)
-    sink = _FrameSink(outputs)
+    clock = None
+    if loop.recorder is not None:
+        # --record names the images by simulated time: the simulator runs many times faster than
+        # real time, and wall-clock names made a 20 s drive look like 1.3 s at 230 Hz.
+        clock = SimClock()
+        loop.recorder.use_clock(clock)
+    sink = _FrameSink(outputs, clock, _car_profile(loop).dt)
     result = run_sim_evaluation(loop, track, n_trials=trials, rules=replace(EVALUATION_RULES, laps=laps),
                                 out_dir=outputs.out_dir, on_step=sink, max_time_s=max_time_s, variation=variation)
     sink.write_gif()

@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from simulator.stopping import ShouldStop, Stopped
-from webapp.jobs.runner import exception_text
+from webapp.jobs.runner import JobRefused, exception_text
 from webapp.jobs.services import start_job
 
 from . import archive, validation
@@ -31,6 +31,11 @@ UNEXPECTED = "Ingestion stopped on an unexpected error; the job's log has the de
 class IngestFailed(RuntimeError):
     """Ingestion failed for a reason that is not the upload's fault; the message is the one the
     dataset shows (the original exception is chained, so the job's log keeps its traceback)."""
+
+
+class IngestRefused(archive.UploadRejected, JobRefused):
+    """The upload was refused (`archive.UploadRejected`: a wrong zip, a zip bomb, no usable row):
+    the team's to fix, so the job runner logs it as a refusal, not as a crash."""
 
 
 def failure_message(exc: BaseException) -> str:
@@ -140,7 +145,7 @@ def ingest(dataset: Dataset, progress: Progress, should_stop: ShouldStop) -> Dat
     except archive.UploadRejected as exc:
         shutil.rmtree(dest, ignore_errors=True)
         _fail(dataset, str(exc))
-        raise
+        raise IngestRefused(str(exc)) from exc
     except Stopped:
         shutil.rmtree(dest, ignore_errors=True)
         _fail(dataset, "Ingestion was cancelled.")

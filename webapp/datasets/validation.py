@@ -1,8 +1,9 @@
 """Validate every row of an extracted driving log and write the clean log training reads.
 
 Parsing (both layouts, `", "` separators, scientific notation, header or not) is the shared
-reader in `simulator.driving_log`; here each row's three images are also checked: present in
-IMG/, decodable JPEGs, all of one size. Bad rows are skipped and every one is reported with its
+reader in `simulator.driving_log`; here each row's images (the centre one, and the left and right
+ones when the row names them: a one-camera recording leaves them empty) are also checked: present
+in IMG/, decodable JPEGs, all of one size. Bad rows are skipped and every one is reported with its
 line number and the reason; nothing is dropped silently. No Django here, so it tests in isolation.
 
 Images are checked in two passes so that a hostile frame costs nothing: first every image's
@@ -163,7 +164,7 @@ def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
     for k, row in enumerate(log.rows):
         if k % 100 == 0:
             raise_if_stopped(should_stop, "validation stopped")
-        for camera in CAMERAS:
+        for camera in row.cameras:
             name = row.image_name(camera)
             if name not in headers:
                 headers[name] = _read_header(img_dir / name) if name in present else ("missing_image", None)
@@ -176,7 +177,7 @@ def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
             if on_progress is not None:
                 on_progress(k, len(log.rows))
         problem = None
-        for camera in CAMERAS:
+        for camera in row.cameras:
             name = row.image_name(camera)
             kind, size = headers[name]
             if kind:
@@ -200,12 +201,13 @@ def validate(dest: Path, on_progress: Callable[[int, int], None] | None = None,
 
 
 def write_clean_log(dest: Path, rows: list[LogRow]) -> Path:
-    """driving_log.csv with a header, relative IMG/ paths and only the good rows."""
+    """driving_log.csv with a header, relative IMG/ paths and only the good rows (a side camera
+    the row has no image of stays an empty column)."""
     path = dest / LOG_NAME
     with open(path, "w", newline="", encoding="utf-8") as out:
         out.write(",".join(COLUMNS) + "\n")
         for row in rows:
-            images = [f"IMG/{row.image_name(c)}" for c in CAMERAS]
+            images = [f"IMG/{row.image_name(c)}" if c in row.cameras else "" for c in CAMERAS]
             numbers = [format_number(v) for v in (row.steering, row.throttle, row.brake, row.speed)]
             out.write(",".join(images + numbers) + "\n")
     return path
@@ -299,11 +301,31 @@ def timing(rows: list[LogRow]) -> dict:
     return info
 
 
+CENTRE_ONLY = "centre camera only"
+ALL_CAMERAS = "centre, left, right"
+
+
+def camera_facts(rows: list[LogRow]) -> dict:
+    """Which cameras the frames have: `cameras` (how many the log records), `camera_layout` (a
+    phrase for the page: "centre, left, right", "centre camera only", or how many of each when the
+    log mixes both) and `frames_with_side_cameras` (frames that have both side images)."""
+    with_sides = sum(1 for r in rows if len(r.cameras) == len(CAMERAS))
+    with_any_side = sum(1 for r in rows if len(r.cameras) > 1)
+    if rows and with_sides == len(rows):
+        layout, cameras = ALL_CAMERAS, len(CAMERAS)
+    elif not with_any_side:
+        layout, cameras = CENTRE_ONLY, 1
+    else:
+        layout, cameras = (f"centre on every frame; side images on {with_sides:,} of {len(rows):,} frames",
+                           len(CAMERAS))
+    return {"cameras": cameras, "camera_layout": layout, "frames_with_side_cameras": with_sides}
+
+
 def statistics(rows: list[LogRow], image_size: tuple[int, int] | None) -> dict:
-    """Frames, duration, rate and recording sessions (`timing`), cameras, speed and steering
-    summaries."""
+    """Frames, duration, rate and recording sessions (`timing`), cameras (`camera_facts`), speed
+    and steering summaries."""
     n = len(rows)
-    stats: dict = {"frames": n, "cameras": len(CAMERAS), "image_size": list(image_size) if image_size else None}
+    stats: dict = {"frames": n, **camera_facts(rows), "image_size": list(image_size) if image_size else None}
     if not n:
         return stats
     stats.update(timing(rows))

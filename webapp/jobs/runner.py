@@ -71,6 +71,12 @@ def _claim(job_id: int, worker: str) -> tuple[Outcome | None, Job | None]:
 UNEXPECTED_ERROR = "The job stopped on an unexpected error; its log shows the details."
 
 
+class JobRefused(Exception):
+    """A job refused its input for a reason the person who started it can fix (a file that is no
+    recording, a zip bomb): the job fails with this message, and the worker's log notes it at
+    WARNING without a traceback. Every other exception is a crash, logged at ERROR with one."""
+
+
 def readable_error(exc: BaseException) -> str:
     """What the team reads as the job's error: the exception's own message, never its class name
     (the traceback goes to the job's log tail); a message-less exception gets a plain sentence."""
@@ -107,7 +113,10 @@ def execute_job(job_id: int, worker: str = "local") -> Outcome:
         error = readable_error(exc)
         reporter.log(traceback.format_exc())
         reporter.flush()
-        logger.exception("Job %s failed", job.pk)
+        if isinstance(exc, JobRefused):
+            logger.warning("Job %s (%s) refused its input: %s", job.pk, job.kind, error)
+        else:
+            logger.exception("Job %s failed", job.pk)
         finish_job(job, Job.Status.FAILED, message="Failed", error=error, log_tail=reporter.log_tail)
     else:
         reporter.flush()

@@ -22,6 +22,14 @@ def topdown_html(track: Any, path_xy: np.ndarray, out: Path, markers: Sequence[t
     """Write an HTML page with the track borders, centre line, the driven path and labelled markers.
     `include_plotlyjs` is Plotly's: True (the default) embeds plotly.js, about 4 MB, so the page works
     offline; "cdn" would load it from the network."""
+    out = Path(out)
+    topdown_figure(track, path_xy, markers, title).write_html(out, include_plotlyjs=include_plotlyjs)
+    return out
+
+
+def topdown_figure(track: Any, path_xy: np.ndarray, markers: Sequence[tuple[float, float, str]] = (),
+                   title: str = "") -> Any:
+    """The Plotly figure topdown_html writes (a caller may add to it before writing it)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -36,9 +44,7 @@ def topdown_html(track: Any, path_xy: np.ndarray, out: Path, markers: Sequence[t
                                  text=[m[2] for m in markers], textposition="top center", name="frames",
                                  marker=dict(size=8, color="#1f77b4")))
     fig.update_layout(title=title or track.name, yaxis=dict(scaleanchor="x", scaleratio=1), template="plotly_white")
-    out = Path(out)
-    fig.write_html(out, include_plotlyjs=include_plotlyjs)
-    return out
+    return fig
 
 
 def topdown_png(track: Any, path_xy: np.ndarray, out: Path, markers: Sequence[tuple[float, float, str]] = (),

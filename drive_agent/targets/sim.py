@@ -86,9 +86,33 @@ def plot_path(trace: Sequence[Any]) -> np.ndarray:
     return np.array(points, dtype=float).reshape(-1, 2)
 
 
+#: Lap labels: the first one this far (px) above its lap end, each further one near it a line higher.
+LABEL_RISE_PX = 28
+LABEL_LINE_PX = 18
+#: Lap ends closer than this fraction of the track's size share a stack of labels (laps end at the line).
+LABEL_NEAR_FRACTION = 0.15
+
+
+def lap_label_annotations(markers: Sequence[tuple[float, float, str]], near: float) -> list[dict[str, Any]]:
+    """One Plotly annotation per lap end, its arrow on the point where the lap ended. Every lap ends at
+    the start line, so with several laps the labels were drawn on top of each other there: a label
+    takes the lowest line of its stack that no lap end within `near` (metres) already uses."""
+    placed: list[tuple[float, float, int]] = []
+    annotations = []
+    for x, y, text in markers:
+        used = {line for px, py, line in placed if np.hypot(x - px, y - py) <= near}
+        line = next(n for n in range(len(placed) + 1) if n not in used)
+        placed.append((x, y, line))
+        annotations.append(dict(x=x, y=y, text=text, showarrow=True, arrowhead=0, arrowcolor="#1f77b4",
+                                ax=30, ay=-(LABEL_RISE_PX + LABEL_LINE_PX * line), xanchor="left", yanchor="middle",
+                                font=dict(size=12), bgcolor="rgba(255,255,255,0.85)"))
+    return annotations
+
+
 def write_lap_plot(result: EvaluationResult, track: Any, out: Path) -> Path:
-    """Top-down plot of the driven path on the track, trial starts and lap ends marked."""
-    from simulator.topdown import topdown_html
+    """Top-down plot of the driven path on the track, trial starts and lap ends marked; each lap's
+    label is offset from its lap end (see lap_label_annotations) and the time shows on hover too."""
+    from simulator.topdown import topdown_figure
 
     several_trials = len({s.episode for s in result.trace}) > 1
     markers = [(s.state.x, s.state.y,
@@ -97,8 +121,14 @@ def write_lap_plot(result: EvaluationResult, track: Any, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     best = best_lap(result)
     title = (f"{track.name}: best lap {best[0]:.2f} s" if best is not None else f"{track.name}: no complete lap")
+    figure = topdown_figure(track, plot_path(result.trace), markers, title=title)
+    if markers:
+        size = float(np.ptp(np.vstack([track.inner, track.outer]), axis=0).max())
+        figure.update_traces(selector=dict(name="frames"), mode="markers", hovertemplate="%{text}<extra></extra>")
+        figure.update_layout(annotations=lap_label_annotations(markers, LABEL_NEAR_FRACTION * size))
     # Plotly's JavaScript goes inside the file: the plot must open at a venue without network.
-    return topdown_html(track, plot_path(result.trace), out, markers, title=title, include_plotlyjs=True)
+    figure.write_html(out, include_plotlyjs=True)
+    return out
 
 
 def best_lap(result: EvaluationResult) -> tuple[float, int, int] | None:
@@ -151,6 +181,6 @@ def drive_sim(loop: DriveLoop, track_name: str, trials: int = 1, laps: int = 1,
                                 out_dir=outputs.out_dir, on_step=sink, max_time_s=max_time_s, variation=variation)
     sink.write_gif()
     if outputs.plot:
-        write_lap_plot(result, track, outputs.plot)
+        print(f"lap plot: {write_lap_plot(result, track, outputs.plot).resolve()}", flush=True)
     print("\n".join(lap_summary(result, track.name)), flush=True)
     return result

@@ -148,6 +148,7 @@ def summarise(result: EvaluationResult, penalty_s: float) -> dict[str, Any]:
     """JSON-ready figures of an evaluation: one row per trial (the lap table, league laps) and the
     totals. `raw_lap_time` leaves out the `penalty_s` added for each reset."""
     from simulator.rules import METRICS_STATUS
+    from simulator.simtrace import completion_percentage
 
     trials: list[dict[str, Any]] = []
     for t in result.trials:
@@ -157,6 +158,7 @@ def summarise(result: EvaluationResult, penalty_s: float) -> dict[str, Any]:
             "lap_times": list(t.lap_times),
             "raw_lap_time": None if lap_time is None else max(lap_time - t.reset_count * penalty_s, 1e-3),
             "completion_pct": round(t.completion_pct, 2), "off_track_count": t.off_track_count,
+            "completion_percentage": completion_percentage(t.completion_pct),  # metrics.json's number
             "reset_count": t.reset_count, "elapsed_s": round(t.elapsed_s, 3), "steps": t.steps,
         })
     laps = [t["lap_time"] for t in trials if t["lap_time"] is not None]
@@ -166,6 +168,7 @@ def summarise(result: EvaluationResult, penalty_s: float) -> dict[str, Any]:
         "best_lap_time": min(laps) if laps else None,
         "mean_lap_time": sum(laps) / len(laps) if laps else None,
         "completion_pct": round(result.completion_pct, 2),
+        "completion_percentage": completion_percentage(result.completion_pct),
         "off_track_count": result.off_track_count,
         "reset_count": result.reset_count,
         "steps": len(result.trace),

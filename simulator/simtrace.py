@@ -179,6 +179,13 @@ def _status_text(status: EpisodeStatus) -> str:
     return METRICS_STATUS[status]
 
 
+def completion_percentage(pct: float) -> int:
+    """A completion percentage as the metrics files hold it: a whole number, rounded half to even
+    (Python's round: 23.9999 -> 24, 25.447 -> 25, 24.5 -> 24), not truncated. The site's pages
+    show trial completion with this same rule (webapp.evaluations)."""
+    return int(round(pct))
+
+
 def training_episode_metric(
     episode: int, steps: Sequence[StepResult], trial: int | None = None, phase: str = "training"
 ) -> dict:
@@ -193,7 +200,7 @@ def training_episode_metric(
         "episode": episode,
         "trial": episode if trial is None else trial,
         "phase": phase,
-        "completion_percentage": int(completion),
+        "completion_percentage": completion_percentage(completion),
         "episode_status": _status_text(last.status),
     }
 
@@ -211,7 +218,7 @@ def evaluation_metrics(trials: Sequence[TrialResult]) -> dict:
         end = _ms(t.start_time_s + t.elapsed_s)
         entries.append(
             {
-                "completion_percentage": int(t.completion_pct),
+                "completion_percentage": completion_percentage(t.completion_pct),
                 "metric_time": end,
                 "start_time": start,
                 "elapsed_time_in_milliseconds": end - start,

@@ -186,7 +186,7 @@ def test_grid_page_columns_and_evaluate_the_best(live_server, new_page, team_a, 
     page = new_page(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     log_in(page, live_server.url, team_a.captain.username, PASSWORD)
     page.goto(f"/teams/{team_a.slug}/models/groups/g-browser/")
-    expect(page.locator("th[data-varied-param]")).to_have_text(["learning_rate", "batch_size"])
+    expect(page.locator("th[data-varied-param]")).to_have_text(["Learning rate", "Batch size"])
     _shot(page, "bc_grid")
     form = page.locator("form[data-evaluate-best]")
     form.locator('input[name="count"]').fill("2")

@@ -59,8 +59,8 @@ def test_start_form_rejects_wrong_scale_and_models_that_are_not_ready(client, te
     model = make_ready_model(team_a)
     form = {"track": "pitlane_loop_road", "direction": "counterclockwise", "trials": 1,
             "off_track_penalty_s": 2, "time_limit_s": 60}
-    response = client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", form, follow=True)
-    assert "Check the evaluation settings" in response.content.decode()
+    response = client.post(f"/teams/{team_a.slug}/evaluations/model/{model.pk}/start/", form)
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
     training = make_ready_model(team_a, name="Still training", status=TrainedModel.Status.TRAINING)
     response = client.post(f"/teams/{team_a.slug}/evaluations/model/{training.pk}/start/",
                            {**form, "track": "pitlane_loop"}, follow=True)

@@ -269,7 +269,7 @@ def grid(team_a, make_ready_model):
 def test_grid_page_shows_the_varied_parameters_and_one_mae_column(client, team_a, grid):
     client.force_login(team_a.captain)
     page = client.get(f"/teams/{team_a.slug}/models/groups/g-one/").content.decode()
-    assert page.count("data-varied-param") == 1 and "<th data-varied-param>learning_rate</th>" in page
+    assert page.count("data-varied-param") == 1 and '<th data-varied-param="learning_rate">Learning rate</th>' in page
     assert "<code>0.0003</code>" in page and "batch_size</th>" not in page
     assert "val_loss (MAE)" in page and "val MAE" not in page
     assert "data-evaluate-best" in page and 'name="count"' in page

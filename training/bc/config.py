@@ -346,6 +346,8 @@ def expand_grid(config_with_lists: Mapping[str, Any] | TrainConfig) -> list[Trai
             configs.append(TrainConfig(**values))
         except ConfigError as exc:
             varying = {n: v for n, v, axis in zip(names, combo, axes, strict=True) if len(axis) > 1}
+            if not varying:  # a single run, not a grid: its own message, without "grid combination {}"
+                raise
             raise ConfigError(f"grid combination {varying} is invalid: {exc}", exc.field) from exc
     return configs
 

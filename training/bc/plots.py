@@ -75,18 +75,67 @@ def validation_blocks(frames: np.ndarray) -> list[tuple[int, int]]:
 INITIAL_WINDOW_FRAMES = 600
 
 
+def validation_runs(frames: np.ndarray, dataset_ids: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(start, end) positions of the runs of consecutive frames that also stay in one dataset:
+    the last frame of one dataset and the first of the next are consecutive frame indices of the
+    joined training set, yet two recordings."""
+    runs = validation_blocks(frames)
+    if dataset_ids is None or not runs:
+        return runs
+    ids = np.asarray(dataset_ids)
+    changes = set((np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist())
+    split: list[tuple[int, int]] = []
+    for a, b in runs:
+        cuts = [a, *sorted(c for c in changes if a < c < b), b]
+        split.extend(zip(cuts[:-1], cuts[1:], strict=True))
+    return split
+
+
+def split_block_count(runs: list[tuple[int, int]], dataset_ids: np.ndarray | None = None,
+                      block_frames: int | None = None,
+                      dataset_frames: Mapping[int, int] | None = None) -> int:
+    """How many validation blocks the split made, from the runs of consecutive frames: blocks the
+    split drew side by side form one run, so a run counts its length in blocks (the last block
+    of a recording may be shorter: rounded up). The block length is the split's own
+    (`split.block_size`, from each recording's frame count when given). Without a block length,
+    every run counts as one block."""
+    from training.bc.split import block_size
+
+    if not block_frames:
+        return len(runs)
+    count = 0
+    for a, b in runs:
+        block = block_frames
+        if dataset_ids is not None and dataset_frames:
+            n = dataset_frames.get(int(np.asarray(dataset_ids)[a]))
+            if n:
+                block = block_size(int(n), block_frames)
+        count += -(-(b - a) // block)
+    return count
+
+
+#: The x-axis of the steering-over-time plot: validation frames of every dataset, joined.
+VALIDATION_X_TITLE = "validation frame (blocks in order, datasets one after another)"
+
+
 def predictions_over_time(true: np.ndarray, predicted: np.ndarray,
-                          frames: np.ndarray | None = None) -> FigureDict:
-    """Predicted and true steering along the validation frames, one line segment per validation
-    block (consecutive frames) with a gap between blocks, and a range slider: blocks from
-    different parts of a recording are never joined into one line."""
+                          frames: np.ndarray | None = None, *, dataset_ids: np.ndarray | None = None,
+                          block_frames: int | None = None,
+                          dataset_frames: Mapping[int, int] | None = None) -> FigureDict:
+    """Predicted and true steering along the validation frames, one line segment per run of
+    consecutive frames of one dataset, with a gap between segments, and a range slider: blocks
+    from different parts of a recording, or from different recordings, are never joined into one
+    line. `frames` are indices of the joined training set (the datasets one after another);
+    `dataset_ids` (each frame's dataset), `block_frames` (the split's block length) and
+    `dataset_frames` ({dataset id: its frame count}) let the title count the split's blocks."""
     true = np.asarray(true, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     frames = np.arange(len(true)) if frames is None else np.asarray(frames)
     x: list[int | None] = []
     y_true: list[float | None] = []
     y_pred: list[float | None] = []
-    blocks = validation_blocks(frames)
+    blocks = validation_runs(frames, dataset_ids)
+    n_blocks = split_block_count(blocks, dataset_ids, block_frames, dataset_frames)
     for a, b in blocks:
         if x:  # a null point breaks the line between two blocks
             x.append(None)
@@ -99,8 +148,10 @@ def predictions_over_time(true: np.ndarray, predicted: np.ndarray,
         go.Scatter(x=x, y=y_true, mode="lines", name="true", connectgaps=False),
         go.Scatter(x=x, y=y_pred, mode="lines", name="predicted", connectgaps=False),
     ])
-    _layout(fig, f"Steering over the validation frames ({len(blocks)} blocks)",
-            "frame of the recording", "steering")
+    datasets = len(set(np.asarray(dataset_ids).tolist())) if dataset_ids is not None and len(frames) else 1
+    across = f" of {datasets} datasets" if datasets > 1 else ""
+    _layout(fig, f"Steering over the validation frames ({n_blocks} block{'' if n_blocks == 1 else 's'}{across})",
+            VALIDATION_X_TITLE, "steering")
     xaxis: dict[str, Any] = {"rangeslider": {"visible": True, "thickness": 0.08}}
     if len(frames) and frames[-1] - frames[0] > INITIAL_WINDOW_FRAMES:
         xaxis["range"] = [int(frames[0]), int(frames[0]) + INITIAL_WINDOW_FRAMES]
@@ -171,11 +222,16 @@ def steering_smoothing(raw: np.ndarray, alpha: float = 0.3, sigma: float = 3.0) 
 
 
 def training_figures(history: Mapping[str, Sequence[float]], true: np.ndarray,
-                     predicted: np.ndarray, frames: np.ndarray) -> dict[str, FigureDict]:
-    """Every figure of a finished run, keyed by the file stem it is saved under."""
+                     predicted: np.ndarray, frames: np.ndarray, *, dataset_ids: np.ndarray | None = None,
+                     block_frames: int | None = None,
+                     dataset_frames: Mapping[int, int] | None = None) -> dict[str, FigureDict]:
+    """Every figure of a finished run, keyed by the file stem it is saved under (the keywords:
+    the split's facts, for predictions_over_time)."""
     return {
         "loss": loss_curves(history),
-        "predictions_over_time": predictions_over_time(true, predicted, frames),
+        "predictions_over_time": predictions_over_time(true, predicted, frames, dataset_ids=dataset_ids,
+                                                       block_frames=block_frames,
+                                                       dataset_frames=dataset_frames),
         "predicted_vs_true": predicted_vs_true(true, predicted),
         "error_histogram": error_histogram(true, predicted),
     }

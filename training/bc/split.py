@@ -11,6 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def block_size(n_frames: int, block_frames: int) -> int:
+    """The block length block_split uses for a recording of `n_frames` frames (shorter than
+    `block_frames` for a recording of fewer than two blocks)."""
+    return max(1, min(block_frames, n_frames // 2))
+
+
 def block_split(n_frames: int, val_fraction: float, block_frames: int, gap_frames: int,
                 seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (train_indices, val_indices) into a recording of `n_frames` frames.
@@ -21,7 +27,7 @@ def block_split(n_frames: int, val_fraction: float, block_frames: int, gap_frame
     """
     if n_frames < 2:
         return np.arange(n_frames), np.arange(0)
-    block = max(1, min(block_frames, n_frames // 2))
+    block = block_size(n_frames, block_frames)
     n_blocks = -(-n_frames // block)
     n_val = min(n_blocks - 1, max(1, round(val_fraction * n_blocks)))
     rng = np.random.default_rng(seed)

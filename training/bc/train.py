@@ -155,7 +155,11 @@ def _export(fit: _Fit, split: data.SplitData, cfg: TrainConfig, out_dir: Path,
     export.write_json(out_dir / "history.json", history)
     plot_dir = out_dir / "plots"
     plot_dir.mkdir(exist_ok=True)
-    figures = {**plots.training_figures(state["history"], true, predicted, split.val_frames),
+    ids, counts = np.unique(split.index.dataset_id, return_counts=True)
+    figures = {**plots.training_figures(state["history"], true, predicted, split.val_frames,
+                                        dataset_ids=split.index.dataset_id[split.val_frames],
+                                        block_frames=cfg.val_block_frames,
+                                        dataset_frames=dict(zip(ids.tolist(), counts.tolist(), strict=True))),
                **plots.dataset_figures(split.index.steering_raw, cfg.smoothing_alpha,
                                        cfg.smoothing_sigma)}
     for name, figure in figures.items():

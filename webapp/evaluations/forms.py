@@ -22,10 +22,12 @@ class EvaluationForm(forms.Form):
                               help_text="Each trial its own start (along and across the track), steering noise "
                                         "and lighting, drawn from the seed: trials differ, the same seed repeats them.")
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1,
-                              help_text="Seed of the variation (empty: a random one, recorded with the evaluation).")
+                              help_text="Seed of the variation (empty: a random one, recorded with the evaluation). "
+                                        "A seed varies the trials even without “Vary the trials” ticked.")
 
     def __init__(self, *args, model, **kwargs):
         super().__init__(*args, **kwargs)
+        self.model_id = model.pk
         self.profile = profile_for_card(model.card)
         tracks = tracks_for_profile(self.profile)
         self.fields["track"].choices = [(name, name) for name in tracks]

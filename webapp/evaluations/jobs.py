@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .models import Evaluation
 from .runner import run_evaluation
+from .services import completion_percent
 
 
 def evaluate(job, reporter) -> dict:
@@ -16,9 +17,9 @@ def evaluate(job, reporter) -> dict:
     summary = run_evaluation(evaluation, reporter.progress, reporter.cancel_requested)
     best = summary["best_lap_time"]
     message = (f"{summary['completed_laps']}/{evaluation.trials} laps, best {best:.2f} s" if best is not None
-               else f"No lap completed ({summary['completion_pct']:.0f} % on average)")
+               else f"No lap completed ({completion_percent(summary)} % on average)")
     reporter.progress(100.0, message, force=True, laps=summary["completed_laps"],
-                      completion_pct=summary["completion_pct"], off_tracks=summary["off_track_count"])
+                      completion_pct=completion_percent(summary), off_tracks=summary["off_track_count"])
     reporter.log(message)
     return {"evaluation_id": evaluation.pk, "best_lap_time": best, "completed_laps": summary["completed_laps"],
             "completion_pct": summary["completion_pct"]}

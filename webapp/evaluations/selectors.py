@@ -24,6 +24,14 @@ def evaluations_of_model(model, *, limit: int = 50):
             .order_by("-created")[:limit])
 
 
+def latest_done_evaluations(team) -> dict[int, Evaluation]:
+    """{model id: its latest finished evaluation (one with results)} for a team's model list."""
+    latest: dict[int, Evaluation] = {}
+    for evaluation in Evaluation.objects.filter(team=team).exclude(summary={}).order_by("-created", "-pk"):
+        latest.setdefault(evaluation.model_id, evaluation)
+    return latest
+
+
 def evaluation_of_team_or_404(team, evaluation_id: int) -> Evaluation:
     return get_object_or_404(Evaluation.objects.select_related("model", "job", "team"), team=team,
                              pk=evaluation_id)

@@ -18,6 +18,20 @@ from .selectors import submittable_events
 from .tracks import action_speeds_text, profile_for_card, tracks_for_profile
 
 
+def completion_percent(result) -> int | None:
+    """Completion of an evaluation summary, or one trial of it, in whole percent, by the one rule
+    metrics.json follows (simulator.simtrace.completion_percentage: round half to even). A summary
+    recorded before it carried "completion_percentage" is rounded from its two-decimal value."""
+    from simulator.simtrace import completion_percentage
+
+    if not result:
+        return None
+    if result.get("completion_percentage") is not None:
+        return int(result["completion_percentage"])
+    pct = result.get("completion_pct")
+    return None if pct is None else completion_percentage(pct)
+
+
 def check_set_speed(profile: str, set_speed: float | None) -> None:
     """A set speed (None: the drive agent's default) may not exceed the car's top speed."""
     if set_speed is None:
@@ -122,7 +136,7 @@ def submit_to_event(*, evaluation: Evaluation, event: Event, user) -> Submission
             resets=trial["reset_count"], valid=done, source=LapResult.Source.EVALUATION, recorded_by=user,
             note=(f"Evaluation {evaluation.pk}, trial {trial['trial']}" if done else
                   f"Evaluation {evaluation.pk}, trial {trial['trial']}: not completed "
-                  f"({trial['completion_pct']:.0f} %)")[:200],
+                  f"({completion_percent(trial)} %)")[:200],
         ))
     submission.lap_count = len(laps)
     submission.save(update_fields=["lap_count"])

@@ -49,16 +49,32 @@ def evaluation_start(request, team_slug: str, model_id: int):
         try:
             evaluation = services.start_evaluation(team=team, user=request.user, model=model, **form.cleaned_data)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            try:
+                form.add_error(None, exc)  # on the field it names, when the form has that field
+            except ValueError:
+                form.add_error(None, " ".join(exc.messages))
         else:
             if notice := waiting_notice([evaluation.job]):
                 messages.warning(request, notice)
             messages.success(request, f"Evaluation of “{model.name}” queued.")
             return redirect(evaluation)
-    else:
-        messages.error(request, "Check the evaluation settings: " + "; ".join(
-            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
-    return redirect(f"{model.get_absolute_url()}#evaluations")
+    return _model_page_with_form(request, team_slug, model, form)
+
+
+def _model_page_with_form(request, team_slug: str, model, form):
+    """The model page again, its evaluation form showing what was posted and why it was refused
+    (the form's action ends in #evaluations, so the browser scrolls to it)."""
+    from webapp.garage.views import model_detail
+    from webapp.rl.views import rl_model
+
+    if not model.is_ready:  # its page shows no form to carry the errors
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(f"{model.get_absolute_url()}#evaluations")
+    request.evaluation_form = form
+    page = rl_model if model.kind == model.Kind.REINFORCEMENT else model_detail
+    response = page(request, team_slug, model.pk)
+    response.status_code = 400
+    return response
 
 
 @login_required

@@ -96,6 +96,11 @@ def _cut(text: str) -> str | int:
     return int(text) if text.isdigit() else text
 
 
+def field_label(name: str) -> str:
+    """The label of a TrainConfig field on the training form (and the grid page's column headers)."""
+    return name.replace("_", " ").capitalize()
+
+
 def networks_of(name: str) -> tuple[str, ...]:
     """The networks that read field `name` (every network for a shared field)."""
     only = tuple(network for network, names in NETWORK_FIELDS.items() if name in names)
@@ -136,7 +141,7 @@ class TrainForm(forms.Form):
         for name in bc.FIELD_NAMES:
             if name == "inception_weights":
                 continue
-            label = name.replace("_", " ").capitalize()
+            label = field_label(name)
             if name in CHOICES:
                 field = forms.ChoiceField(choices=CHOICES[name], label=label)
             elif name in BOOLEANS:

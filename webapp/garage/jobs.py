@@ -68,6 +68,29 @@ def progress_callback(reporter, model: TrainedModel | None = None):
     return on_progress
 
 
+def final_metrics(history: dict, kept_epoch: int, epochs_completed: int, val_loss: float) -> dict:
+    """The job card's metrics once training is done: each loss names the epoch it is from. The
+    live "loss" was the last epoch's while "val_loss" is the kept epoch's (restore-best), shown
+    side by side without a word; both now speak of the kept epoch, and the last epoch's losses
+    are added, labelled, when it is another one."""
+
+    def at(key: str, epoch: int):
+        values = history.get(key) or []
+        value = values[epoch - 1] if 0 < epoch <= len(values) else None
+        return None if value is None else f"{value:.5f}"
+
+    kept = f"epoch {kept_epoch}, kept"
+    metrics = {"epoch": f"{epochs_completed} / {epochs_completed}",
+               "loss": f"{at('loss', kept_epoch) or '—'} ({kept})",
+               "val_loss": f"{val_loss:.5f} ({kept})",
+               "kept_epoch": f"{kept_epoch} of {epochs_completed}"}
+    if epochs_completed and epochs_completed != kept_epoch:
+        last = f"epoch {epochs_completed}, the last"
+        metrics["last epoch loss"] = f"{at('loss', epochs_completed) or '—'} ({last})"
+        metrics["last epoch val_loss"] = f"{at('val_loss', epochs_completed) or '—'} ({last})"
+    return metrics
+
+
 def train_model(job, reporter) -> dict:
     from training.bc.callbacks import load_checkpoint_state
     from training.bc.config import TrainConfig
@@ -91,7 +114,8 @@ def train_model(job, reporter) -> dict:
                  f"val_loss {result.metrics['val_loss']:.5f}")
     services.publish(model, result)
     # The model keeps the best epoch's weights (restore-best), so val_loss is that epoch's.
-    kept = f"{result.best_epoch} of {result.epochs_completed}"
     reporter.progress(100, f"Ready: val_loss {model.metrics['val_loss']:.4f} of epoch {result.best_epoch}, "
-                           "the epoch kept", force=True, kept_epoch=kept)
+                           "the epoch kept", force=True,
+                      **final_metrics(model.history or {}, result.best_epoch, result.epochs_completed,
+                                      model.metrics["val_loss"]))
     return {"model_id": model.pk, "metrics": model.metrics}

@@ -105,7 +105,9 @@ def start_training(*, team, user, name: str, datasets, configs, grid: dict | Non
         raise ValidationError("Those Inception weights are not the team's.")
     group_key = new_group_key() if len(configs) > 1 else ""
     varying = _varying(grid or {})
-    options = {"weights": weights, "recovery_mode": recovery_mode, "recovery_weight": int(recovery_weight)}
+    # What it was trained on, kept with the run: the datasets link forgets a deleted dataset.
+    options = {"weights": weights, "recovery_mode": recovery_mode, "recovery_weight": int(recovery_weight),
+               "datasets": dataset_snapshot(datasets)}
     created = []
     with transaction.atomic():
         for config in configs:
@@ -238,6 +240,32 @@ def upload_weights(*, team, user, uploaded, name: str = "") -> InceptionWeights:
 def delete_weights(*, weights: InceptionWeights) -> None:
     weights.file.delete(save=False)
     weights.delete()
+
+
+def dataset_snapshot(datasets) -> list[dict]:
+    """id, name and frame count of each dataset a run trains on, as recorded in its options."""
+    return [{"id": d.pk, "name": d.name, "frames": d.frames} for d in datasets]
+
+
+def training_data(model: TrainedModel) -> list[dict]:
+    """What the model was trained on, each dataset with "dataset" (the record, None once deleted),
+    "name", "frames" and "deleted". A run that recorded its datasets keeps naming the deleted ones;
+    an older run knows only the datasets that still exist."""
+    present = {d.pk: d for d in model.datasets.all()}
+    recorded = model.options.get("datasets")
+    if not recorded:
+        return [{"dataset": d, "name": d.name, "frames": d.frames, "deleted": False} for d in present.values()]
+    rows = []
+    for entry in recorded:
+        dataset = present.get(entry.get("id"))
+        rows.append({"dataset": dataset, "name": dataset.name if dataset else entry.get("name", "?"),
+                     "frames": entry.get("frames"), "deleted": dataset is None})
+    return rows
+
+
+def deleted_datasets(model: TrainedModel) -> list[str]:
+    """Names of the datasets a model was trained on that no longer exist (as far as it recorded)."""
+    return [row["name"] for row in training_data(model) if row["deleted"]]
 
 
 def clone_initial(model: TrainedModel) -> dict:

@@ -17,7 +17,7 @@ from webapp.datasets.selectors import ready_datasets_of_team
 from webapp.jobs.services import waiting_notice
 
 from . import selectors, services
-from .forms import EvaluateBestForm, TrainForm, ignored_fields
+from .forms import EvaluateBestForm, TrainForm, field_label, ignored_fields
 
 FIGURES = [
     ("loss", "Loss and validation loss per epoch"),
@@ -32,8 +32,14 @@ WIDE_FIGURES = [
 
 @login_required
 def model_list(request, team_slug: str):
+    from webapp.evaluations.selectors import latest_done_evaluations
+
     team = membership_or_404(request.user, team_slug).team
-    return render(request, "garage/model_list.html", {"team": team, "models": selectors.models_of_team(team)})
+    models = list(selectors.models_of_team(team))
+    latest = latest_done_evaluations(team)
+    for model in models:
+        model.latest_evaluation = latest.get(model.pk)
+    return render(request, "garage/model_list.html", {"team": team, "models": models})
 
 
 def _train_form(request, team, data=None):
@@ -72,7 +78,9 @@ def model_train(request, team_slug: str):
                 return redirect(runs[0])
             messages.success(request, f"Grid search: {len(runs)} training jobs queued.")
             return redirect("model_group", team.slug, runs[0].group_key)
-    return render(request, "garage/model_train.html", {"team": team, "form": form, "cloned": cloned})
+    return render(request, "garage/model_train.html", {
+        "team": team, "form": form, "cloned": cloned,
+        "cloned_deleted": services.deleted_datasets(cloned) if cloned else []})
 
 
 @login_required
@@ -89,7 +97,7 @@ def model_detail(request, team_slug: str, model_id: int):
         "team": team, "model": model, "job": model.job, "ready": ready,
         "live_chart": model.status == model.Status.TRAINING,
         "figures": FIGURES if ready else [], "wide_figures": WIDE_FIGURES if ready else [],
-        "datasets": model.datasets.all(), "validation": selectors.validation_facts(model),
+        "training_data": services.training_data(model), "validation": selectors.validation_facts(model),
         "heatmaps": [(i, name, labels[i] if i < len(labels) else None) for i, name in enumerate(pngs)],
         "has_gif": ready and bool(heatmaps.get("gif")),
         "config_items": sorted((k, v) for k, v in model.config.items()
@@ -153,6 +161,7 @@ def _render_group(request, team, group_key, runs, form):
     losses = {run.config.get("loss") for run in runs}
     return render(request, "garage/model_group.html", {
         "team": team, "runs": runs, "rows": rows, "varied": varied, "group_key": group_key,
+        "varied_labels": [(name, field_label(name)) for name in varied],
         "evaluate_form": form, "loss_is_mae": losses == {"mae"}})
 
 

@@ -9,13 +9,28 @@ from ..tracks import track_facts
 register = template.Library()
 
 
+@register.filter
+def completion(result) -> int | None:
+    """Completion of an evaluation summary or one of its trials, in whole percent: the number
+    metrics.json holds (simulator.simtrace.completion_percentage, round half to even)."""
+    from ..services import completion_percent
+
+    return completion_percent(result)
+
+
 @register.simple_tag
 def evaluations_for(model):
     return evaluations_of_model(model)
 
 
-@register.simple_tag
-def evaluation_form_for(model):
+@register.simple_tag(takes_context=True)
+def evaluation_form_for(context, model):
+    """The model page's evaluation form: the one just posted, with its errors and values, when the
+    page is re-rendered by evaluation_start (request.evaluation_form); else a fresh one."""
+    request = context.get("request")
+    posted = getattr(request, "evaluation_form", None)
+    if posted is not None and getattr(posted, "model_id", None) == model.pk:
+        return posted
     return EvaluationForm(model=model)
 
 

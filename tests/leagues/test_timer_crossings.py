@@ -2,6 +2,8 @@
 debounced per sensor, ignorable by the timekeeper; the API authenticates a device token scoped to
 one event."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from rest_framework.test import APIClient
@@ -12,6 +14,9 @@ from webapp.leagues.services import make_organiser
 
 URL = "/api/v1/timer/crossings/"
 S = 1_000_000  # µs per second
+# The attempt starts at T0; device time 100 s is T0 + 1 s on the server's clock (a crossing arrives
+# `delay` seconds after it happened).
+T0 = datetime(2026, 6, 6, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -29,13 +34,17 @@ def device(event, organiser):
 @pytest.fixture
 def on_track(event, organiser, team_a):
     attempt = race.create_attempt(user=organiser, event=event, team=team_a)
-    race.start(user=organiser, attempt=attempt, expected_version=attempt.version)
+    race.start(user=organiser, attempt=attempt, expected_version=attempt.version, now=T0)
     attempt.refresh_from_db()
     return attempt
 
 
-def cross(device, cid, seconds, sensor="s1"):
-    crossing, _ = race.ingest_crossing(device, cid, int(seconds * S), sensor)
+def server_time(seconds, delay=0.0):
+    return T0 + timedelta(seconds=seconds - 99 + delay)
+
+
+def cross(device, cid, seconds, sensor="s1", delay=0.0):
+    crossing, _ = race.ingest_crossing(device, cid, int(seconds * S), sensor, now=server_time(seconds, delay))
     return crossing
 
 
@@ -116,7 +125,7 @@ def test_crossings_without_a_team_on_track_make_no_lap(device):
 def test_a_crossing_arriving_late_from_a_queue_is_put_in_order(device, on_track):
     cross(device, "c1", 100.0)
     cross(device, "c3", 116.0)
-    cross(device, "c2", 108.0)  # replayed late
+    cross(device, "c2", 108.0, delay=9.0)  # replayed late
     assert [(n, t) for n, t, _ in laps()] == [(1, 8.0), (2, 8.0)]
 
 
@@ -219,7 +228,7 @@ def test_recomputed_laps_are_audited_and_undo_goes_through_the_crossing(device, 
     assert recomputed == ["lap_removed", "lap_edited", "crossing_ignored"]
     edited = AuditEntry.objects.get(action="lap_edited")
     assert (edited.old["lap_time_s"], edited.new["lap_time_s"]) == (8.0, 16.0)
-    cross(device, "late", 104.0)  # a replayed crossing splits the lap again
+    cross(device, "late", 104.0, delay=30.0)  # a replayed crossing splits the lap again
     assert [t for _, t, _ in laps()] == [4.0, 12.0]
     late = AuditEntry.objects.filter(actor_label="timer device Finish line", reason__contains="late")
     assert {e.action for e in late} >= {"lap_added", "lap_edited"}

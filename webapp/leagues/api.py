@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import authentication, exceptions, serializers, status
+from rest_framework import authentication, exceptions, parsers, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,6 +55,17 @@ class IsTimerDevice(BasePermission):
         return isinstance(request.user, DevicePrincipal)
 
 
+class BoundedJSONParser(parsers.JSONParser):
+    """DRF's JSON parser, answering 400 (not 500) to JSON nested too deeply for Python's parser."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply: a crossing is a flat object "
+                                        "{crossing_id, device_time_us, sensor}.") from None
+
+
 class CrossingIn(serializers.Serializer):
     crossing_id = serializers.CharField(max_length=64)
     device_time_us = serializers.IntegerField(min_value=0, max_value=2**62)
@@ -67,6 +78,7 @@ def crossing_answer(crossing: Crossing) -> dict:
         "crossing_id": crossing.crossing_id,
         "status": crossing.status,
         "attempt": crossing.attempt_id,
+        "note": crossing.note,
         "lap": None if lap is None else {"id": lap.pk, "team": lap.team_id, "lap_number": lap.lap_number,
                                          "lap_time_s": lap.lap_time_s, "valid": lap.valid},
     }
@@ -75,10 +87,12 @@ def crossing_answer(crossing: Crossing) -> dict:
 class CrossingCreate(APIView):
     authentication_classes = [DeviceTokenAuthentication]
     permission_classes = [IsTimerDevice]
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(request=CrossingIn, responses=inline_serializer("CrossingOut", {
         "crossing_id": serializers.CharField(), "status": serializers.CharField(),
-        "attempt": serializers.IntegerField(allow_null=True), "lap": serializers.DictField(allow_null=True),
+        "attempt": serializers.IntegerField(allow_null=True), "note": serializers.CharField(),
+        "lap": serializers.DictField(allow_null=True),
     }))
     def post(self, request):
         data = CrossingIn(data=request.data)

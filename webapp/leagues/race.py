@@ -12,12 +12,12 @@ Lap numbers are the server's: 1, 2, 3... per event and team, across rounds and a
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from webapp.api.models import hash_token
@@ -506,16 +506,113 @@ def device_for_token(raw: str) -> TimerDevice | None:
     return TimerDevice.objects.select_related("event").filter(token_hash=hash_token(raw), active=True).first()
 
 
+# A device clock that leaps ahead of the server's by more than this is a clock jump, not a device
+# whose clock runs a little fast (its offset estimate then starts again: a new clock epoch).
+CLOCK_JUMP_US = 600 * 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _server_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // _US
+
+
+def _place_on_server_clock(device: TimerDevice, crossing: Crossing) -> str:
+    """Estimate when the crossing happened on the server's clock; update the device's clock (saved by
+    the caller). The offset server - device is the smallest seen in the clock epoch: a crossing that
+    arrives at once gives it within the network delay, one replayed from the device's queue gives
+    more, and gets placed at its true moment. A device time below the epoch's lowest by more than the
+    debounce window is a clock reset (the device rebooted); one ahead of what the offset allows by
+    more than CLOCK_JUMP_US is a jump: both start a new epoch. Returns a note when the clock jumped."""
+    received_us = _server_us(crossing.received)
+    sample = received_us - crossing.device_time_us
+    note = ""
+    if device.clock_offset_us is None or device.clock_epoch_first_us is None:
+        device.clock_offset_us, device.clock_epoch_first_us = sample, crossing.device_time_us
+    elif crossing.device_time_us < device.clock_epoch_first_us - device.debounce_s * 1_000_000:
+        note = "the device clock went back (reset)"
+    elif sample < device.clock_offset_us - CLOCK_JUMP_US:
+        note = "the device clock jumped ahead"
+    else:
+        device.clock_offset_us = min(device.clock_offset_us, sample)
+        device.clock_epoch_first_us = min(device.clock_epoch_first_us, crossing.device_time_us)
+    if note:
+        device.clock_epoch += 1
+        device.clock_offset_us, device.clock_epoch_first_us = sample, crossing.device_time_us
+    crossing.clock_epoch = device.clock_epoch
+    crossing.at = _EPOCH + timedelta(microseconds=min(received_us, crossing.device_time_us + device.clock_offset_us))
+    return note
+
+
+def _attempt_at(event: Event, moment: datetime) -> Attempt | None:
+    """The attempt on track at that moment (started by then and not ended before), locked."""
+    return (Attempt.objects.select_for_update(of=("self",)).select_related("event", "team", "round")
+            .filter(event=event, started_at__lte=moment)
+            .filter(Q(status__in=Attempt.ON_TRACK) | Q(ended_at__gte=moment))
+            .order_by("-started_at", "-pk").first())
+
+
+def _crossing_key(crossing: Crossing) -> tuple[int, int, int]:
+    return crossing.clock_epoch, crossing.device_time_us, crossing.pk or 0
+
+
+def _lap_between(attempt: Attempt, previous: Crossing, crossing: Crossing) -> tuple[float | None, str]:
+    """The lap time from one counted crossing to the next on the device clock, or None and why the
+    crossing starts a new lap instead: another clock (device or epoch), or longer than the race time."""
+    if previous.device_id != crossing.device_id or previous.clock_epoch != crossing.clock_epoch:
+        return None, "the device clock was reset or jumped since the previous crossing: a new lap starts here"
+    lap_time_s = round((crossing.device_time_us - previous.device_time_us) / 1_000_000, 3)
+    if lap_time_s > attempt.time_limit_s:
+        return None, (f"{lap_time_s:.3f} s after the previous crossing, longer than the attempt's time limit "
+                      f"({attempt.time_limit_s:g} s): not a lap, a new lap starts here")
+    return lap_time_s, ""
+
+
+def _counted_neighbours(attempt: Attempt, crossing: Crossing) -> tuple[Crossing | None, Crossing | None]:
+    """The attempt's counted crossings just before and just after this one (device clock order)."""
+    counted = Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED).exclude(pk=crossing.pk)
+    epoch, time_us = crossing.clock_epoch, crossing.device_time_us
+    before = (counted.filter(Q(clock_epoch__lt=epoch) | Q(clock_epoch=epoch, device_time_us__lte=time_us))
+              .order_by("-clock_epoch", "-device_time_us", "-pk").first())
+    after = (counted.filter(Q(clock_epoch__gt=epoch) | Q(clock_epoch=epoch, device_time_us__gt=time_us))
+             .order_by("clock_epoch", "device_time_us", "pk").first())
+    return before, after
+
+
+def _shift_lap_numbers(event_id: int, team_id: int, from_number: int, by: int) -> None:
+    """Move the team's laps numbered from_number and up by `by` (+1 or -1) in two statements (the
+    unique lap number holds after each)."""
+    laps = LapResult.objects.filter(event_id=event_id, team_id=team_id)
+    top = laps.aggregate(top=Max("lap_number"))["top"] or 0
+    far = top + 2
+    laps.filter(lap_number__gte=from_number).update(lap_number=F("lap_number") + far)
+    laps.filter(lap_number__gte=from_number + far).update(lap_number=F("lap_number") - far + by)
+
+
+def _note_new_lap(device: TimerDevice, attempt: Attempt, crossing: Crossing, why: str) -> None:
+    crossing.note = why[:200]
+    Crossing.objects.filter(pk=crossing.pk).update(note=crossing.note)
+    _audit(attempt.event, Action.TIMER_NEW_LAP, device=device, attempt=attempt,
+           new={"crossing": crossing.crossing_id, "device_time_us": crossing.device_time_us}, reason=why)
+
+
 def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, sensor: str = "",
                     now: datetime | None = None) -> tuple[Crossing, bool]:
-    """Store one line crossing and turn it into a lap of the team on track. Idempotent on the id:
-    a repeated id answers the first crossing (created False). Crossings of a sensor within the
-    device's debounce time of its last counted one are kept as debounced. The first crossing of an
-    attempt starts its lap; each later one closes a lap measured on the DEVICE's clock."""
+    """Store one line crossing and turn it into a lap of the team that was on track WHEN IT HAPPENED.
+    Idempotent on the id: a repeated id answers the first crossing (created False).
+
+    The crossing's moment on the server's clock is estimated from the device's clock offset
+    (`_place_on_server_clock`), so one replayed from the device's queue after the next team started
+    still goes to the team that crossed the line, and one from no attempt's time is kept as
+    no_attempt. While the attempt is paused a crossing is kept as paused and makes no lap. Crossings
+    of a sensor within the device's debounce time of its last counted one are kept as debounced. The
+    first crossing of an attempt starts its lap; each later one closes a lap measured on the DEVICE's
+    clock, unless the clock was reset or the gap is longer than the attempt's time limit: then it
+    starts a new lap (audited). A crossing that arrives out of order splits the lap it falls in."""
     crossing_id = str(crossing_id).strip()[:64]
     if not crossing_id:
         raise ValidationError("A crossing needs an id.")
-    moment = now or timezone.now()
+    received = now or timezone.now()
     with transaction.atomic():
         device = TimerDevice.objects.select_for_update().select_related("event").get(pk=device.pk)
         if not device.active:
@@ -523,49 +620,144 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
         first = Crossing.objects.filter(device=device, crossing_id=crossing_id).select_related("lap").first()
         if first is not None:
             return first, False
-        TimerDevice.objects.filter(pk=device.pk).update(last_seen=moment)
         crossing = Crossing(device=device, crossing_id=crossing_id, sensor=sensor[:40], device_time_us=device_time_us,
-                            received=moment)
-        attempt = (Attempt.objects.select_for_update(of=("self",)).select_related("event", "team", "round")
-                   .filter(event=device.event, status__in=Attempt.ON_TRACK).first())
+                            received=received)
+        clock_note = _place_on_server_clock(device, crossing)
+        device.last_seen = received
+        device.save(update_fields=["last_seen", "clock_offset_us", "clock_epoch", "clock_epoch_first_us"])
+        assert crossing.at is not None
+        attempt = _attempt_at(device.event, crossing.at)
         if attempt is None:
             crossing.status = Crossing.Status.NO_ATTEMPT
             crossing.save()
             return crossing, True
         crossing.attempt = attempt
-        last = (Crossing.objects.filter(device=device, sensor=crossing.sensor, status=Crossing.Status.COUNTED)
-                .order_by("-device_time_us").first())
-        if last is not None and abs(device_time_us - last.device_time_us) < device.debounce_s * 1_000_000:
+        paused_at = attempt.paused_at if attempt.status == Attempt.Status.PAUSED else None
+        if paused_at is not None and crossing.at >= paused_at:
+            crossing.status = Crossing.Status.PAUSED
+            crossing.save()
+            return crossing, True
+        debounce_us = device.debounce_s * 1_000_000
+        counted = Crossing.objects.filter(status=Crossing.Status.COUNTED, clock_epoch=crossing.clock_epoch)
+        last = (counted.filter(device=device, sensor=crossing.sensor)
+                .filter(device_time_us__gt=device_time_us - debounce_us,
+                        device_time_us__lt=device_time_us + debounce_us)
+                .first())
+        if last is not None:
             crossing.status = Crossing.Status.DEBOUNCED
             crossing.save()
             return crossing, True
-        latest = (Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED)
-                  .order_by("-device_time_us").first())
-        if latest is not None and abs(device_time_us - latest.device_time_us) < SAME_INSTANT_US:
+        same = (counted.filter(attempt=attempt, device_time_us__gt=device_time_us - SAME_INSTANT_US,
+                               device_time_us__lt=device_time_us + SAME_INSTANT_US).first())
+        if same is not None:
             crossing.status = Crossing.Status.DEBOUNCED  # another sensor saw the same passage
             crossing.save()
             return crossing, True
         crossing.status = Crossing.Status.COUNTED
         crossing.save()
-        if latest is not None and latest.device_time_us > device_time_us:
-            rebuild_device_laps(attempt, device=device, reason="a crossing arrived late (replayed from the "
-                                                                 "device's queue)")
-        elif attempt.lap_started_device_us is None:
-            attempt.lap_started_device_us, attempt.lap_paused_s = device_time_us, 0.0
-            _save(attempt)
-        else:
-            old = snapshot(attempt)
-            lap_time_s = round((device_time_us - attempt.lap_started_device_us) / 1_000_000, 3)
-            lap = _new_lap(attempt, lap_time_s, source=LapResult.Source.LAP_TIMER, moment=moment, crossing=crossing)
+        previous, following = _counted_neighbours(attempt, crossing)
+        if following is not None:
+            _insert_crossing(attempt, device, previous, crossing, following)
+            return crossing, True
+        old = snapshot(attempt)
+        lap_time_s, why = (None, "") if previous is None else _lap_between(attempt, previous, crossing)
+        if previous is not None and lap_time_s is None:
+            _note_new_lap(device, attempt, crossing, f"{clock_note}; {why}" if clock_note else why)
+        lap = None
+        if lap_time_s is not None:
+            lap = _new_lap(attempt, lap_time_s, source=LapResult.Source.LAP_TIMER, moment=crossing.at,
+                           crossing=crossing)
             if _hold_if_implausible(lap):
                 lap.save(update_fields=["valid", "invalidated_reason"])
             crossing.lap = lap
             crossing.save(update_fields=["lap"])
-            attempt.lap_started_device_us, attempt.lap_paused_s, attempt.current_resets = device_time_us, 0.0, 0
-            _save(attempt)
+            attempt.current_resets = 0
+        # The lap in progress starts at this crossing, on the device's clock and on the server's (a lap
+        # the console captures next is timed from here).
+        attempt.lap_started_device_us, attempt.lap_started_at, attempt.lap_paused_s = device_time_us, crossing.at, 0.0
+        _save(attempt)
+        if lap is not None:
             _audit(attempt.event, Action.LAP_ADDED, device=device, attempt=attempt, lap=lap, old=old,
                    new={"lap": lap_values(lap), "attempt": snapshot(attempt), "crossing": crossing.crossing_id})
     return crossing, True
+
+
+def _insert_crossing(attempt: Attempt, device: TimerDevice, previous: Crossing | None, crossing: Crossing,
+                     following: Crossing) -> None:
+    """A counted crossing that arrived after later ones (replayed from the device's queue): the lap it
+    falls in (previous -> following) becomes two. Only those two laps change, whatever the number of
+    laps (the lap closed by `following` keeps its resets)."""
+    event = attempt.event
+    reason = "a crossing arrived late (replayed from the device's queue)"
+    after = LapResult.objects.filter(pk=following.lap_id).first() if following.lap_id else None
+    if after is None:
+        # The following crossing started a lap: the new lap goes before the attempt's next lap in
+        # driving order, or after its last one.
+        later = (Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED, lap__isnull=False)
+                 .filter(Q(clock_epoch__gt=crossing.clock_epoch)
+                         | Q(clock_epoch=crossing.clock_epoch, device_time_us__gt=crossing.device_time_us))
+                 .order_by("clock_epoch", "device_time_us", "pk").values_list("lap__lap_number", flat=True).first())
+        number = later
+    else:
+        number = after.lap_number
+    if number is None:
+        top = LapResult.objects.filter(attempt=attempt).aggregate(top=Max("lap_number"))["top"]
+        number = (top + 1) if top is not None else next_lap_number(event.pk, attempt.team_id)
+    lap_time_s, why = (None, "") if previous is None else _lap_between(attempt, previous, crossing)
+    if previous is not None and lap_time_s is None:
+        _note_new_lap(device, attempt, crossing, why)
+    if lap_time_s is not None:
+        _shift_lap_numbers(event.pk, attempt.team_id, number, +1)
+        lap = LapResult(
+            event=event, team=attempt.team, attempt=attempt, round=attempt.round, lap_number=number,
+            lap_time_s=lap_time_s, resets=0, valid=ranking.lap_is_valid(True, 0, event.max_resets_per_lap),
+            source=LapResult.Source.LAP_TIMER, recorded=crossing.received, crossing=crossing,
+            ends_at_s=round(attempt.elapsed_s(crossing.at), 3),
+        )
+        _hold_if_implausible(lap)
+        lap.save()
+        Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
+        crossing.lap = lap
+        _audit(event, Action.LAP_ADDED, device=device, attempt=attempt, lap=lap, old=None,
+               new={"lap": lap_values(lap), "crossing": crossing.crossing_id}, reason=reason)
+    if after is not None:
+        after.refresh_from_db()
+        before = lap_values(after)
+        split_s, split_why = _lap_between(attempt, crossing, following)
+        if split_s is None:
+            Crossing.objects.filter(pk=following.pk).update(lap=None)
+            _audit(event, Action.LAP_REMOVED, device=device, attempt=attempt, lap=after, old=before, new=None,
+                   reason=f"{reason}: {split_why}")
+            removed = after.lap_number
+            after.delete()
+            _shift_lap_numbers(event.pk, attempt.team_id, removed + 1, -1)
+        else:
+            after.lap_time_s = split_s
+            if after.invalidated_reason.startswith(IMPLAUSIBLE_REASON):
+                after.invalidated_reason = ""
+            after.valid = ranking.lap_is_valid(not after.invalidated_reason, after.resets, event.max_resets_per_lap)
+            _hold_if_implausible(after)
+            after.save(update_fields=["lap_time_s", "valid", "invalidated_reason"])
+            _audit(event, Action.LAP_EDITED, device=device, attempt=attempt, lap=after, old=before,
+                   new=lap_values(after), reason=reason)
+    else:
+        split_s, _ = _lap_between(attempt, crossing, following)
+        if split_s is not None:
+            # The following crossing started a new lap only because the gap was too long: it now closes one.
+            _shift_lap_numbers(event.pk, attempt.team_id, number + (1 if lap_time_s is not None else 0), +1)
+            lap = LapResult(
+                event=event, team=attempt.team, attempt=attempt, round=attempt.round,
+                lap_number=number + (1 if lap_time_s is not None else 0), lap_time_s=split_s, resets=0,
+                valid=ranking.lap_is_valid(True, 0, event.max_resets_per_lap), source=LapResult.Source.LAP_TIMER,
+                recorded=following.received, crossing=following,
+                ends_at_s=round(attempt.elapsed_s(following.at or following.received), 3),
+            )
+            _hold_if_implausible(lap)
+            lap.save()
+            Crossing.objects.filter(pk=following.pk).update(lap=lap)
+            _audit(event, Action.LAP_ADDED, device=device, attempt=attempt, lap=lap, old=None,
+                   new={"lap": lap_values(lap), "crossing": following.crossing_id}, reason=reason)
+    _save(attempt)
 
 
 IMPLAUSIBLE_REASON = "faster than the plausible minimum"
@@ -584,36 +776,51 @@ def _hold_if_implausible(lap: LapResult) -> bool:
 def rebuild_device_laps(attempt: Attempt, *, user=None, device: TimerDevice | None = None,
                         reason: str = "") -> None:
     """Recompute the attempt's timer laps from its counted crossings (after one is ignored, restored
-    or arrived late): consecutive counted crossings make a lap. A lap whose closing crossing is gone
-    hands its resets to the lap that now covers it; numbers stay 1..n in driving order. Every lap
-    removed, changed or made is audited (not undoable one by one: undo the crossing's change)."""
+    or undone): consecutive counted crossings make a lap (`_lap_between`: same clock, not longer than
+    the time limit). A lap whose closing crossing no longer closes one hands its resets to the next lap
+    that remains (or back to the lap in progress); numbers stay 1..n in driving order. Only laps that
+    change are written; each removed, changed or made lap is audited (not undoable one by one: undo
+    the crossing's change)."""
     event = attempt.event
 
     def audit(action: str, lap: LapResult, old, new) -> None:
         _audit(event, action, user=user, device=device, attempt=attempt, lap=lap, old=old, new=new,
                reason=reason or "recomputed from the timer's crossings")
 
-    crossings = list(Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED)
-                     .order_by("device_time_us", "pk"))
+    crossings = sorted(Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED), key=_crossing_key)
+    wanted: dict[int, float] = {}
+    for previous, crossing in zip(crossings, crossings[1:], strict=False):
+        lap_time_s, _ = _lap_between(attempt, previous, crossing)
+        if lap_time_s is not None:
+            wanted[crossing.pk] = lap_time_s
+    position = {c.pk: index for index, c in enumerate(crossings)}
+    closing_order = [c.pk for c in crossings if c.pk in wanted]
     laps = list(LapResult.objects.filter(attempt=attempt, crossing__isnull=False).order_by("lap_number"))
     by_closing = {lap.crossing_id: lap for lap in laps}
     anchor = min((lap.lap_number for lap in laps), default=None)
-    counted_ids = {c.pk for c in crossings}
     # Resets of laps that disappear move to the next lap that survives (or back to the lap in progress).
     carried: dict[int | None, int] = {}
-    ordered_ids = [c.pk for c in crossings]
+    closing_times = dict(Crossing.objects.filter(pk__in=[lap.crossing_id for lap in laps])
+                         .values_list("pk", "device_time_us"))
     for lap in laps:
-        if lap.crossing_id in counted_ids and lap.crossing_id != (ordered_ids[0] if ordered_ids else None):
+        if lap.crossing_id in wanted:
             continue
-        closing = Crossing.objects.get(pk=lap.crossing_id)
-        later = next((c.pk for c in crossings[1:] if c.device_time_us > closing.device_time_us), None)
+        # The next lap that remains after this one's closing crossing, in driving order.
+        at = position.get(lap.crossing_id)
+        if at is not None:
+            later = next((pk for pk in closing_order if position[pk] > at), None)
+        else:  # its crossing is no longer counted: by device time
+            time_us = closing_times.get(lap.crossing_id, 0)
+            later = next((c.pk for c in crossings if c.pk in wanted and c.device_time_us > time_us), None)
         carried[later] = carried.get(later, 0) + lap.resets
         Crossing.objects.filter(pk=lap.crossing_id).update(lap=None)
         audit(Action.LAP_REMOVED, lap, lap_values(lap), None)
         lap.delete()
     kept: list[LapResult] = []
-    for previous, crossing in zip(crossings, crossings[1:], strict=False):
-        lap_time_s = round((crossing.device_time_us - previous.device_time_us) / 1_000_000, 3)
+    for crossing in crossings:
+        if crossing.pk not in wanted:
+            continue
+        lap_time_s = wanted[crossing.pk]
         lap = by_closing.get(crossing.pk)
         extra = carried.get(crossing.pk, 0)
         if lap is not None and lap.pk is not None:
@@ -623,23 +830,28 @@ def rebuild_device_laps(attempt: Attempt, *, user=None, device: TimerDevice | No
                 lap.invalidated_reason = ""  # merged into a lap that is plausible now
             lap.valid = ranking.lap_is_valid(not lap.invalidated_reason, lap.resets, event.max_resets_per_lap)
             _hold_if_implausible(lap)
-            lap.save(update_fields=["lap_time_s", "resets", "valid", "invalidated_reason"])
             if lap_values(lap) != before:
+                lap.save(update_fields=["lap_time_s", "resets", "valid", "invalidated_reason"])
                 audit(Action.LAP_EDITED, lap, before, lap_values(lap))
         else:
+            moment = crossing.at or crossing.received
             lap = LapResult(
                 event=event, team=attempt.team, attempt=attempt, round=attempt.round,
                 lap_number=next_lap_number(event.pk, attempt.team_id), lap_time_s=lap_time_s, resets=extra,
                 valid=ranking.lap_is_valid(True, extra, event.max_resets_per_lap), source=LapResult.Source.LAP_TIMER,
-                recorded=crossing.received, crossing=crossing, ends_at_s=round(attempt.elapsed_s(crossing.received), 3),
+                recorded=moment, crossing=crossing, ends_at_s=round(attempt.elapsed_s(moment), 3),
             )
             _hold_if_implausible(lap)
             lap.save()
+            Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
             audit(Action.LAP_ADDED, lap, None, {"lap": lap_values(lap), "crossing": crossing.crossing_id})
-        Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
         kept.append(lap)
     attempt.current_resets += carried.get(None, 0)
-    attempt.lap_started_device_us = crossings[-1].device_time_us if crossings else None
+    if crossings:
+        attempt.lap_started_device_us = crossings[-1].device_time_us
+        attempt.lap_started_at, attempt.lap_paused_s = crossings[-1].at or attempt.lap_started_at, 0.0
+    else:
+        attempt.lap_started_device_us = None
     # Numbers: the attempt's laps in crossing order, where its first lap was (at the end if new).
     others = list(LapResult.objects.filter(event=event, team=attempt.team).exclude(pk__in=[lap.pk for lap in kept])
                   .order_by("lap_number", "pk"))

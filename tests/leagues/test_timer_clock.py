@@ -70,6 +70,9 @@ def test_crossings_queued_while_the_server_was_down_go_to_the_team_that_made_the
     assert {c.attempt_id for c in queued} == {team_03.pk}
     assert lap_times(team_a) == [7.61, 7.61, 7.61]
     assert lap_times(team_b) == []
+    # Each lap ended when the car crossed the line, not when the attempt ended.
+    assert [lap.ends_at_s for lap in LapResult.objects.filter(team=team_a).order_by("lap_number")] == [
+        8.61, 16.22, 23.83]
     # A crossing that happened between the two attempts (T0 + 35 s) belongs to neither.
     assert cross(device, "gap", 80_050_000, at(50)).status == "no_attempt"
     # Team 04's own crossings, prompt, time Team 04.

@@ -312,10 +312,12 @@ class Attempt(models.Model):
         return f"{self.team} attempt {self.number}"
 
     def elapsed_s(self, now=None) -> float:
-        """Race time used so far (pauses excluded)."""
+        """Race time used so far (pauses excluded), or by the moment `now` when that is earlier than the
+        end or the pause (a timer crossing placed in an attempt that has ended since)."""
         if self.started_at is None:
             return 0.0
-        until = self.ended_at or self.paused_at or now or timezone.now()
+        stopped = self.ended_at or self.paused_at
+        until = min(stopped, now) if stopped is not None and now is not None else (stopped or now or timezone.now())
         return max(0.0, (until - self.started_at).total_seconds() - self.paused_total_s)
 
     def remaining_s(self, now=None) -> float:

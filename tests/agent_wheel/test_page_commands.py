@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TOKEN_PLACEHOLDER = "plt_...your-token..."
 CAR_IP = "192.168.1.20"
 CAR_PASSWORD = "s3cret-car"
-PAGE_COMMANDS = {"install", "token", "udacity", "sim", "deepracer", "donkeycar-install", "donkeycar",
+PAGE_COMMANDS = {"install", "download", "token", "udacity", "sim", "deepracer", "donkeycar-install", "donkeycar",
                  "donkeycar-part"}
 
 
@@ -98,6 +98,21 @@ def test_every_command_on_the_agent_page_runs_from_the_served_wheel(agent_page, 
     [token] = by_kind["token"]
     assert TOKEN_PLACEHOLDER in token and f"PITLANE_SERVER={live_server.url}" in token
     shell = f". pitlane-agent/bin/activate\n{token.replace(TOKEN_PLACEHOLDER, secret)}\n"
+
+    # 2b. The headless download (a car's Pi, no browser): curl with the token fetches the same wheel;
+    #     without a valid token curl fails (401) and leaves no wheel behind.
+    [download] = by_kind["download"]
+    [wheel] = work.glob("*.whl")
+    headless = work / "headless"
+    headless.mkdir()
+    done = bash(f"{token.replace(TOKEN_PLACEHOLDER, secret)}\n{download}", headless, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [p.name for p in headless.iterdir()] == [wheel.name]
+    assert (headless / wheel.name).read_bytes() == wheel.read_bytes()
+    (headless / wheel.name).unlink()
+    done = bash(f"{token.replace(TOKEN_PLACEHOLDER, 'plt_revoked-or-never-issued')}\n{download}", headless, timeout=120)
+    assert done.returncode == 22 and "401" in done.stderr, done.stderr[-3000:]
+    assert not (headless / wheel.name).exists() or (headless / wheel.name).stat().st_size == 0
 
     # 3. Our simulator: three trials and the lap plot, then the summary with the best single lap.
     [sim] = by_kind["sim"]

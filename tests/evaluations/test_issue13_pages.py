@@ -44,6 +44,18 @@ def test_an_invalid_seed_re_renders_the_form_with_its_error_and_values(client, t
     assert not Evaluation.objects.exists()
 
 
+def test_an_rl_models_page_also_comes_back_with_the_refused_form(client, team_a, make_ready_rl_model):
+    client.force_login(team_a.captain)
+    model = make_ready_rl_model(team_a)
+    response = client.post(start_url(team_a, model), {
+        "track": "pitlane_loop", "direction": "counterclockwise", "trials": 999, "off_track_penalty_s": 2,
+        "time_limit_s": 60})
+    assert response.status_code == 400
+    section = response.content.decode().split('id="evaluations"', 1)[1]
+    assert "data-posted" in section and 'name="trials" value="999"' in section and "has-error" in section
+    assert "data-action-speeds" in section  # the RL model page's form, not the BC one
+
+
 def test_a_refused_start_of_a_model_that_is_not_ready_still_says_why(client, team_a, make_ready_model):
     from webapp.garage.models import TrainedModel
 

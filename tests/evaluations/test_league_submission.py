@@ -62,7 +62,8 @@ def test_unfinished_trials_become_invalid_laps_numbered_after_earlier_ones(team_
     first = run_evaluation_now(team_a, trials=1, set_speed=0.8)  # clean laps (see above)
     submit_to_event(evaluation=first, event=virtual_event, user=team_a.captain)
     second = run_evaluation_now(team_a, model=first.model, trials=2, set_speed=0.8)
-    second.summary["trials"][1].update(lap_time=None, raw_lap_time=None, completion_pct=40.0, elapsed_s=12.0)
+    second.summary["trials"][1].update(lap_time=None, raw_lap_time=None, completion_pct=40.0,
+                                     completion_percentage=40, elapsed_s=12.0)
     second.save()
     submit_to_event(evaluation=second, event=virtual_event, user=team_a.captain)
     laps = list(LapResult.objects.filter(event=virtual_event).order_by("lap_number"))

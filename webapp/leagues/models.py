@@ -343,6 +343,7 @@ class TimerDevice(models.Model):
     # time, the smallest seen (a crossing that arrived at once) in the current clock epoch; an epoch
     # ends when the device clock jumps (a reboot restarts it near zero, a bad clock leaps ahead).
     clock_offset_us = models.BigIntegerField(null=True, blank=True)
+    clock_offset_at = models.DateTimeField(null=True, blank=True, help_text="When that offset was seen.")
     clock_epoch = models.PositiveIntegerField(default=0)
     clock_epoch_first_us = models.BigIntegerField(null=True, blank=True,
                                                   help_text="The lowest device time seen in the clock epoch.")

@@ -509,6 +509,9 @@ def device_for_token(raw: str) -> TimerDevice | None:
 # A device clock that leaps ahead of the server's by more than this is a clock jump, not a device
 # whose clock runs a little fast (its offset estimate then starts again: a new clock epoch).
 CLOCK_JUMP_US = 600 * 1_000_000
+# How fast a device clock may run slow against the server's (parts per million): the smallest offset
+# seen ages by this much, so a slow clock's crossings are not placed seconds too early after hours.
+CLOCK_DRIFT_PPM = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -523,25 +526,31 @@ def _place_on_server_clock(device: TimerDevice, crossing: Crossing) -> str:
     arrives at once gives it within the network delay, one replayed from the device's queue gives
     more, and gets placed at its true moment. A device time below the epoch's lowest by more than the
     debounce window is a clock reset (the device rebooted); one ahead of what the offset allows by
-    more than CLOCK_JUMP_US is a jump: both start a new epoch. Returns a note when the clock jumped."""
+    more than CLOCK_JUMP_US is a jump: both start a new epoch. The smallest offset ages by
+    CLOCK_DRIFT_PPM of the time since it was seen. Returns a note when the clock jumped."""
     received_us = _server_us(crossing.received)
     sample = received_us - crossing.device_time_us
+    offset = device.clock_offset_us
+    if offset is not None and device.clock_offset_at is not None:
+        offset += max(0, received_us - _server_us(device.clock_offset_at)) * CLOCK_DRIFT_PPM // 1_000_000
     note = ""
-    if device.clock_offset_us is None or device.clock_epoch_first_us is None:
-        device.clock_offset_us, device.clock_epoch_first_us = sample, crossing.device_time_us
+    if offset is None or device.clock_epoch_first_us is None:
+        note = "first"
     elif crossing.device_time_us < device.clock_epoch_first_us - device.debounce_s * 1_000_000:
         note = "the device clock went back (reset)"
-    elif sample < device.clock_offset_us - CLOCK_JUMP_US:
+    elif sample < offset - CLOCK_JUMP_US:
         note = "the device clock jumped ahead"
-    else:
-        device.clock_offset_us = min(device.clock_offset_us, sample)
-        device.clock_epoch_first_us = min(device.clock_epoch_first_us, crossing.device_time_us)
+    elif sample <= offset:
+        device.clock_offset_us, device.clock_offset_at, offset = sample, crossing.received, sample
+    device.clock_epoch_first_us = min(device.clock_epoch_first_us or crossing.device_time_us, crossing.device_time_us)
     if note:
-        device.clock_epoch += 1
-        device.clock_offset_us, device.clock_epoch_first_us = sample, crossing.device_time_us
+        device.clock_epoch += 0 if note == "first" else 1
+        device.clock_offset_us, device.clock_offset_at, offset = sample, crossing.received, sample
+        device.clock_epoch_first_us = crossing.device_time_us
     crossing.clock_epoch = device.clock_epoch
-    crossing.at = _EPOCH + timedelta(microseconds=min(received_us, crossing.device_time_us + device.clock_offset_us))
-    return note
+    assert offset is not None
+    crossing.at = _EPOCH + timedelta(microseconds=min(received_us, crossing.device_time_us + offset))
+    return "" if note == "first" else note
 
 
 def _attempt_at(event: Event, moment: datetime) -> Attempt | None:
@@ -624,7 +633,8 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
                             received=received)
         clock_note = _place_on_server_clock(device, crossing)
         device.last_seen = received
-        device.save(update_fields=["last_seen", "clock_offset_us", "clock_epoch", "clock_epoch_first_us"])
+        device.save(update_fields=["last_seen", "clock_offset_us", "clock_offset_at", "clock_epoch",
+                                   "clock_epoch_first_us"])
         assert crossing.at is not None
         attempt = _attempt_at(device.event, crossing.at)
         if attempt is None:

@@ -15,7 +15,9 @@ def test_training_figures_are_json_with_traces():
     for name, fig in figures.items():
         json.dumps(fig)
         assert fig["data"], name
-    assert [t["name"] for t in figures["loss"]["data"]] == ["training loss", "validation loss"]
+    # The kept epoch (lowest validation loss, restored at the end) is marked on the loss curves.
+    assert [t["name"] for t in figures["loss"]["data"]] == ["training loss", "validation loss",
+                                                             "kept: epoch 2 (lowest val_loss)"]
     assert figures["predicted_vs_true"]["data"][0]["mode"] == "markers"
 
 

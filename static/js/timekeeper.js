@@ -105,8 +105,10 @@
     var delay = 400;
     for (var tries = 0; ; tries++) {
       try {
+        // A resend says so: the server then explains a refusal as a lost answer, not a double press.
+        var body = tries > 0 ? Object.assign({}, payload, { resent: true }) : payload;
         return await request(url, {
-          method: "POST", body: JSON.stringify(payload),
+          method: "POST", body: JSON.stringify(body),
           headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
         });
       } catch (e) {
@@ -346,8 +348,13 @@
       lap = lapUntil - a.lap_started_at - a.lap_paused_s;
     }
     var box = $("[data-remaining]");
-    box.textContent = clock(remaining) + (remaining <= 0 && a.status === "running" ? " · time up" : "");
-    box.classList.toggle("time-up", remaining <= 0 && a.status === "running");
+    // Time up: a lap completed now is recorded invalid ("completed after the race time"); the attempt is
+    // never ended behind the timekeeper's back: the console says so and offers End.
+    var timeUp = remaining <= 0 && (a.status === "running" || a.status === "paused");
+    box.textContent = clock(Math.max(0, remaining)) + (timeUp ? " · time up" : "");
+    box.classList.toggle("time-up", timeUp);
+    var hint = $("[data-time-up]");
+    if (hint) hint.hidden = !timeUp;
     $("[data-lap-clock]").textContent = a.timed_by_device ? "timer device" : lap === null ? "–" : clock(lap);
   }
   setInterval(tick, 100);
@@ -443,7 +450,11 @@
       if (answer.status === 201) {
         pinned = false;
         apply(answer.body.state);
-        say(answer.body.state.attempt.team.name + " is on the console: press Start when the car goes.", "ok");
+        if (answer.body.notice) {
+          say(answer.body.notice, "warn", true); // another team still runs: it must be ended first
+        } else {
+          say(answer.body.state.attempt.team.name + " is on the console: press Start when the car goes.", "ok");
+        }
       } else {
         say(answer.body.error || "The server refused this (" + answer.status + ").", "error", true);
       }

@@ -11,9 +11,9 @@ def table(standings):
     return [(s.rank, s.team, s.points) for s in standings]
 
 
-def test_points_per_place_and_ties_share_the_higher_places_points():
+def test_points_per_place_and_ties_share_the_points_of_the_places_they_span():
     standings = season.season_standings([["A", ["B", "C"], "D"]], [25, 18, 15, 12])
-    assert table(standings) == [(1, "A", 25), (2, "B", 18), (2, "C", 18), (4, "D", 12)]
+    assert table(standings) == [(1, "A", 25), (2, "B", 16.5), (2, "C", 16.5), (4, "D", 12)]
     assert [s.finishes for s in standings] == [[1], [2], [2], [4]]  # D's place skips past the tie
 
 
@@ -54,7 +54,20 @@ def test_a_bracket_ranking_feeds_the_season_table():
         results.update({m.key: min(m.team_a, m.team_b) for m in ready})
     places = brackets.final_ranking(bracket, results)  # [[1], [2], [3, 4], [5, 6, 7, 8]]
     points = {s.team: s.points for s in season.season_standings([places], F1)}
-    assert points == {1: 25, 2: 18, 3: 15, 4: 15, 5: 10, 6: 10, 7: 10, 8: 10}
+    # 3rd and 4th share (15 + 12) / 2; the four quarter-final losers share 5th-8th: (10 + 8 + 6 + 4) / 4.
+    assert points == {1: 25, 2: 18, 3: 13.5, 4: 13.5, 5: 7, 6: 7, 7: 7, 8: 7}
+    assert sum(points.values()) == sum(F1[:8])  # a tie hands out exactly the points of the places it spans
+
+
+def test_shared_points_average_the_places_spanned():
+    assert season.shared_points(5, 4, F1) == 7 and isinstance(season.shared_points(5, 4, F1), int)
+    assert season.shared_points(1, 2, F1) == 21.5
+    assert season.shared_points(1, 1, F1) == 25
+    assert season.shared_points(9, 3, F1) == 1  # (2 + 1 + 0) / 3: places past the table earn nothing
+    assert season.shared_points(2, 3, [10, 5, 1]) == 2  # (5 + 1 + 0) / 3
+    assert season.shared_points(1, 3, [10, 5, 2]) == 5.67
+    with pytest.raises(ValueError):
+        season.shared_points(1, 0, F1)
 
 
 def test_a_team_placed_twice_in_one_event_is_refused():

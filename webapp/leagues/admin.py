@@ -263,6 +263,10 @@ class LapResultForm(forms.ModelForm):
             problem = services.lap_problem(event, team)
             if problem:
                 self.add_error("team", problem)
+        if event is not None and not self.instance.pk:
+            problem = services.physical_lap_problem(event, cleaned.get("source", ""))
+            if problem:
+                self.add_error("event", problem)
         if event is not None and cleaned.get("lap_time_s") is not None:
             problem = services.implausible_problem(event, cleaned["lap_time_s"], cleaned.get("source", ""),
                                                    bool(cleaned.get("confirmed_implausible")))

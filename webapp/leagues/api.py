@@ -101,6 +101,8 @@ class CrossingCreate(APIView):
             crossing, created = race.ingest_crossing(request.user.device, data.validated_data["crossing_id"],
                                                      data.validated_data["device_time_us"],
                                                      data.validated_data["sensor"])
+        except race.TimingClosed as exc:  # the event takes no timing (virtual, cancelled, finished...)
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
         except ValidationError as exc:
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(crossing_answer(crossing), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -36,6 +36,8 @@ from .models import Attempt, AuditEntry, Crossing, Event, Heat, LapResult, Round
 CONFIRM_MAX_AGE_S = 300
 _CAPTURE_SALT = "leagues.console.capture"
 RECENT_ATTEMPTS = 12
+# A second LAP press by the same user this soon after a recorded lap is a double press, not a lost answer.
+DOUBLE_PRESS_S = 1.5
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -175,8 +177,9 @@ def audit_changes(old: Any, new: Any) -> list[str]:
 
 @login_required
 def timed_event_list(request: HttpRequest) -> HttpResponse:
-    """The events the user may run the console of, soonest first."""
-    events = selectors.timed_events(request.user).exclude(status=Event.Status.CANCELLED).order_by("-starts")
+    """The physical events the user may run the console of (not cancelled or drafts), latest first."""
+    events = (selectors.timed_events(request.user).filter(kind=Event.Kind.PHYSICAL)
+              .exclude(status__in=(Event.Status.CANCELLED, Event.Status.DRAFT)).order_by("-starts"))
     return render(request, "leagues/console_events.html", {"events": events})
 
 
@@ -187,6 +190,8 @@ def event_console(request: HttpRequest, slug: str, event_id: int) -> HttpRespons
     context = {
         "league": event.league, "event": event,
         "is_organiser": selectors.is_organiser(request.user, event.league),
+        # Why this event takes no new attempts or laps (virtual, draft, cancelled, finished), or None.
+        "timing_closed": race.physical_timing_problem(event),
         "initial_state": console_state(event, attempt),
         "setup": setup_choices(event),
     }
@@ -255,14 +260,23 @@ def console_state_json(request: HttpRequest, slug: str, event_id: int) -> JsonRe
     return _json_state(event, attempt)
 
 
-def _stale_message(request: HttpRequest, attempt: Attempt) -> str:
-    """Why a press was refused: another console's change, or this user's own earlier press (a request
-    resent after its answer was lost) that the server had recorded already."""
+def _stale_message(request: HttpRequest, attempt: Attempt, action: str = "", resent: bool = False) -> str:
+    """Why a press was refused: another console's change, this user's second LAP press right after the
+    first (a double press: one lap; not a request the page `resent`), or this user's own earlier press
+    (a request resent after its answer was lost) that the server had recorded already."""
     last = _last_entry(attempt)
     if last is None:
         what = "a change"
     else:
         when = f"{timezone.localtime(last.at):%H:%M:%S}"
+        # The lap's own moment (the server's clock when it was captured) tells a double press.
+        recorded = last.lap.recorded if last.lap is not None and last.lap.recorded is not None else last.at
+        if (action == "lap" and not resent and last.action == AuditEntry.Action.LAP_ADDED
+                and last.actor_id == request.user.pk and (timezone.now() - recorded).total_seconds() <= DOUBLE_PRESS_S):
+            number = ((last.new or {}).get("lap") or {}).get("lap_number")
+            lap = f"lap {number}" if number else "the lap"
+            return (f"Lap already recorded by your previous press ({lap}, {when}): this press recorded no "
+                    "second lap.")
         if last.actor_id == request.user.pk:
             return (f"Already recorded: “{last.get_action_display()}” from your earlier press ({when}), whose "
                     "answer was lost on the way; it was not recorded twice. The console shows the current state.")
@@ -296,7 +310,18 @@ def console_create_attempt(request: HttpRequest, slug: str, event_id: int) -> Js
         return JsonResponse({"error": _refused(exc)}, status=400)
     except PermissionDenied:
         raise Http404("No such event.") from None
-    return _json_state(event, attempt, status=201)
+    other = selectors.attempt_on_track(event)
+    if other is not None and other.pk != attempt.pk:
+        # The console stays on the team on track (it must be ended first); it follows the new one then.
+        return _json_state(event, other, status=201, notice=_still_on_track(other, attempt), created=attempt.pk)
+    return _json_state(event, attempt, status=201, created=attempt.pk)
+
+
+def _still_on_track(other: Attempt, attempt: Attempt) -> str:
+    """What the timekeeper must know when a team is put on track while another one still runs."""
+    return (f"“{other.team.name}” is still on track (attempt {other.number}, {other.get_status_display().lower()}): "
+            f"end its attempt first. “{attempt.team.name}” is ready and waits: the console shows it once "
+            f"“{other.team.name}” has ended.")
 
 
 def _capture_token(attempt: Attempt, moment: datetime) -> str:
@@ -361,10 +386,13 @@ def _run_action(request: HttpRequest, attempt: Attempt, data: dict[str, Any]) ->
 def console_action(request: HttpRequest, slug: str, event_id: int, attempt_id: int) -> JsonResponse:
     event = _timed_event_or_404(request, slug, event_id)
     attempt = get_object_or_404(Attempt, pk=attempt_id, event=event)
+    data: dict[str, Any] = {}
     try:
-        _run_action(request, attempt, _body(request))
+        data = _body(request)
+        _run_action(request, attempt, data)
     except race.StaleAttempt as exc:
-        return _json_state(event, exc.attempt, status=409, error=_stale_message(request, exc.attempt), stale=True)
+        message = _stale_message(request, exc.attempt, str(data.get("action") or ""), data.get("resent") is True)
+        return _json_state(event, exc.attempt, status=409, error=message, stale=True)
     except race.NeedsConfirmation as exc:
         return _json_state(event, attempt, status=400, error=_refused(exc), needs_confirmation=True,
                            lap_time_s=exc.lap_time_s, minimum_s=exc.minimum_s, capture=getattr(exc, "capture", ""))

@@ -72,6 +72,52 @@ def check_organiser(user, event: Event) -> None:
         raise PermissionDenied("Only the organisers of this league can do this.")
 
 
+class TimingClosed(ValidationError):
+    """The event takes no physical timing (HTTP 409 on the timer API): see `physical_timing_problem`."""
+
+    status_code = 409
+
+    def __init__(self, message: str):
+        super().__init__(message, code="timing_closed")
+
+
+def physical_timing_problem(event: Event, *, correction: bool = False) -> str | None:
+    """Why laps cannot be timed at the track for this event (console attempts, timer devices, laps an
+    organiser types in the admin), or None. THE rule for all three:
+
+    - only a physical race day takes timed laps: a virtual race ranks evaluation runs on the platform;
+    - a cancelled event takes nothing;
+    - an open or racing event takes everything;
+    - a draft or finished event takes no new attempt, lap, reset or crossing; a correction (end or DNF
+      of an attempt left on track, invalidate/restore a lap, undo, ignore/restore a crossing, a lap an
+      organiser types in from the paper sheet) stays possible for organisers (`correction=True`; the
+      caller checks who) and is audited like any change."""
+    name = f"“{event.name}”"
+    if event.kind != Event.Kind.PHYSICAL:
+        return (f"{name} is a virtual race: its results are evaluation runs on the platform, never laps timed "
+                "at a track (console or timer device).")
+    if event.status == Event.Status.CANCELLED:
+        return f"{name} was cancelled: it takes no attempts or laps."
+    if event.status == Event.Status.DRAFT and not correction:
+        return f"{name} is a draft: open it before timing laps."
+    if event.status == Event.Status.FINISHED and not correction:
+        return (f"{name} is finished: it takes no new attempts, laps or crossings. Its organisers can still "
+                "correct recorded laps (invalidate, restore, undo; audited), or set the event back to "
+                "racing to run more.")
+    return None
+
+
+def check_timing_open(user, event: Event, *, correction: bool = False) -> None:
+    """TimingClosed unless `physical_timing_problem` allows it; on a finished event only organisers correct."""
+    problem = physical_timing_problem(event, correction=correction)
+    if problem:
+        raise TimingClosed(problem)
+    closed = event.status in (Event.Status.FINISHED, Event.Status.DRAFT)
+    if closed and (user is None or not selectors.is_organiser(user, event.league)):
+        raise TimingClosed(f"“{event.name}” is {event.get_status_display().lower()}: only its organisers can "
+                           "correct its laps now.")
+
+
 # -- state, audit and locking helpers -----------------------------------------------------------
 
 def _json_value(value: Any) -> Any:
@@ -113,9 +159,11 @@ def _audit(event: Event, action: str, *, user=None, device: TimerDevice | None =
     )
 
 
-def _lock(attempt: Attempt, expected_version: int | None, user=None, *, device: TimerDevice | None = None) -> Attempt:
+def _lock(attempt: Attempt, expected_version: int | None, user=None, *, device: TimerDevice | None = None,
+          correction: bool = False) -> Attempt:
     """The attempt, locked for this transaction, after checking who acts (a device acts only on its
-    own event) and the version the caller saw."""
+    own event), that the event takes this timing (`check_timing_open`; `correction` for ends and
+    fixes) and the version the caller saw."""
     # of=self: PostgreSQL cannot lock the nullable side of the round's outer join.
     locked = (Attempt.objects.select_for_update(of=("self",))
               .select_related("event", "event__league", "team", "round").get(pk=attempt.pk))
@@ -124,6 +172,7 @@ def _lock(attempt: Attempt, expected_version: int | None, user=None, *, device: 
             raise PermissionDenied("This timer device belongs to another event.")
     else:
         check_timekeeper(user, locked.event)
+        check_timing_open(user, locked.event, correction=correction)
     if expected_version is not None and locked.version != expected_version:
         raise StaleAttempt(locked, expected_version)
     return locked
@@ -170,8 +219,10 @@ def renumber_laps(event_id: int, team_id: int, ordered: list[LapResult] | None =
 def create_attempt(*, user, event: Event, team, race_round: Round | None = None,
                    heat: Heat | None = None) -> Attempt:
     """A new attempt of a team with an approved registration, within the event's attempts per team
-    (counted per round)."""
+    (counted per round), in an event that takes physical timing (`physical_timing_problem`), never in
+    a finished round or a decided heat (their results seeded the next round)."""
     check_timekeeper(user, event)
+    check_timing_open(user, event)
     problem = _lap_problem(event, team)
     if problem:
         raise ValidationError(problem)
@@ -182,6 +233,11 @@ def create_attempt(*, user, event: Event, team, race_round: Round | None = None,
             raise ValidationError("That heat belongs to another round.")
         if team.pk not in (heat.team_a_id, heat.team_b_id):
             raise ValidationError(f"“{team.name}” does not race in heat {heat.key}.")
+        if Heat.objects.filter(pk=heat.pk, winner__isnull=False).exists():
+            raise ValidationError(
+                f"Heat {heat.key} is decided already: a new attempt would change a result the bracket has "
+                "advanced on. To correct it, invalidate or restore the heat's laps (audited) and ask an organiser "
+                "to re-seed the round.")
     previous = Attempt.objects.filter(event=event, round=race_round, team=team)
     if heat is None and previous.count() >= event.attempts_per_team:
         raise ValidationError(f"“{team.name}” has had its {event.attempts_per_team} attempt(s) in this round.")
@@ -200,6 +256,12 @@ def _check_round_entry(race_round: Round, event: Event, team, heat: Heat | None)
         raise ValidationError(f"{race_round.name} is a knockout round: pick the heat “{team.name}” races in.")
     if race_round.seeding and team.pk not in race_round.seeding:
         raise ValidationError(f"“{team.name}” is not in the field of {race_round.name}.")
+    finished = Round.objects.filter(pk=race_round.pk, status=Round.Status.FINISHED).exists()
+    if finished and not race_round.is_bracket:
+        raise ValidationError(
+            f"{race_round.name} is finished (its standings seeded the next round): it takes no new attempts. "
+            "To correct it, invalidate or restore its laps (audited); an organiser re-seeds the next round "
+            "while it has no results.")
 
 
 def _lap_problem(event: Event, team) -> str | None:
@@ -209,9 +271,9 @@ def _lap_problem(event: Event, team) -> str | None:
 
 
 def _state_change(attempt: Attempt, expected_version: int | None, user, action: str, change, reason: str = "",
-                  device: TimerDevice | None = None) -> Attempt:
+                  device: TimerDevice | None = None, correction: bool = False) -> Attempt:
     with transaction.atomic():
-        attempt = _lock(attempt, expected_version, user, device=device)
+        attempt = _lock(attempt, expected_version, user, device=device, correction=correction)
         old = snapshot(attempt)
         change(attempt)
         _save(attempt)
@@ -264,7 +326,7 @@ def end(*, user, attempt: Attempt, expected_version: int | None, now: datetime |
         _fold_pause(a, moment)
         a.status, a.ended_at = Attempt.Status.FINISHED, moment
 
-    return _state_change(attempt, expected_version, user, Action.ATTEMPT_ENDED, change)
+    return _state_change(attempt, expected_version, user, Action.ATTEMPT_ENDED, change, correction=True)
 
 
 def dnf(*, user, attempt: Attempt, expected_version: int | None, reason: str = "",
@@ -276,7 +338,7 @@ def dnf(*, user, attempt: Attempt, expected_version: int | None, reason: str = "
         _fold_pause(a, moment)
         a.status, a.ended_at = Attempt.Status.DNF, moment
 
-    return _state_change(attempt, expected_version, user, Action.DNF, change, reason=reason)
+    return _state_change(attempt, expected_version, user, Action.DNF, change, reason=reason, correction=True)
 
 
 def add_reset(*, user, attempt: Attempt, expected_version: int | None) -> Attempt:
@@ -322,8 +384,23 @@ def _new_lap(attempt: Attempt, lap_time_s: float, *, source: str, user=None, mom
         confirmed_implausible=confirmed,
     )
     lap.valid = ranking.lap_is_valid(True, lap.resets, event.max_resets_per_lap)
+    if after_race_time(lap, attempt):
+        lap.valid, lap.invalidated_reason = False, late_reason(attempt)
     lap.save()
     return lap
+
+
+LATE_REASON = "completed after the"
+
+
+def late_reason(attempt: Attempt) -> str:
+    return f"{LATE_REASON} {attempt.time_limit_s:g} s race time"
+
+
+def after_race_time(lap: LapResult, attempt: Attempt | None) -> bool:
+    """DeepRacer's rule: a lap counts only if completed within the race time (a lap ending exactly at
+    the limit counts, as in `ranking.laps_that_count`)."""
+    return attempt is not None and lap.ends_at_s is not None and lap.ends_at_s > attempt.time_limit_s + 1e-9
 
 
 def _below_minimum(event: Event, lap_time_s: float) -> bool:
@@ -372,7 +449,9 @@ def invalidate_lap(*, user, lap: LapResult, reason: str, expected_version: int |
         lap, attempt = _lap_in_event(lap)
         check_timekeeper(user, lap.event)
         if attempt is not None:
-            attempt = _lock(attempt, expected_version, user)
+            attempt = _lock(attempt, expected_version, user, correction=True)
+        else:
+            check_timing_open(user, lap.event, correction=True)
         if not lap.valid:
             raise ValidationError(f"Lap {lap.lap_number} is already invalid.")
         old = lap_values(lap)
@@ -386,27 +465,34 @@ def invalidate_lap(*, user, lap: LapResult, reason: str, expected_version: int |
 
 def restore_lap(*, user, lap: LapResult, reason: str, expected_version: int | None = None) -> LapResult:
     """Make an invalidated lap count again, unless the race rules (its resets) keep it invalid. A lap
-    below the plausible minimum becomes confirmed."""
+    below the plausible minimum becomes confirmed; a lap completed after the race time counts as the
+    organisers' decision (its end moment moves to the audit entry)."""
     if not reason.strip():
         raise ValidationError("Say why the lap counts again.")
     with transaction.atomic():
         lap, attempt = _lap_in_event(lap)
         check_timekeeper(user, lap.event)
         if attempt is not None:
-            attempt = _lock(attempt, expected_version, user)
+            attempt = _lock(attempt, expected_version, user, correction=True)
+        else:
+            check_timing_open(user, lap.event, correction=True)
         if lap.valid:
             raise ValidationError(f"Lap {lap.lap_number} is valid already.")
         if not ranking.lap_is_valid(True, lap.resets, lap.event.max_resets_per_lap):
             raise ValidationError(f"Lap {lap.lap_number} has {lap.resets} resets, more than the event allows "
                                   f"({lap.event.max_resets_per_lap}): it stays invalid.")
-        old = lap_values(lap)
+        old = {**lap_values(lap), "ends_at_s": lap.ends_at_s}
         lap.valid, lap.invalidated_reason = True, ""
         if _below_minimum(lap.event, lap.lap_time_s):
             lap.confirmed_implausible = True
-        lap.save(update_fields=["valid", "invalidated_reason", "confirmed_implausible"])
+        if after_race_time(lap, attempt):
+            # An organiser decision to count a lap completed after the race time: the ranking leaves out laps
+            # ending past the limit, so the lap no longer carries its end moment (kept in the audit entry).
+            lap.ends_at_s = None
+        lap.save(update_fields=["valid", "invalidated_reason", "confirmed_implausible", "ends_at_s"])
         _touch(attempt, lap.event_id)
-        _audit(lap.event, Action.LAP_RESTORED, user=user, attempt=attempt, lap=lap, old=old, new=lap_values(lap),
-               reason=reason.strip())
+        _audit(lap.event, Action.LAP_RESTORED, user=user, attempt=attempt, lap=lap, old=old,
+               new={**lap_values(lap), "ends_at_s": lap.ends_at_s}, reason=reason.strip())
     return lap
 
 
@@ -429,7 +515,7 @@ def undo_last(*, user, attempt: Attempt, expected_version: int | None) -> AuditE
     """Revert the attempt's latest console or timer change not undone yet (undos themselves are not
     undone: pressing undo again walks further back). Returns the "undo" audit entry."""
     with transaction.atomic():
-        attempt = _lock(attempt, expected_version, user)
+        attempt = _lock(attempt, expected_version, user, correction=True)
         event = attempt.event
         # Admin edits of a lap (lap_edited / lap_removed) change no console state and are not undone here.
         # Laps a recomputation made (no "old" state) go back by undoing the crossing change instead.
@@ -456,7 +542,8 @@ def undo_last(*, user, attempt: Attempt, expected_version: int | None) -> AuditE
             old = entry.old or {}
             lap.valid, lap.invalidated_reason = old.get("valid", lap.valid), old.get("invalidated_reason", "")
             lap.confirmed_implausible = old.get("confirmed_implausible", lap.confirmed_implausible)
-            lap.save(update_fields=["valid", "invalidated_reason", "confirmed_implausible"])
+            lap.ends_at_s = old.get("ends_at_s", lap.ends_at_s)
+            lap.save(update_fields=["valid", "invalidated_reason", "confirmed_implausible", "ends_at_s"])
         elif entry.action in (Action.CROSSING_IGNORED, Action.CROSSING_RESTORED):
             crossing = Crossing.objects.get(pk=(entry.old or {})["crossing"])
             crossing.status = (entry.old or {})["status"]
@@ -629,6 +716,9 @@ def ingest_crossing(device: TimerDevice, crossing_id: str, device_time_us: int, 
         first = Crossing.objects.filter(device=device, crossing_id=crossing_id).select_related("lap").first()
         if first is not None:
             return first, False
+        closed = physical_timing_problem(device.event)  # virtual, draft, cancelled or finished: HTTP 409
+        if closed:
+            raise TimingClosed(closed)
         crossing = Crossing(device=device, crossing_id=crossing_id, sensor=sensor[:40], device_time_us=device_time_us,
                             received=received)
         clock_note = _place_on_server_clock(device, crossing)
@@ -882,7 +972,7 @@ def _crossing_status_change(*, user, crossing: Crossing, to: str, allowed: tuple
         check_timekeeper(user, event)
         if crossing.attempt_id is None:
             raise ValidationError("This crossing came while no team was on track: there is no lap to change.")
-        attempt = _lock(Attempt(pk=crossing.attempt_id), expected_version, user)
+        attempt = _lock(Attempt(pk=crossing.attempt_id), expected_version, user, correction=True)
         if crossing.status not in allowed:
             raise ValidationError(f"This crossing is {crossing.get_status_display().lower()}.")
         old = {"crossing": crossing.pk, "status": crossing.status}

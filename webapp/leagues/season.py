@@ -2,9 +2,12 @@
 
 Each event's result is its finishing order, best first; an entry is a team or a list of teams that
 share the place (a tie, or the shared 3rd place of a bracket without a third-place match). A place
-earns the points of the organiser's points table (1st -> table[0], ...; places past the table earn 0),
-and teams sharing a place all get the points of the higher place; the next place skips past them
-(A, [B, C], D: places 1, 2, 2, 4).
+earns the points of the organiser's points table (1st -> table[0], ...; places past the table earn 0).
+Teams sharing a place share the points of the places they span, averaged (the usual rule for dead
+heats): with 25-18-15-12, A, [B, C], D gives B and C (18 + 15) / 2 = 16.5 each, so a tie never hands
+out more points than the places it covers (four teams sharing 5th under 10-8-6-4 get 7 each, not 10).
+The next place skips past them (A, [B, C], D: places 1, 2, 2, 4). Shared points are rounded to 2
+decimals; whole numbers stay ints.
 
 Standings rank by points, then countback (more 1st places, then more 2nd places, ...: the count of
 better finishes), then the best single finish; teams equal on all of these share a rank.
@@ -24,12 +27,12 @@ class SeasonStanding:
 
     rank: int
     team: Any
-    points: int
+    points: float
     events: int
     best_finish: int
     wins: int
     finishes: list[int] = field(default_factory=list)
-    points_by_event: list[int] = field(default_factory=list)
+    points_by_event: list[float] = field(default_factory=list)
 
 
 def event_places(result: Sequence[Any]) -> list[tuple[int, list[Any]]]:
@@ -65,6 +68,19 @@ def points_for(place: int, points_table: Sequence[int]) -> int:
     return points_table[place - 1] if 1 <= place <= len(points_table) else 0
 
 
+def _tidy(points: float) -> float:
+    value = round(points, 2)
+    return int(value) if value == int(value) else value
+
+
+def shared_points(place: int, sharing: int, points_table: Sequence[int]) -> float:
+    """What each of `sharing` teams tied at `place` earns: the points of places place .. place+sharing-1,
+    averaged (places past the table count 0). shared_points(5, 4, [.., 10, 8, 6, 4]) == 7."""
+    if sharing < 1:
+        raise ValueError("at least one team shares a place")
+    return _tidy(sum(points_for(p, points_table) for p in range(place, place + sharing)) / sharing)
+
+
 def season_standings(event_results: Sequence[Sequence[Any]], points_table: Sequence[int]) -> list[SeasonStanding]:
     """The season table from each event's finishing order (see the module docstring for the rules).
     The points table is used as given; `check_points_table` is the rule for the form that sets it."""
@@ -77,8 +93,8 @@ def season_standings(event_results: Sequence[Sequence[Any]], points_table: Seque
                     lines[team] = SeasonStanding(rank=0, team=team, points=0, events=0, best_finish=place, wins=0)
                     order.append(team)
                 line = lines[team]
-                earned = points_for(place, points_table)
-                line.points += earned
+                earned = shared_points(place, len(teams), points_table)
+                line.points = _tidy(line.points + earned)
                 line.events += 1
                 line.finishes.append(place)
                 line.points_by_event.append(earned)

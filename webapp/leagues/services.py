@@ -96,6 +96,21 @@ def lap_problem(event: Event, team) -> str | None:
     return None
 
 
+def physical_lap_problem(event: Event, source: str) -> str | None:
+    """Why a new lap from the track cannot go into this event, or None. Laps said to come from the
+    timekeeper console or a timer device follow `race.physical_timing_problem` (never a virtual or
+    cancelled event; a finished one takes them as a correction); laps an organiser types in go into
+    any event but a cancelled one (a virtual race's typed results rank as before:
+    `selectors.counting_submission_laps`)."""
+    from .race import physical_timing_problem
+
+    if source in (LapResult.Source.TIMEKEEPER, LapResult.Source.LAP_TIMER):
+        return physical_timing_problem(event, correction=True)
+    if source == LapResult.Source.ORGANISER and event.status == Event.Status.CANCELLED:
+        return physical_timing_problem(event)
+    return None
+
+
 def implausible_problem(event: Event, lap_time_s: float, source: str, confirmed: bool) -> str | None:
     """Why a lap cannot be stored as it is: faster than the event's plausible minimum and not
     confirmed. Evaluation laps come from the simulator and are never implausible."""
@@ -135,6 +150,10 @@ def save_lap(lap: LapResult, *, user=None, reason: str = "") -> LapResult:
         problem = lap_problem(lap.event, lap.team)
         if problem:
             raise ValidationError({"team": problem})
+    if stored is None:
+        problem = physical_lap_problem(lap.event, lap.source)
+        if problem:
+            raise ValidationError({"event": problem})
         taken = LapResult.objects.filter(event_id=lap.event_id, team_id=lap.team_id).exclude(pk=lap.pk)
         if not lap.lap_number or taken.filter(lap_number=lap.lap_number).exists():
             lap.lap_number = (taken.aggregate(top=Max("lap_number"))["top"] or 0) + 1

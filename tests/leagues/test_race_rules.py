@@ -117,7 +117,11 @@ def test_a_virtual_event_takes_no_console_attempt_device_crossing_or_typed_lap(
     with pytest.raises(ValidationError, match="virtual race"):  # the admin's service
         services.record_lap(event=virtual, team=team_a, lap_time_s=9.0, source=LapResult.Source.TIMEKEEPER)
     assert not LapResult.objects.filter(event=virtual).exists()
+    # Laps timed at a track before this rule existed never rank on a virtual board (nor as its best lap).
+    LapResult.objects.create(event=virtual, team=team_a, lap_number=1, lap_time_s=7.61,
+                             source=LapResult.Source.TIMEKEEPER)
     assert selectors.best_laps(virtual) == {}
+    assert [line.rank for line in selectors.leaderboard(virtual)] == [None]
 
 
 def test_a_cancelled_events_console_and_device_refuse(event, organiser, team_a, client):

@@ -148,12 +148,15 @@ def attempt_rules(event: Event) -> ranking.AttemptRules:
 
 def ranked_laps(event: Event):
     """The laps a leaderboard of the event ranks: a physical event takes only laps from organisers, the
-    timekeeper console or a timer device, never a team's own report."""
+    timekeeper console or a timer device, never a team's own report; a virtual event never ranks laps
+    timed at a track (console or timer device: `race.physical_timing_problem` refuses them now, this
+    keeps any recorded before out of its board and the league's best virtual lap)."""
     laps = LapResult.objects.filter(event=event)
     if event.kind == Event.Kind.PHYSICAL:
         laps = laps.filter(source__in=LapResult.PHYSICAL_SOURCES)
     else:
-        laps = laps.filter(counting_submission_laps(event))  # a virtual event: the entry each team picked
+        laps = (laps.exclude(source__in=(LapResult.Source.TIMEKEEPER, LapResult.Source.LAP_TIMER))
+                .filter(counting_submission_laps(event)))  # a virtual event: the entry each team picked
     return laps
 
 

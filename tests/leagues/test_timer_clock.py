@@ -196,3 +196,21 @@ def test_deeply_nested_json_is_a_400_with_a_message(event, organiser):
     assert answer.status_code == 400
     assert "nested too deeply" in answer.json()["detail"]
     assert not Crossing.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_late_replayed_crossing_that_closes_a_lap_after_the_race_time_holds_that_lap(
+        event, device, organiser, team_a):
+    """A lap a replayed crossing inserts is held by the console's rules: completed after the race
+    time, it is invalid with the reason (not silently valid in the console and absent from the board)."""
+    attempt = put_on_track(organiser, event, team_a, at(0))
+    base = 10 * S
+    cross(device, "c0", base, at(0.5))                    # the lap starts 0.5 s into the attempt
+    cross(device, "c1", base + 60 * S, at(60.5))           # lap 1: 60 s
+    cross(device, "c3", base + 125 * S, at(125.5))         # 65 s, ends after the 120 s race time
+    cross(device, "c2", base + 120.5 * S, at(126.0))       # replayed late: 60.5 s, ends at 121 s
+    laps = {lap.crossing.crossing_id: lap for lap in LapResult.objects.filter(attempt=attempt)}
+    assert laps["c1"].valid
+    inserted = laps["c2"]
+    assert inserted.lap_time_s == pytest.approx(60.5)
+    assert not inserted.valid and race.LATE_REASON in inserted.invalidated_reason

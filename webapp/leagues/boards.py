@@ -21,7 +21,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from . import brackets, ranking, selectors
-from .models import Crossing, Event, Heat, LapResult, Round
+from .models import Event, Heat, LapResult, Round
 
 
 def _epoch(moment) -> float | None:
@@ -50,13 +50,9 @@ def _on_track(event: Event) -> dict[str, Any] | None:
         return None
     laps = list(LapResult.objects.filter(attempt=attempt).order_by("lap_number")
                 .values("lap_number", "lap_time_s", "resets", "valid"))
+    # A counted device crossing moves the lap start to its moment on the server's clock (race.py), so
+    # the lap in progress is timed from the last crossing on both kinds of attempt.
     lap_started_at = attempt.lap_started_at
-    if attempt.lap_started_device_us is not None:
-        # Timed by a device: the lap in progress started at the crossing that closed the last one (on the
-        # server's clock, its arrival), not at the attempt's start, which lap_started_at still holds.
-        lap_started_at = (Crossing.objects.filter(attempt=attempt, status=Crossing.Status.COUNTED,
-                                                  device_time_us=attempt.lap_started_device_us)
-                          .order_by("-received").values_list("received", flat=True).first()) or lap_started_at
     return {
         "attempt_id": attempt.pk,
         "team_id": attempt.team_id,

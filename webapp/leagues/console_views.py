@@ -83,7 +83,7 @@ def _last_entry(attempt: Attempt) -> AuditEntry | None:
 def _attempt_json(attempt: Attempt) -> dict[str, Any]:
     laps = LapResult.objects.filter(attempt=attempt).order_by("lap_number")
     crossings = (Crossing.objects.filter(attempt=attempt).select_related("device", "lap")
-                 .order_by("device_time_us", "pk"))
+                 .order_by("clock_epoch", "device_time_us", "pk"))
     last = _last_entry(attempt)
     return {
         "id": attempt.pk, "version": attempt.version, "status": attempt.status,

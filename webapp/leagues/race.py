@@ -814,7 +814,7 @@ def _insert_crossing(attempt: Attempt, device: TimerDevice, previous: Crossing |
             source=LapResult.Source.LAP_TIMER, recorded=crossing.received, crossing=crossing,
             ends_at_s=round(attempt.elapsed_s(crossing.at), 3),
         )
-        _hold_if_implausible(lap)
+        _hold_timer_lap(lap, attempt)
         lap.save()
         Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
         crossing.lap = lap
@@ -852,7 +852,7 @@ def _insert_crossing(attempt: Attempt, device: TimerDevice, previous: Crossing |
                 recorded=following.received, crossing=following,
                 ends_at_s=round(attempt.elapsed_s(following.at or following.received), 3),
             )
-            _hold_if_implausible(lap)
+            _hold_timer_lap(lap, attempt)
             lap.save()
             Crossing.objects.filter(pk=following.pk).update(lap=lap)
             _audit(event, Action.LAP_ADDED, device=device, attempt=attempt, lap=lap, old=None,
@@ -861,6 +861,15 @@ def _insert_crossing(attempt: Attempt, device: TimerDevice, previous: Crossing |
 
 
 IMPLAUSIBLE_REASON = "faster than the plausible minimum"
+
+
+def _hold_timer_lap(lap: LapResult, attempt: Attempt) -> bool:
+    """The rules a new timer-device lap is held by, as a console lap is (`_new_lap`): completed after
+    the race time (invalid, with the reason), else below the plausible minimum."""
+    if after_race_time(lap, attempt):
+        lap.valid, lap.invalidated_reason = False, late_reason(attempt)
+        return True
+    return _hold_if_implausible(lap)
 
 
 def _hold_if_implausible(lap: LapResult) -> bool:
@@ -941,7 +950,7 @@ def rebuild_device_laps(attempt: Attempt, *, user=None, device: TimerDevice | No
                 valid=ranking.lap_is_valid(True, extra, event.max_resets_per_lap), source=LapResult.Source.LAP_TIMER,
                 recorded=moment, crossing=crossing, ends_at_s=round(attempt.elapsed_s(moment), 3),
             )
-            _hold_if_implausible(lap)
+            _hold_timer_lap(lap, attempt)
             lap.save()
             Crossing.objects.filter(pk=crossing.pk).update(lap=lap)
             audit(Action.LAP_ADDED, lap, None, {"lap": lap_values(lap), "crossing": crossing.crossing_id})

@@ -12,21 +12,26 @@ down from the server's clock.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from webapp.accounts.socket_auth import socket_db
+from webapp.core.group_fanout import group_fanout
 from webapp.core.shared_reads import SharedReads
-from webapp.jobs.consumers import RetryingLayerReceive
 
 from . import selectors
 from .boards import cached_board_json
 from .live import group_name
 from .models import Event
 
-#: Close codes: no such event for this viewer (or none at all).
+#: Close codes: no such event for this viewer (or none at all); Redis gone past the retries.
 CLOSE_NOT_FOUND = 4404
+CLOSE_LAYER_LOST = 1011
+
+logger = logging.getLogger(__name__)
 
 
 def viewer_access(user, event_id: int) -> bool | None:
@@ -52,15 +57,9 @@ shared_boards: SharedReads[str | None] = SharedReads(_read_board)
 
 
 class EventBoardConsumer(AsyncWebsocketConsumer):
-    @property
-    def channel_receive(self):
-        return self._channel_receive
-
-    @channel_receive.setter
-    def channel_receive(self, receive):
-        """A layer read that times out or loses Redis is retried (as the job socket's), instead of
-        Daphne closing a venue's screen with 1011."""
-        self._channel_receive = RetryingLayerReceive(self.channel_layer, self.channel_name, receive)
+    #: No channel of its own: the process's group fanout (webapp.core.group_fanout) delivers the
+    #: event's messages, one Redis message per process instead of one per viewer.
+    channel_layer_alias = "pitlane.board-sockets-have-no-channel"
 
     async def connect(self):
         event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
@@ -70,26 +69,30 @@ class EventBoardConsumer(AsyncWebsocketConsumer):
             return
         self.event_id, self.private = event_id, access
         self.group = group_name(event_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.layer = get_channel_layer()
         await self.accept()
+        if self.layer is not None:
+            await group_fanout.subscribe(self.layer, self.group, self._on_group_message)
         await self._send_board(time.monotonic())
 
     async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "layer", None) is not None:
+            await group_fanout.unsubscribe(self.layer, self.group, self._on_group_message)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data and '"refresh"' in text_data:
             await self._send_board(time.monotonic())
 
-    async def leaderboard_changed(self, message):
-        await self._send_board(time.monotonic())
-
-    async def layer_reconnected(self, message):
-        """Redis answers again: join the group again (a Redis that restarted empty lost it) and send
-        the board, since a change may have been missed meanwhile."""
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self._send_board(time.monotonic())
+    async def _on_group_message(self, message):
+        """A change of the event (`leaderboard.changed`), or Redis back after a stall (a change may
+        have been missed): send the board; Redis gone for good: close (the page polls)."""
+        if message.get("type") == "layer.lost":
+            await self.close(code=CLOSE_LAYER_LOST)
+            return
+        try:
+            await self._send_board(time.monotonic())
+        except Exception:  # a socket that went away meanwhile
+            logger.debug("Board socket of event %s: send failed", self.event_id, exc_info=True)
 
     async def _send_board(self, since: float) -> None:
         text = await shared_boards.get((self.event_id, self.private), since=since)

@@ -31,7 +31,8 @@ def _send(event_id: int, version: int | None) -> None:
         return
     try:
         async_to_sync(layer.group_send)(group_name(event_id),
-                                        {"type": MESSAGE_TYPE, "event_id": event_id, "version": version})
+                                        {"type": MESSAGE_TYPE, "group": group_name(event_id),
+                                         "event_id": event_id, "version": version})
     except Exception:  # a live-update failure must never undo a recorded lap
         logger.warning("Could not notify the live viewers of event %s", event_id, exc_info=True)
 

@@ -9,6 +9,8 @@ and for a track the simulator does not know, a floor that catches sensor bounces
 
 from __future__ import annotations
 
+import functools
+
 from .models import Event
 
 #: A physical car does not beat the simulator's physical limit by more than this margin.
@@ -17,9 +19,11 @@ PHYSICAL_LIMIT_SHARE = 0.9
 FLOOR_S = 1.0
 
 
+@functools.lru_cache(maxsize=128)
 def track_limit_s(track: str, direction: str) -> float | None:
     """The simulator's physical-limit lap of the track for the car at its scale, or None when the
-    simulator does not know the track (or the car cannot drive it)."""
+    simulator does not know the track (or the car cannot drive it). Kept per process: it changes
+    only with the simulator's car physics, that is with a deployment."""
     from simulator.track import load_track
     from webapp.evaluations.limits import ensure_limit
 

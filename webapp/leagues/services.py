@@ -39,8 +39,10 @@ def register_team(*, user, team, event: Event) -> Registration:
         raise ValidationError(problem)
     try:
         with transaction.atomic():
-            return Registration.objects.create(event=event, team=team, registered_by=user,
-                                               approved=not event.requires_approval)
+            registration = Registration.objects.create(event=event, team=team, registered_by=user,
+                                                       approved=not event.requires_approval)
+            live.notify_event(event.pk)  # the board lists registered teams
+            return registration
     except IntegrityError:
         raise ValidationError(f"“{team.name}” is already registered for this event.") from None
 
@@ -53,6 +55,7 @@ def unregister_team(*, user, team, event: Event) -> None:
     deleted, _ = Registration.objects.filter(event=event, team=team).delete()
     if not deleted:
         raise ValidationError(f"“{team.name}” is not registered for this event.")
+    live.notify_event(event.pk)
 
 
 @transaction.atomic

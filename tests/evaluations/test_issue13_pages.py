@@ -34,11 +34,12 @@ def test_an_invalid_seed_re_renders_the_form_with_its_error_and_values(client, t
         "time_limit_s": 75, "vary": "on", "seed": -5})
     assert response.status_code == 400  # not a redirect that drops the values
     page = response.content.decode()
-    form = re.search(r'<form method="post" action="[^"]*#evaluations"[^>]*data-posted.*?</form>', page, re.S)
+    form = re.search(r'<form method="post" action="[^"#]*"[^>]*data-posted.*?</form>', page, re.S)
     assert form, "the model page's evaluation form comes back, bound to what was posted"
     html = form.group(0)
     assert re.search(r'<div class="field has-error">\s*<label for="id_seed">', html)
     assert "greater than or equal to 0" in html
+    assert re.search(r'<input[^>]*name="seed"[^>]*autofocus', html)  # the browser scrolls to it
     assert 'name="trials" value="4"' in html and 'name="time_limit_s" value="75"' in html
     assert re.search(r'<option value="clockwise" selected>', html)
     assert not Evaluation.objects.exists()

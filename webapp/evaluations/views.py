@@ -62,14 +62,18 @@ def evaluation_start(request, team_slug: str, model_id: int):
 
 
 def _model_page_with_form(request, team_slug: str, model, form):
-    """The model page again, its evaluation form showing what was posted and why it was refused
-    (the form's action ends in #evaluations, so the browser scrolls to it)."""
+    """The model page again, its evaluation form showing what was posted and why it was refused; the
+    first refused field has autofocus, so the browser scrolls to it. (A fragment in the form's action
+    would stick to the evaluation page's URL after a successful start's redirect.)"""
     from webapp.garage.views import model_detail
     from webapp.rl.views import rl_model
 
     if not model.is_ready:  # its page shows no form to carry the errors
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect(f"{model.get_absolute_url()}#evaluations")
+    first_error = next((name for name in form.errors if name in form.fields), None)
+    if first_error:
+        form.fields[first_error].widget.attrs["autofocus"] = True
     request.evaluation_form = form
     page = rl_model if model.kind == model.Kind.REINFORCEMENT else model_detail
     response = page(request, team_slug, model.pk)

@@ -25,14 +25,18 @@ def _augmenting_config(**overrides):
 
 @pytest.fixture
 def dataset(real_sample, tmp_path) -> Path:
-    return make_dataset(tmp_path / "rec", real_sample, rows=40)
+    # Relative image paths: the images this dataset names are its own (hard links), so a cache "in the
+    # dataset's folder" is under tmp_path, never in the shared sample (absolute paths resolved there).
+    return make_dataset(tmp_path / "rec", real_sample, rows=40, relative=True)
 
 
 @pytest.fixture
-def in_dataset(monkeypatch):
-    """Caches in their default place: inside each dataset's folder."""
+def in_dataset(monkeypatch, real_sample):
+    """Caches in their default place: inside each dataset's folder (and never in the shared sample)."""
     monkeypatch.delenv("PITLANE_FRAME_CACHE_DIR", raising=False)
     monkeypatch.delenv("PITLANE_FRAME_CACHE", raising=False)
+    yield
+    assert not (real_sample / ".frame_cache").exists(), "a test wrote a frame cache into the shared sample"
 
 
 def _split(dataset: Path, cfg):

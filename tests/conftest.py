@@ -80,11 +80,23 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_sample(shared_data) -> Path:
-    """The real Udacity simulator recording: driving_log.csv and IMG/ (120 frames)."""
-    path = shared_data / "udacity" / "real_sample"
-    if not (path / "driving_log.csv").is_file():
-        pytest.fail(f"real Udacity sample not found at {path}")
+def real_sample(shared_data, tmp_path_factory) -> Path:
+    """The real Udacity simulator recording: driving_log.csv and IMG/ (120 frames), as a session copy
+    (hard links where the file system allows): whatever training writes beside a dataset (the
+    decoded-frame cache) stays out of ../shared, which every other test zips and uploads."""
+    import shutil
+
+    source = shared_data / "udacity" / "real_sample"
+    if not (source / "driving_log.csv").is_file():
+        pytest.fail(f"real Udacity sample not found at {source}")
+    path = tmp_path_factory.mktemp("shared") / "real_sample"
+    (path / "IMG").mkdir(parents=True)
+    shutil.copy2(source / "driving_log.csv", path / "driving_log.csv")
+    for image in (source / "IMG").iterdir():
+        try:
+            os.link(image, path / "IMG" / image.name)
+        except OSError:
+            shutil.copy2(image, path / "IMG" / image.name)
     return path
 
 

@@ -15,7 +15,7 @@ def zip_folder(folder: Path, target: Path, prefix: str = "") -> Path:
     """Zip a recording folder (driving_log.csv + IMG/) the way people do: under a top folder."""
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
-            if path.is_file():
+            if path.is_file() and ".frame_cache" not in path.relative_to(folder).parts:
                 zf.write(path, prefix + path.relative_to(folder).as_posix())
     return target
 

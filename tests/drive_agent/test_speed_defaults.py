@@ -34,7 +34,7 @@ def test_cli_site_and_form_share_one_default(cards, tiny_models, tiny_steering_m
     else:
         model = tiny_steering_model[0]
     site = make_loop(model).speed.set_speed  # what an evaluation with a blank set speed drives at
-    form = EvaluationForm(model=SimpleNamespace(card=card)).fields["set_speed"].initial
+    form = EvaluationForm(model=SimpleNamespace(card=card, pk=1)).fields["set_speed"].initial
     assert cli == site == form == default_set_speed(profile)
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.python import xla
 
 from drive_agent.model_card import PreprocessingSpec
 from training.bc import augment, cache, tf_color, tf_resize
@@ -142,13 +143,26 @@ def decode_batch(paths: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
                      fn_output_signature=tf.TensorSpec([kept, SOURCE_WIDTH, 3], tf.uint8))
 
 
+def _materialise(x: tf.Tensor) -> tf.Tensor:
+    """`x`, computed once into a buffer of its own (inside XLA-compiled functions only).
+
+    Without it XLA fuses each stage into its consumer and recomputes it per use: the colour
+    conversion reads every resized channel several times (Y for U and V, then the stack), so
+    the vertical resize pass and the lighting ran about 4 times per pixel. Materialising the
+    resized and the lit frames costs two small buffers and measured 0.137 -> 0.128 ms of CPU
+    per image for the training function on 2 cores.
+    """
+    return xla.optimization_barrier(x)[0]
+
+
 @functools.lru_cache(maxsize=32)
 def _inference_fn(resize: tuple[int, int], color_space: str, mirror: bool):
     """Compiled cropped frames -> model inputs; cached so each shape compiles once per process."""
 
     @tf.function(jit_compile=True)
     def preprocess(frames: tf.Tensor) -> tf.Tensor:
-        inputs = tf_color.convert_color(tf_resize.resize_like_pillow(frames, resize), color_space)
+        rgb = _materialise(tf_resize.resize_like_pillow(frames, resize))
+        inputs = tf_color.convert_color(rgb, color_space)
         return tf.reverse(inputs, axis=[2]) if mirror else inputs
 
     return preprocess
@@ -162,8 +176,8 @@ def _training_fn(resize: tuple[int, int], color_space: str, angle_per_px: float)
     def preprocess_and_augment(frames: tf.Tensor, labels: tf.Tensor,
                                params: augment.AugmentParams):
         columns = augment.move_columns(params, frames.shape[2])
-        rgb = tf_resize.resize_like_pillow(frames, resize, columns=columns)
-        rgb = augment.light(rgb, params)
+        rgb = _materialise(tf_resize.resize_like_pillow(frames, resize, columns=columns))
+        rgb = _materialise(augment.light(rgb, params))
         labels = augment.move_angles(labels, params, angle_per_px)
         return tf_color.convert_color(rgb, color_space), labels
 

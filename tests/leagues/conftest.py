@@ -49,3 +49,23 @@ def make_race_event(make_league, make_event, organiser, team_a, team_b):
         return event
 
     return make
+
+
+class FakeNow:
+    """timezone.now under the test's control (views and services both read it)."""
+
+    def __init__(self):
+        self.now = timezone.now().replace(microsecond=0)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeNow()
+    monkeypatch.setattr(timezone, "now", fake)
+    return fake

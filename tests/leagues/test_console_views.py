@@ -3,12 +3,10 @@ each action through the race services, 409 for a stale version (one lap from two
 refused action, the confirmation of an implausibly fast lap, CSRF, and the organisers' audit log."""
 
 import json
-from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from webapp.leagues import race, rounds
 from webapp.leagues.console_views import audit_changes
@@ -16,26 +14,6 @@ from webapp.leagues.models import Attempt, AuditEntry, Crossing, Event, LapResul
 from webapp.leagues.services import make_organiser
 
 pytestmark = pytest.mark.django_db
-
-
-class Clock:
-    """timezone.now under the test's control (the views and the services both read it)."""
-
-    def __init__(self):
-        self.now = timezone.now().replace(microsecond=0)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(timezone, "now", fake)
-    return fake
 
 
 @pytest.fixture

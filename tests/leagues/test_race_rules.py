@@ -25,26 +25,6 @@ def at(seconds: float):
     return T0 + timedelta(seconds=seconds)
 
 
-class Clock:
-    """timezone.now under the test's control (views and services both read it)."""
-
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(timezone, "now", fake)
-    return fake
-
-
 @pytest.fixture
 def event(make_race_event):
     return make_race_event(ranking_rule="best_lap", attempt_time_s=120)

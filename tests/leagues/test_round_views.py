@@ -8,29 +8,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from webapp.leagues import race, rounds
+from tests.leagues.helpers import RaceClock, drive
+from webapp.leagues import rounds
 from webapp.leagues.models import Event, Heat, League, Round
 from webapp.leagues.services import make_organiser
 
 T0 = timezone.now().replace(microsecond=0)
-
-
-class Clock:
-    def __init__(self):
-        self.seconds = 0.0
-
-    def __call__(self, advance: float = 0.0):
-        self.seconds += advance
-        return T0 + timedelta(seconds=self.seconds)
-
-
-def drive(user, event, team, lap_times, clock, race_round=None, heat=None):
-    attempt = race.create_attempt(user=user, event=event, team=team, race_round=race_round, heat=heat)
-    attempt = race.start(user=user, attempt=attempt, expected_version=attempt.version, now=clock(10))
-    for seconds in lap_times:
-        race.capture_lap(user=user, attempt=attempt, expected_version=attempt.version, now=clock(seconds))
-        attempt.refresh_from_db()
-    race.end(user=user, attempt=attempt, expected_version=attempt.version, now=clock(1))
 
 
 @pytest.fixture
@@ -52,7 +35,7 @@ def url(name, event, *args):
 @pytest.fixture
 def qualified(race_day):
     organiser, event, teams = race_day
-    clock = Clock()
+    clock = RaceClock(T0)
     qualifying = rounds.create_round(user=organiser, event=event, name="Qualifying")
     for index, team in enumerate(teams):
         drive(organiser, event, team, [8.0 + index * 0.1], clock, race_round=qualifying)

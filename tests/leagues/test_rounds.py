@@ -2,26 +2,17 @@
 are raced (two teams' attempts, head to head) to a final, and the event is ranked."""
 
 import itertools
-from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from tests.leagues.helpers import RaceClock, drive
 from webapp.leagues import race, rounds, selectors
 from webapp.leagues.models import Event, Heat, Round
 from webapp.leagues.services import make_organiser
 
 T0 = timezone.now().replace(microsecond=0)
-
-
-class Clock:
-    def __init__(self):
-        self.seconds = 0.0
-
-    def __call__(self, advance: float = 0.0):
-        self.seconds += advance
-        return T0 + timedelta(seconds=self.seconds)
 
 
 @pytest.fixture
@@ -36,19 +27,10 @@ def race_day(make_league, make_event, make_user, make_team):
     return organiser, event, teams
 
 
-def drive(user, event, team, lap_times, clock, race_round=None, heat=None):
-    attempt = race.create_attempt(user=user, event=event, team=team, race_round=race_round, heat=heat)
-    attempt = race.start(user=user, attempt=attempt, expected_version=attempt.version, now=clock(10))
-    for seconds in lap_times:
-        race.capture_lap(user=user, attempt=attempt, expected_version=attempt.version, now=clock(seconds))
-        attempt.refresh_from_db()
-    race.end(user=user, attempt=attempt, expected_version=attempt.version, now=clock(1))
-
-
 @pytest.mark.django_db
 def test_qualifying_seeds_a_bracket_raced_to_a_final(race_day):
     organiser, event, teams = race_day
-    clock = Clock()
+    clock = RaceClock(T0)
     qualifying = rounds.create_round(user=organiser, event=event, name="Qualifying")
     # Team 01 is fastest, Team 16 slowest.
     for index, team in enumerate(teams):
@@ -94,7 +76,7 @@ def test_byes_and_a_tied_heat(race_day):
     organiser, event, teams = race_day
     event.tie_break = "next_best_lap,fewer_resets"  # no "earliest": equal laps stay tied
     event.save()
-    clock = Clock()
+    clock = RaceClock(T0)
     knockout = rounds.create_round(user=organiser, event=event, name="KO", kind=Round.Kind.SINGLE_ELIMINATION)
     rounds.seed_round(user=organiser, race_round=knockout, teams=teams[:13])
     first = Heat.objects.filter(round=knockout, round_index=1)
@@ -115,7 +97,7 @@ def test_byes_and_a_tied_heat(race_day):
 @pytest.mark.django_db
 def test_groups_snake_seeding_and_qualifiers(race_day):
     organiser, event, teams = race_day
-    clock = Clock()
+    clock = RaceClock(T0)
     groups = rounds.create_round(user=organiser, event=event, name="Groups", kind=Round.Kind.GROUPS, group_count=4)
     rounds.seed_round(user=organiser, race_round=groups, teams=teams)
     members = {g: [h.team_a.name for h in Heat.objects.filter(round=groups, group=g).order_by("position")]
@@ -149,7 +131,7 @@ def test_rounds_are_for_this_leagues_organisers(race_day, make_user, make_league
 @pytest.mark.django_db
 def test_a_double_elimination_round_is_stored_and_advanced(race_day):
     organiser, event, teams = race_day
-    clock = Clock()
+    clock = RaceClock(T0)
     bracket = rounds.create_round(user=organiser, event=event, name="DE", kind=Round.Kind.DOUBLE_ELIMINATION)
     rounds.seed_round(user=organiser, race_round=bracket, teams=teams[:8])
     keys = set(Heat.objects.filter(round=bracket).values_list("key", flat=True))
@@ -169,7 +151,7 @@ def test_the_admin_seeds_and_decides_rounds(client, race_day, make_user, make_le
     from django.urls import reverse
 
     organiser, event, teams = race_day
-    clock = Clock()
+    clock = RaceClock(T0)
     qualifying = rounds.create_round(user=organiser, event=event, name="Qualifying")
     for index, team in enumerate(teams[:4]):
         drive(organiser, event, team, [8.0 + index * 0.1], clock, race_round=qualifying)

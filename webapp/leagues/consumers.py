@@ -39,10 +39,9 @@ def viewer_access(user, event_id: int) -> bool | None:
     event = Event.objects.select_related("league").filter(pk=event_id).first()
     if event is None or not selectors.visible_leagues(user).filter(pk=event.league_id).exists():
         return None
-    organiser = selectors.is_organiser(user, event.league)
-    if event.status == Event.Status.DRAFT and not organiser:
+    if event.status == Event.Status.DRAFT and not selectors.is_organiser(user, event.league):
         return None
-    return organiser or selectors.can_keep_time(user, event)
+    return selectors.sees_private_results(user, event)
 
 
 def _board_json(key: tuple[int, bool]) -> str | None:

@@ -17,21 +17,6 @@ def league_list(request: HttpRequest) -> HttpResponse:
     return render(request, "leagues/league_list.html", {"leagues": leagues})
 
 
-def league_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    league = selectors.league_or_404(request.user, slug)
-    context = {
-        "league": league,
-        "events": selectors.visible_events(request.user, league),
-        "is_organiser": selectors.is_organiser(request.user, league),
-    }
-    return render(request, "leagues/league_detail.html", context)
-
-
-def _private_board(request: HttpRequest, event) -> bool:
-    """Organisers and the event's timekeepers see results the organisers have not revealed yet."""
-    return selectors.is_organiser(request.user, event.league) or selectors.can_keep_time(request.user, event)
-
-
 def event_detail(request: HttpRequest, slug: str, event_id: int) -> HttpResponse:
     event = selectors.event_or_404(request.user, slug, event_id)
     team = getattr(request, "team", None)
@@ -40,7 +25,7 @@ def event_detail(request: HttpRequest, slug: str, event_id: int) -> HttpResponse
         "league": event.league,
         "event": event,
         "registrations": selectors.registrations_of_event(event),
-        "board_html": boards.cached_board_html(event, private=_private_board(request, event)),
+        "board_html": boards.cached_board_html(event, private=selectors.sees_private_results(request.user, event)),
         "my_team_id": team.pk if team else 0,
         "can_keep_time": selectors.can_keep_time(request.user, event),
         "plausible_minimum_s": plausibility.plausible_minimum_s(event) if event.kind == event.Kind.PHYSICAL else None,
@@ -90,7 +75,7 @@ def event_board_json(request: HttpRequest, slug: str, event_id: int) -> JsonResp
     """The live leaderboard document (what /ws/events/<id>/ sends): the pages' fallback while their
     socket reconnects, and a feed for a venue's own graphics."""
     event = selectors.event_or_404(request.user, slug, event_id)
-    response = JsonResponse(boards.cached_board(event, private=_private_board(request, event)))
+    response = JsonResponse(boards.cached_board(event, private=selectors.sees_private_results(request.user, event)))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -98,7 +83,7 @@ def event_board_json(request: HttpRequest, slug: str, event_id: int) -> JsonResp
 def event_screen(request: HttpRequest, slug: str, event_id: int) -> HttpResponse:
     """Big-screen leaderboard for the venue's projector: large type, the team on track and its timer."""
     event = selectors.event_or_404(request.user, slug, event_id)
-    board = boards.cached_board(event, private=_private_board(request, event))
+    board = boards.cached_board(event, private=selectors.sees_private_results(request.user, event))
     return render(request, "leagues/event_screen.html", {"league": event.league, "event": event, "board": board})
 
 
@@ -106,7 +91,7 @@ def event_overlay(request: HttpRequest, slug: str, event_id: int) -> HttpRespons
     """Streaming overlay (transparent background, e.g. an OBS browser source): the top rows and the
     team on track, driven by the same live document; `?rows=N` sets how many rows (default 5)."""
     event = selectors.event_or_404(request.user, slug, event_id)
-    board = boards.cached_board(event, private=_private_board(request, event))
+    board = boards.cached_board(event, private=selectors.sees_private_results(request.user, event))
     try:
         rows = max(1, min(64, int(request.GET.get("rows", 5))))
     except ValueError:

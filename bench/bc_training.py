@@ -3,8 +3,8 @@
 Measures, each as the best of several runs (the cores are shared, so timings are noisy):
 - model_images_per_s: PilotNet 66x200 training steps on in-memory tensors (the ceiling);
 - pipeline_images_per_s: the same training fed by the real input pipeline in its steady state
-  (later epochs: cropped frames read from the decoded-frame cache, then augmentation and
-  drive_agent preprocessing); pipeline_ratio = pipeline / model (target >= 0.9);
+  (later epochs: model-sized (cropped and resized) frames read from the decoded-frame cache,
+  then augmentation and the colour conversion); pipeline_ratio = pipeline / model (target >= 0.9);
   uncached_pipeline_ratio: the same, decoding the JPEG files every epoch (the first epoch's
   cost without a cache); cache_mb_per_10k_frames: the cache's size on disk (MB = 10^6 bytes)
   per 10,000 camera frames; cache_build_frames_per_s: frames decoded into it per second;

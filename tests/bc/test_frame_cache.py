@@ -68,29 +68,33 @@ def test_cached_and_uncached_training_batches_agree(dataset, in_dataset):
         assert np.max(np.abs(img_u - img_c)) <= 1.0  # within 1 grey level (in fact identical)
 
 
-def test_cache_holds_the_cropped_decoded_frames(dataset, in_dataset):
+def test_cache_holds_the_cropped_resized_frames(dataset, in_dataset):
+    """Model-sized frames: drive_agent's crop + Pillow resize of the decoded JPEG, bit for bit."""
     import tensorflow as tf
 
+    from drive_agent.preprocessing import resize
     from training.bc import cache, data
 
-    cfg = tiny_config(crop_top=50, crop_bottom=20)
+    cfg = tiny_config(crop_top=50, crop_bottom=20, resize=(70, 180))
     split = _split(dataset, cfg)
     source = cache.frames_for(split.train_paths, cfg)
     assert source is not None and len(source) == len(split.train_paths)
     picks = np.array([0, 7, len(split.train_paths) - 1])
     frames = source.gather(picks)
-    assert frames.dtype == np.uint8 and frames.shape == (3, 160 - 70, 320, 3)
+    assert frames.dtype == np.uint8 and frames.shape == (3, 70, 180, 3)
     for frame, i in zip(frames, picks, strict=True):
-        expected = data.decode_cropped(tf.constant(split.train_paths[i]), cfg).numpy()
-        np.testing.assert_array_equal(frame, expected)
+        cropped = data.decode_cropped(tf.constant(split.train_paths[i]), cfg).numpy()
+        assert cropped.shape == (90, 320, 3)
+        np.testing.assert_array_equal(frame, resize(cropped, (70, 180)))
     # A plain .npy: NumPy memory-maps it, frames in driving-log order.
     [npy] = (dataset / ".frame_cache").glob("center_*.npy")
     mapped = np.load(npy, mmap_mode="r")
-    assert isinstance(mapped, np.memmap) and mapped.shape[1:] == (90, 320, 3)
+    assert isinstance(mapped, np.memmap) and mapped.shape[1:] == (70, 180, 3)
     names = json.loads(npy.with_suffix(".json").read_text())["names"]
     assert len(names) == mapped.shape[0] == 40
     first = data.decode_cropped(tf.constant(str(dataset / "IMG" / names[0])), cfg).numpy()
-    np.testing.assert_array_equal(mapped[0], first)
+    np.testing.assert_array_equal(mapped[0], resize(first, (70, 180)))
+    assert cache.bytes_per_frame(cfg) == 70 * 180 * 3
 
 
 def test_later_epochs_read_no_jpeg(dataset, in_dataset):
@@ -133,13 +137,16 @@ def test_built_once_and_reused_by_a_second_run(dataset, in_dataset, monkeypatch)
     assert not list((dataset / ".frame_cache").glob("*.tmp*"))
 
 
-def test_crop_change_and_changed_images_invalidate(dataset, in_dataset):
+def test_crop_or_resize_change_and_changed_images_invalidate(dataset, in_dataset):
     from training.bc import cache
 
     folder = dataset / ".frame_cache"
     base = tiny_config()
     paths = _split(dataset, base).train_paths
     first = cache.frames_for(paths, base).files[0]
+    # Another colour space shares the cache; another resize does not.
+    assert cache.frames_for(paths, tiny_config(color_space="rgb"), build=False).files[0] == first
+    assert cache.frames_for(paths, tiny_config(resize=(66, 220)), build=False) is None
     other_crop = cache.frames_for(paths, tiny_config(crop_top=40)).files[0]
     assert other_crop != first and first.is_file()  # two crop variants are kept
     third = cache.frames_for(paths, tiny_config(crop_top=30)).files[0]
@@ -150,6 +157,23 @@ def test_crop_change_and_changed_images_invalidate(dataset, in_dataset):
     rebuilt = cache.frames_for(paths, tiny_config(crop_top=30)).files[0]
     assert rebuilt != third and not third.exists()
     assert rebuilt.is_file() and other_crop.is_file()
+
+
+def test_caches_of_an_older_format_are_deleted_by_the_next_build(dataset, in_dataset):
+    """Version 1 cached full-width cropped frames; no run can read them, so they do not wait
+    their turn among the variants kept."""
+    from training.bc import cache
+
+    folder = dataset / ".frame_cache"
+    folder.mkdir()
+    old = dict(cache.decoder_key(tiny_config()), format=1)
+    del old["resize"]
+    (folder / "center_0ld.npy").write_bytes(b"\x93NUMPY")
+    (folder / "center_0ld.json").write_text(json.dumps({"decoder": old, "names": []}))
+    cfg = tiny_config()
+    source = cache.frames_for(_split(dataset, cfg).train_paths, cfg)
+    assert sorted(folder.glob("center_*.npy")) == source.files
+    assert not (folder / "center_0ld.json").exists()
 
 
 def test_derived_folders_share_their_datasets_cache(dataset, in_dataset, tmp_path):

@@ -30,7 +30,9 @@ def test_pipeline_agrees_with_drive_agent_preprocessing(real_sample):
 def test_training_batches_have_the_model_shape_and_augmented_labels(real_sample):
     cfg = tiny_config(side_cameras=True, shift_px=30, batch_size=32)
     split = data.prepare([real_sample], cfg)
-    images, angles = next(iter(data.training_dataset(split.train_paths, split.train_angles, cfg)))
+    pipeline = data.training_dataset(split.train_paths, split.train_angles, cfg)
+    assert [spec.shape.as_list() for spec in pipeline.element_spec] == [[None, 66, 200, 3], [None, 1]]
+    images, angles = next(iter(pipeline))
     assert images.shape == (32, 66, 200, 3) and angles.shape == (32, 1)
     assert images.dtype.name == "float32" and 0.0 <= float(np.min(images)) <= 255.0
     base = set(np.round(split.train_angles, 4)) | set(np.round(-split.train_angles, 4))
@@ -73,3 +75,29 @@ def test_training_pipeline_thread_yields_to_the_model(real_sample):
              for tid in os.listdir("/proc/self/task")]
     assert data.PIPELINE_NICE in nices
     assert os.getpriority(os.PRIO_PROCESS, 0) == 0  # this (the model's) thread is untouched
+
+
+@pytest.mark.parametrize("frame_cache", [True, False])
+def test_training_frames_are_drive_agent_frames_or_their_mirror_images(real_sample, tmp_path, frame_cache):
+    """Unlit, unshifted training images are exactly what the car would see, or its mirror image
+    with the steering negated (mirroring model-sized frames is exact), from the cache or not."""
+    ds_dir = make_dataset(tmp_path / "ds", real_sample, rows=40)
+    cfg = tiny_config(batch_size=16, mirror=True, brightness=0.0, shadow_probability=0.0,
+                      shift_px=0, side_cameras=True)
+    split = data.prepare([ds_dir], cfg)
+    reference = _reference(split.train_paths, cfg)
+    angles = split.train_angles
+    images, labels = next(iter(data.training_dataset(split.train_paths, angles, cfg,
+                                                     frame_cache=frame_cache)))
+    mirrored = 0
+    for image, label in zip(images.numpy(), labels.numpy()[:, 0], strict=True):
+        plain = [i for i in range(len(reference)) if np.abs(image - reference[i]).max() <= 1.0]
+        flipped = [i for i in range(len(reference))
+                   if np.abs(image - reference[i][:, ::-1]).max() <= 1.0]
+        assert plain or flipped
+        if plain:
+            assert label == pytest.approx(angles[plain[0]])
+        else:
+            assert label == pytest.approx(-angles[flipped[0]])
+            mirrored += 1
+    assert 0 < mirrored < 16

@@ -23,19 +23,3 @@ def test_twin_on_random_frames_without_xla():
     frames = np.random.default_rng(0).integers(0, 256, (2, 75, 320, 3), dtype=np.uint8)
     expected = np.stack([resize(f, (66, 200)) for f in frames]).astype(np.int32)
     assert np.array_equal(resize_like_pillow(tf.constant(frames), (66, 200)).numpy(), expected)
-
-
-@pytest.mark.parametrize("size", [(66, 200), (66, 320)])
-def test_column_remap_is_folded_in_exactly(size):
-    """Resizing through augment's column table equals resizing the mirrored/shifted frames."""
-    from training.bc import augment
-
-    frames = np.random.default_rng(1).integers(0, 256, (4, 75, 320, 3), dtype=np.uint8)
-    params = augment.identity_params(4)._replace(
-        mirror=tf.constant([False, True, False, True]),
-        shift=tf.constant([0.0, 0.0, 17.0, -33.0]))
-    moved, _ = augment.move(tf.constant(frames), tf.zeros([4, 1]), params, 0.002)
-    expected = resize_like_pillow(moved, size).numpy()
-    columns = augment.move_columns(params, 320)
-    folded = tf.function(lambda x, c: resize_like_pillow(x, size, columns=c), jit_compile=True)
-    assert np.array_equal(folded(tf.constant(frames), columns).numpy(), expected)

@@ -1,35 +1,37 @@
-"""Decoded-frame cache: each recording's cropped camera frames, decoded once, kept on disk.
+"""Decoded-frame cache: each recording's camera frames, decoded and resized once, kept on disk.
 
 JPEG decoding is most of the input pipeline's CPU, and on 2 cores a model that already uses both
 cannot hide it (issue 13: 0.65-0.73 of the in-memory training rate). So the first use of a
 recording decodes every frame of each camera it needs once, and later epochs (and later runs)
 read the decoded bytes back.
 
-What is cached: the *cropped camera frames* (rows crop_top .. height-crop_bottom, full width,
-uint8 RGB), exactly what `data.decode_cropped` returns -- before the resize. That keeps the
-augmentation exact: shift moves whole camera pixels and mirror flips camera columns, both folded
-into the resize's column gather, so a post-resize cache would change what they mean (and the
-resize twin's agreement with drive_agent). It also makes one cache serve every resize, colour
-space and augmentation setting of a grid; only the crop (and the decoder) invalidate it. The
-price is size: 75 x 320 x 3 bytes a frame with the default crop, 720 MB per 10,000 frames
-(`bytes_per_frame`), against 396 MB for 66 x 200 frames.
+What is cached: the *model-sized frames* -- cropped (rows crop_top .. height-crop_bottom), then
+resized to the network's input size (`cfg.resize`) by `data.resized_frames`, uint8 RGB: for an
+unaugmented frame the exact values `drive_agent.preprocessing` computes before its colour
+conversion (its resize twin is Pillow's, bit for bit). Every epoch's remaining work is then small
+(augmentation as a column gather and a gain, the colour conversion) and, on 2 cores, taken
+from the model's CPU as little as possible; the augmentation is defined on these frames (shift
+in model pixels, mirror exact; `training.bc.augment`). The crop, the resize and the decoder key
+the cache, so changing any of them gives a new file; colour space and augmentation settings
+share one. Size: 66 x 200 x 3 bytes a frame with the default configuration, 396 MB per 10,000
+frames (`bytes_per_frame`; a cache of full-width cropped frames was 720 MB).
 
-Layout: one `.npy` file per (dataset, camera, key), shape (frames, rows, width, 3) uint8, in
+Layout: one `.npy` file per (dataset, camera, key), shape (frames, height, width, 3) uint8, in
 `<dataset>/.frame_cache/` -- the folder that really holds the images (symlinked image folders,
 such as the web app's derived recovery-mode folders, share their dataset's cache), so deleting a
 dataset deletes its cache. PITLANE_FRAME_CACHE_DIR moves every cache under one root instead (one
 sub-folder per dataset path); PITLANE_FRAME_CACHE=0 turns caching off. Each `.npy` has a `.json`
-beside it naming its frames in order; the key is a hash of the crop, the decoder and every
-frame's (name, size, mtime), so a changed crop or a changed image file gives a new file. A
+beside it naming its frames in order; the key is a hash of the crop, the resize, the decoder and
+every frame's (name, size, mtime), so a changed crop, resize or image file gives a new file. A
 cache covers all rows of the camera in the dataset's driving_log.csv, whichever rows a run
 samples (split, thinning, recovery mode), so they all share it.
 
 Building is atomic and done once: under an exclusive file lock per (dataset, camera) the frames
-are decoded by TensorFlow into a temporary file that is renamed into place, and the `.json`
-(written last) marks it complete; a second job waits on the lock and then reuses the file.
-Bounded: at most KEEP_VARIANTS keys per (dataset, camera) are kept (least recently used go
-first), and a build that would leave less than FREE_SPACE_RESERVE free on the disk is skipped
-(the pipeline then decodes JPEGs as before).
+are decoded and resized by TensorFlow into a temporary file that is renamed into place, and the
+`.json` (written last) marks it complete; a second job waits on the lock and then reuses the
+file. Bounded: at most KEEP_VARIANTS keys (crop/resize variants) per (dataset, camera) are kept
+(least recently used go first), and a build that would leave less than FREE_SPACE_RESERVE free
+on the disk is skipped (the pipeline then decodes and resizes JPEGs every epoch).
 
 Reading uses positional reads (`os.preadv`) into the batch buffer rather than a NumPy memmap:
 the same bytes, but they stay in the kernel's page cache, shared and evictable, instead of
@@ -62,12 +64,12 @@ DIR_NAME = ".frame_cache"
 ENV_ROOT = "PITLANE_FRAME_CACHE_DIR"
 #: Environment: "0", "off", "false" or "no" disable the cache.
 ENV_ENABLED = "PITLANE_FRAME_CACHE"
-#: Caches (crop variants) kept per dataset and camera; older ones are deleted on a new build.
+#: Caches (crop/resize variants) kept per dataset and camera; older ones are deleted on a new build.
 KEEP_VARIANTS = 2
 #: Disk space a build must leave free.
 FREE_SPACE_RESERVE = 1 << 30
-#: Bump when the file layout or the decoding changes.
-FORMAT_VERSION = 1
+#: Bump when the file layout, the decoding or the resize changes.
+FORMAT_VERSION = 2
 CAMERAS = ("center", "left", "right")
 #: Frames decoded per tf.data element while building.
 BUILD_BATCH = 64
@@ -78,8 +80,8 @@ def enabled() -> bool:
 
 
 def frame_shape(cfg: TrainConfig) -> tuple[int, int, int]:
-    """(rows, width, channels) of one cached frame."""
-    return SOURCE_HEIGHT - cfg.crop_top - cfg.crop_bottom, SOURCE_WIDTH, 3
+    """(rows, width, channels) of one cached frame: the model's input size, RGB."""
+    return int(cfg.resize[0]), int(cfg.resize[1]), 3
 
 
 def bytes_per_frame(cfg: TrainConfig) -> int:
@@ -93,7 +95,8 @@ def decoder_key(cfg: TrainConfig) -> dict:
 
     return {"format": FORMAT_VERSION, "crop_top": cfg.crop_top, "crop_bottom": cfg.crop_bottom,
             "source": [SOURCE_HEIGHT, SOURCE_WIDTH], "decoder": f"tensorflow {tf.__version__}",
-            "dct_method": "INTEGER_ACCURATE", "channels": 3}
+            "dct_method": "INTEGER_ACCURATE", "channels": 3,
+            "resize": [int(cfg.resize[0]), int(cfg.resize[1])], "resample": "pillow-bilinear"}
 
 
 def cache_dir(dataset_dir: Path, root: Path | None = None) -> Path:
@@ -161,8 +164,8 @@ def _open_entry(npy: Path, meta: Path, count: int, cfg: TrainConfig) -> _Entry |
 
 
 def _decode_into(npy_tmp: Path, paths: list[str], cfg: TrainConfig) -> None:
-    """Decode `paths` (cropped) into a new .npy written sequentially (not via a memmap, so the
-    building process's resident set does not grow with the file)."""
+    """Decode `paths` (cropped, resized) into a new .npy written sequentially (not via a memmap,
+    so the building process's resident set does not grow with the file)."""
     import tensorflow as tf
 
     from training.bc import data
@@ -173,7 +176,7 @@ def _decode_into(npy_tmp: Path, paths: list[str], cfg: TrainConfig) -> None:
             out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
                   "fortran_order": False, "shape": shape})
         ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str)).batch(BUILD_BATCH)
-        ds = ds.map(lambda batch: data.decode_batch(batch, cfg),
+        ds = ds.map(lambda batch: data.resized_frames(batch, cfg),
                     num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
         written = 0
         for frames in ds:
@@ -187,11 +190,13 @@ def _decode_into(npy_tmp: Path, paths: list[str], cfg: TrainConfig) -> None:
 
 
 def _stale(meta: Path, decoder: dict) -> bool:
-    """A cache of this decoder whose image files have changed since (it can never be used)."""
+    """A cache that can never be used again: of this decoder, but its image files have changed
+    since, or of an older FORMAT_VERSION (e.g. version 1's full-width frames)."""
     try:
-        return json.loads(meta.read_text()).get("decoder") == decoder
+        theirs = json.loads(meta.read_text()).get("decoder")
     except (OSError, ValueError):
         return True
+    return not isinstance(theirs, dict) or theirs == decoder or theirs.get("format") != decoder["format"]
 
 
 def _prune(directory: Path, camera: str, keep: Path, decoder: dict) -> None:
@@ -265,7 +270,7 @@ def camera_cache(dataset_dir: Path, camera: str, names: list[str], cfg: TrainCon
 
 
 class FrameSource:
-    """Cropped frames of a list of image paths, read from their datasets' caches."""
+    """Model-sized frames of a list of image paths, read from their datasets' caches."""
 
     def __init__(self, entries: list[_Entry], entry: np.ndarray, row: np.ndarray,
                  shape: tuple[int, int, int]):
@@ -291,7 +296,7 @@ class FrameSource:
         return [e.path for e in self.entries]
 
     def gather(self, ids: np.ndarray) -> np.ndarray:
-        """uint8 (len(ids), rows, width, 3): the frames of paths number `ids`."""
+        """uint8 (len(ids), height, width, 3): the frames of paths number `ids`."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         out = np.empty((ids.size, *self.shape), dtype=np.uint8)
         flat = out.reshape(-1).data

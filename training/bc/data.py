@@ -1,20 +1,22 @@
 """Training and validation input pipelines: JPEG files streamed from disk into model batches.
 
-Only file paths and labels are held in memory. Each tf.data element is a batch: its JPEGs are
-read and decoded by TensorFlow (only the rows the crop keeps), then resized, augmented
-(training only) and colour-converted in one XLA-compiled function, on one pipeline thread
-running at a lower priority than the model's (see PIPELINE_NICE). Resize and colour conversion
-are TF twins of `drive_agent.preprocessing` (the one implementation the car runs): `tf_resize` is
-Pillow's bilinear algorithm bit for bit, `tf_color` the same BT.601 formulas; tests check the
-pipeline against drive_agent on every real sample frame (within 1 grey level). Calling Pillow
-through `tf.numpy_function` instead costs a third of the CPU PilotNet needs on 2 cores.
+Only file paths and labels are held in memory. Each tf.data element is a batch. Its frames are
+*model-sized*: cropped and resized to the network's input size, uint8 RGB, exactly what
+`drive_agent.preprocessing` makes of a camera frame before its colour conversion. They come
+from the decoded-frame cache (`training.bc.cache`, which holds them) or, without one, from the
+JPEGs: read and decoded by TensorFlow (only the rows the crop keeps) and resized by one
+XLA-compiled function (`resized_frames`; the cache is built by the same function). Then one more
+XLA function augments them (training only: mirror and shift, brightness and shadow;
+`training.bc.augment`) and converts the colour, on one pipeline thread running at a lower
+priority than the model's (see PIPELINE_NICE). Cached and uncached batches are therefore identical (tested).
 
-Decoded-frame cache (`training.bc.cache`): the training pipeline first makes sure every
-recording it samples has its cropped frames decoded once into a uint8 file on disk (built now
-if missing, reused by later runs), then its batches read those bytes instead of decoding JPEGs;
-resize, augmentation and colour stay the same XLA function, so cached and uncached batches are
-identical. Validation and prediction batches use a cache when one exists. Where no cache can be
-had (caching off, no room, a folder without a driving_log.csv) the JPEGs are decoded as before.
+Resize and colour conversion are TF twins of `drive_agent.preprocessing` (the one implementation
+the car runs): `tf_resize` is Pillow's bilinear algorithm bit for bit, `tf_color` the same BT.601
+formulas; tests check the pipeline against drive_agent on every real sample frame (within 1 grey
+level). Calling Pillow through `tf.numpy_function` instead costs a third of the CPU PilotNet
+needs on 2 cores. Validation and prediction batches use a cache when one exists; where no cache
+can be had (caching off, no room, a folder without a driving_log.csv) the JPEGs are decoded and
+resized every epoch.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from training.bc.split import block_split
 
 AUTOTUNE = tf.data.AUTOTUNE
 
-#: Threads of the input pipeline. One is enough (about 0.4 ms of CPU per frame, over 2,000
-#: frames/s) and it matters: more pipeline threads than spare cores preempt the model's own
-#: thread team mid-step, and on 2 cores that cost a third of the training throughput.
+#: Threads of the input pipeline. One is enough (from the cache about 0.05 ms of CPU per frame,
+#: decoding JPEGs about 0.4 ms, over 2,000 frames/s) and it matters: more pipeline threads
+#: than spare cores preempt the model's own thread team mid-step, and on 2 cores that cost a
+#: third of the training throughput.
 PIPELINE_THREADS = 1
 
 #: Nice value of the pipeline's thread (Linux; per thread). Lower priority lets the kernel
@@ -79,7 +82,7 @@ def _at_pipeline_priority(paths: tf.Tensor) -> tf.Tensor:
 __all__ = [
     "FrameIndex", "SplitData", "index_dataset", "index_datasets", "concat", "split_index",
     "camera_samples", "smooth_steering", "block_split", "prepare", "preprocessing_spec",
-    "decode_cropped", "decode_batch", "training_dataset", "validation_dataset",
+    "decode_cropped", "decode_batch", "resized_frames", "training_dataset", "validation_dataset",
     "image_dataset",
 ]
 
@@ -147,41 +150,53 @@ def _materialise(x: tf.Tensor) -> tf.Tensor:
     """`x`, computed once into a buffer of its own (inside XLA-compiled functions only).
 
     Without it XLA fuses each stage into its consumer and recomputes it per use: the colour
-    conversion reads every resized channel several times (Y for U and V, then the stack), so
-    the vertical resize pass and the lighting ran about 4 times per pixel. Materialising the
-    resized and the lit frames costs two small buffers and measured 0.137 -> 0.128 ms of CPU
-    per image for the training function on 2 cores.
+    conversion reads every RGB channel several times (Y for U and V, then the stack), so the
+    stages before it (moving, lighting) would run about 4 times per pixel.
     """
     return xla.optimization_barrier(x)[0]
 
 
 @functools.lru_cache(maxsize=32)
-def _inference_fn(resize: tuple[int, int], color_space: str, mirror: bool):
-    """Compiled cropped frames -> model inputs; cached so each shape compiles once per process."""
+def _resize_fn(resize: tuple[int, int]):
+    """Compiled cropped camera frames -> uint8 model-sized frames (cached per shape)."""
+
+    @tf.function(jit_compile=True)
+    def resize_frames(frames: tf.Tensor) -> tf.Tensor:
+        return tf.cast(tf_resize.resize_like_pillow(frames, resize), tf.uint8)
+
+    return resize_frames
+
+
+def resized_frames(paths: tf.Tensor, cfg: TrainConfig) -> tf.Tensor:
+    """A (B,) batch of JPEG paths -> uint8 (B, height, width, 3): cropped and resized to
+    `cfg.resize` (Pillow's bilinear values), what the decoded-frame cache holds."""
+    return _resize_fn(tuple(cfg.resize))(decode_batch(paths, cfg))
+
+
+@functools.lru_cache(maxsize=32)
+def _inference_fn(color_space: str, mirror: bool):
+    """Compiled model-sized frames -> model inputs; cached so each shape compiles once."""
 
     @tf.function(jit_compile=True)
     def preprocess(frames: tf.Tensor) -> tf.Tensor:
-        rgb = _materialise(tf_resize.resize_like_pillow(frames, resize))
-        inputs = tf_color.convert_color(rgb, color_space)
+        inputs = tf_color.convert_color(frames, color_space)
         return tf.reverse(inputs, axis=[2]) if mirror else inputs
 
     return preprocess
 
 
 @functools.lru_cache(maxsize=32)
-def _training_fn(resize: tuple[int, int], color_space: str, angle_per_px: float):
-    """Compiled move -> resize -> light -> colour of a training batch (cached like above)."""
+def _training_fn(color_space: str, angle_per_px: float, max_shift: int):
+    """Compiled move -> light -> colour of a batch of model-sized frames (cached like above)."""
 
     @tf.function(jit_compile=True)
-    def preprocess_and_augment(frames: tf.Tensor, labels: tf.Tensor,
-                               params: augment.AugmentParams):
-        columns = augment.move_columns(params, frames.shape[2])
-        rgb = _materialise(tf_resize.resize_like_pillow(frames, resize, columns=columns))
-        rgb = _materialise(augment.light(rgb, params))
-        labels = augment.move_angles(labels, params, angle_per_px)
+    def augment_and_convert(frames: tf.Tensor, labels: tf.Tensor,
+                            params: augment.AugmentParams):
+        moved, labels = augment.move(frames, labels, params, angle_per_px, max_shift)
+        rgb = _materialise(augment.light(moved, params))
         return tf_color.convert_color(rgb, color_space), labels
 
-    return preprocess_and_augment
+    return augment_and_convert
 
 
 def _frame_source(paths: np.ndarray, cfg: TrainConfig, frame_cache: bool,
@@ -189,10 +204,10 @@ def _frame_source(paths: np.ndarray, cfg: TrainConfig, frame_cache: bool,
     return cache.frames_for(paths, cfg, build=build) if frame_cache else None
 
 
-def _cropped_frames(source: cache.FrameSource | None, keys: tf.Tensor,
-                    cfg: TrainConfig) -> tf.Tensor:
-    """uint8 cropped frames of a batch of keys: cache rows when `source`, else JPEG paths."""
-    return decode_batch(keys, cfg) if source is None else source.tf_gather(keys)
+def _model_frames(source: cache.FrameSource | None, keys: tf.Tensor,
+                  cfg: TrainConfig) -> tf.Tensor:
+    """uint8 model-sized frames of a batch of keys: cache rows when `source`, else JPEG paths."""
+    return resized_frames(keys, cfg) if source is None else source.tf_gather(keys)
 
 
 def _keys(paths: np.ndarray, source: cache.FrameSource | None) -> np.ndarray:
@@ -204,10 +219,10 @@ def image_dataset(paths: np.ndarray, cfg: TrainConfig, mirror: bool = False,
                   frame_cache: bool = True) -> tf.data.Dataset:
     """Ordered, unaugmented model inputs (optionally mirrored) -- for features and predictions.
     Reads the decoded-frame cache where one exists (never builds one)."""
-    preprocess = _inference_fn(tuple(cfg.resize), cfg.color_space, mirror)
+    preprocess = _inference_fn(cfg.color_space, mirror)
     source = _frame_source(paths, cfg, frame_cache, build=False)
     ds = tf.data.Dataset.from_tensor_slices(_keys(paths, source)).batch(cfg.batch_size)
-    ds = ds.map(lambda batch: preprocess(_cropped_frames(source, batch, cfg)),
+    ds = ds.map(lambda batch: preprocess(_model_frames(source, batch, cfg)),
                 num_parallel_calls=AUTOTUNE)
     return _own_threads(ds.prefetch(AUTOTUNE))
 
@@ -216,9 +231,9 @@ def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
                      repeat: bool = True, frame_cache: bool = True) -> tf.data.Dataset:
     """Shuffled, augmented, endlessly repeating (by default) batches of (images, angles).
 
-    With `frame_cache` the recordings' decoded-frame caches are built first where missing
-    (one decoding pass), and batches read them; the shuffle, the augmentation draws and the
-    result are the same as without.
+    With `frame_cache` the recordings' decoded-frame caches (model-sized frames) are built
+    first where missing (one decoding and resizing pass), and batches read them; the shuffle,
+    the augmentation draws and the result are the same as without.
     """
     n = len(paths)
     source = _frame_source(paths, cfg, frame_cache, build=True)
@@ -229,14 +244,14 @@ def training_dataset(paths: np.ndarray, angles: np.ndarray, cfg: TrainConfig,
         samples = samples.repeat()
     batches = samples.batch(cfg.batch_size)
     seeds = tf.data.Dataset.random(seed=cfg.seed).batch(2)
-    preprocess_and_augment = _training_fn(tuple(cfg.resize), cfg.color_space,
-                                          float(cfg.shift_angle_per_px))
+    augment_and_convert = _training_fn(cfg.color_space, augment.angle_per_model_px(cfg),
+                                       augment.shift_limit(cfg))
 
     def draw_and_apply(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor):
-        frames = _cropped_frames(source, _at_pipeline_priority(batch[0]), cfg)
+        frames = _model_frames(source, _at_pipeline_priority(batch[0]), cfg)
         # Random draws stay outside XLA: compiled stateless RNG costs more than all the rest.
         params = augment.draw_params(cfg, seed, tf.shape(frames)[0])
-        return preprocess_and_augment(frames, tf.reshape(batch[1], [-1, 1]), params)
+        return augment_and_convert(frames, tf.reshape(batch[1], [-1, 1]), params)
 
     batches = tf.data.Dataset.zip((batches, seeds)).map(draw_and_apply,
                                                          num_parallel_calls=AUTOTUNE)

@@ -4,8 +4,10 @@ Why: Pillow's resize plus the `tf.numpy_function` hop cost about 0.3 ms of CPU p
 third of what PilotNet can spare on 2 cores. This twin is Pillow's algorithm itself: the filter
 coefficients are computed exactly as Pillow's Resample.c does (bilinear, support scaled when
 shrinking, normalised, 22-bit fixed point), applied horizontally then vertically in int32 with
-Pillow's rounding after each pass. Under XLA it fuses into one cheap loop. Tests compare it
-with drive_agent's resize on every real sample frame.
+Pillow's rounding after each pass. Under XLA it fuses into one cheap loop. The training
+pipeline runs it once per frame, when it builds the decoded-frame cache (or per batch without
+one: `data.resized_frames`). Tests compare it with drive_agent's resize on every real sample
+frame.
 """
 
 from __future__ import annotations
@@ -44,14 +46,11 @@ def pillow_bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.nd
     return indices, weights
 
 
-def _pass(x: tf.Tensor, in_size: int, out_size: int, axis: int,
-          columns: tf.Tensor | None = None) -> tf.Tensor:
+def _pass(x: tf.Tensor, in_size: int, out_size: int, axis: int) -> tf.Tensor:
     """One Pillow pass along `axis` (1 rows, 2 columns) of (B, H, W, C) -> int32.
 
     Taps whose weight is zero for every output are skipped (shrinking 320 -> 200 needs 4 of
-    5, 75 -> 66 needs 3). `columns` (B, in_size), only along axis 2: read column
-    `columns[b, i]` wherever the filter reads column i (a per-sample remap folded into the
-    gathers: mirrored and shifted frames are never materialised).
+    5, 75 -> 66 needs 3).
     """
     indices, weights = pillow_bilinear_taps(in_size, out_size)
     used = np.flatnonzero((weights != 0).any(axis=0))
@@ -60,28 +59,17 @@ def _pass(x: tf.Tensor, in_size: int, out_size: int, axis: int,
         shape = [1, 1, 1, 1]
         shape[axis] = out_size
         w = tf.constant(weights[:, tap].reshape(shape))
-        if columns is None:
-            taken = tf.gather(x, tf.constant(indices[:, tap]), axis=axis)
-        else:
-            source = tf.gather(columns, tf.constant(indices[:, tap]), axis=1)
-            taken = tf.gather(x, source, axis=2, batch_dims=1)
+        taken = tf.gather(x, tf.constant(indices[:, tap]), axis=axis)
         acc = acc + tf.cast(taken, tf.int32) * w
     return tf.clip_by_value(tf.bitwise.right_shift(acc, PRECISION_BITS), 0, 255)
 
 
-def resize_like_pillow(frames: tf.Tensor, size: tuple[int, int],
-                       columns: tf.Tensor | None = None) -> tf.Tensor:
-    """uint8 (B, H, W, C) with static H, W -> int32 (B, h, w, C), Pillow BILINEAR values.
-
-    `columns` (B, W) int32, optional: resize the frames remapped column-wise first
-    (`frames[b, :, columns[b]]`, e.g. `augment.move_columns`) without building them.
-    """
+def resize_like_pillow(frames: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """uint8 (B, H, W, C) with static H, W -> int32 (B, h, w, C), Pillow BILINEAR values."""
     height, width = int(frames.shape[1]), int(frames.shape[2])
     x = frames
     if width != size[1]:
-        x = _pass(x, width, size[1], axis=2, columns=columns)
-    elif columns is not None:
-        x = tf.gather(x, columns, axis=2, batch_dims=1)
+        x = _pass(x, width, size[1], axis=2)
     if height != size[0]:
         x = _pass(x, height, size[0], axis=1)
     return tf.cast(x, tf.int32)

@@ -12,8 +12,12 @@ iterations, DeepRacer logs and checkpoints.
   `shallow_160x120_steps_per_s`: DeepRacer's shallow network on the full 160x120 frame.
 - `--minutes N`: N minutes on reinvent_base with the default setup -> `completion_pct` of the last
   evaluation (3 trials) and the best lap.
-- `--minutes N --fast`: a 15-action space up to 3.5 m/s and the speed-on-straights example reward
+- `--minutes N --fast`: the "fast15" action space (15 actions up to 3.5 m/s,
+  `training.rl.config.ACTION_SPACE_PRESETS`), the lap-pace example reward and 3 stacked frames
   -> `best_lap_over_limit` = best evaluation lap / `simulator.limit` physical-limit lap.
+  Also `reference_lap_s`: what a driver that knows the car's state (wheel angle, speed, the
+  commands in flight) and searches the same action space 0.8 s ahead with the simulator's own
+  car model laps in (`reference_drive`), the yardstick of what that action space allows.
 - `--unseen-track`: N minutes (default 10) on several built-in tracks, then 3 greedy trials on
   reinvent_base, which training never saw -> `unseen_track_completion_pct`.
 
@@ -34,6 +38,7 @@ import argparse
 import contextlib
 import inspect
 import json
+import math
 import sys
 import tempfile
 import time
@@ -46,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 from simulator.gym_env import follow_center_line  # noqa: E402
 from training.rl.config import RLConfig  # noqa: E402
 
-FAST_ACTIONS = [{"steering_angle": float(s), "speed": v} for s in (-30, -15, 0, 15, 30) for v in (1.5, 2.5, 3.5)]
 TRAIN_TRACKS = ["pitlane_loop", "pitlane_hairpin", "reInvent2019_track", "pitlane_speedway"]
 UNSEEN_TRACK = "reinvent_base"
 
@@ -124,19 +128,72 @@ def timed(work: Path, minutes: float, fast: bool) -> dict[str, Any]:
     if fast:
         from simulator.car import DEEPRACER
         from simulator.limit import minimum_lap_time
+        from training.rl.config import ACTION_SPACE_PRESETS
         from training.rl.examples import example
 
-        cfg = RLConfig(max_seconds=60.0 * minutes, action_space=FAST_ACTIONS)
-        result = run(f"fast_{minutes:g}min", cfg, example("speed_on_straights").source, work / "fast")
+        space = ACTION_SPACE_PRESETS["fast15"][2]
+        cfg = RLConfig(max_seconds=60.0 * minutes, action_space=space, stack_size=3)
+        result = run(f"fast_{minutes:g}min", cfg, example("lap_pace").source, work / "fast")
         limit = minimum_lap_time(UNSEEN_TRACK, DEEPRACER).lap_time_s
         best = result["best_lap_time_s"]
+        reference = reference_drive(UNSEEN_TRACK, [(a["steering_angle"], a["speed"]) for a in space])
         return {"minutes": minutes, "best_lap_s": best, "limit_lap_s": round(limit, 3),
-                "best_lap_over_limit": round(best / limit, 3) if best else None, "run": result}
+                "best_lap_over_limit": round(best / limit, 3) if best else None,
+                "reference_lap_s": reference,
+                "reference_lap_over_limit": round(reference / limit, 3) if reference else None,
+                "run": result}
     cfg = RLConfig(max_seconds=60.0 * minutes)
     result = run(f"{minutes:g}min", cfg, centre_line_source(), work / "timed")
     return {"minutes": minutes, "completion_pct": result["last_completion_pct"],
             "best_completion_pct": result["best_completion_pct"], "best_lap_s": result["best_lap_time_s"],
             "run": result}
+
+
+def reference_drive(track_name: str, actions: list[tuple[float, float]], first_s: float = 0.2,
+                    then_s: float = 0.6, max_s: float = 60.0) -> float | None:
+    """Lap time (s, from a standing start on the start line) of a driver that knows the car's
+    whole state and, before every step, tries each pair (action held `first_s`, then action held
+    `then_s`) on a copy of the simulator's car, keeping the first action of the pair that gets
+    furthest along the track without leaving it. None if it never finishes within `max_s`."""
+    import copy
+
+    from simulator.car import DEEPRACER, Car, CarState, Command
+    from simulator.track import load_track
+
+    track = load_track(track_name)
+    hz = DEEPRACER.action_hz
+    k1, k2 = round(first_s * hz), round(then_s * hz)
+    car = Car(DEEPRACER, CarState(*track.pose_at(0.0)))
+    here = track.project_local(car.state.x, car.state.y, None)
+    covered = 0.0
+
+    def advance(before, after) -> float:
+        return (after.distance - before.distance + track.length / 2) % track.length - track.length / 2
+
+    for step in range(int(max_s * hz)):
+        best, choice = -math.inf, 0
+        for first in range(len(actions)):
+            for then in range(len(actions)):
+                trial, at, gained = copy.deepcopy(car), here, 0.0
+                for k in range(k1 + k2):
+                    steering, speed = actions[first if k < k1 else then]
+                    state = trial.step(Command(steering_deg=steering, speed=speed))
+                    nxt = track.project_local(state.x, state.y, at.segment)
+                    if abs(nxt.offset) > 0.5 * track.width_at(nxt):
+                        gained -= 100.0 - k  # off the track: the later, the better
+                        break
+                    gained += advance(at, nxt)
+                    at = nxt
+                if gained > best:
+                    best, choice = gained, first
+        steering, speed = actions[choice]
+        state = car.step(Command(steering_deg=steering, speed=speed))
+        nxt = track.project_local(state.x, state.y, here.segment)
+        covered += advance(here, nxt)
+        here = nxt
+        if covered >= track.length:
+            return round((step + 1) / hz, 3)
+    return None
 
 
 def unseen(work: Path, minutes: float) -> dict[str, Any]:

@@ -98,7 +98,9 @@ def test_each_example_validates_and_punishes_leaving_the_track(item):
         assert report.ok, report.issues
         rewards = {car.name: car.reward for car in report.cars}
         assert rewards["off_track"] == min(rewards.values()) and rewards["off_track"] < 0.01
-        assert rewards["start"] > 0.5 and len(report.preview) == 150
+        # lap pace pays (speed / 4 m/s) squared: 1/16 at the synthetic start's 1 m/s
+        floor = 0.05 if item.slug == "lap_pace" else 0.5
+        assert rewards["start"] > floor and len(report.preview) == 150
 
 
 @pytest.mark.parametrize("name", sorted(CONSOLE_STYLE))
@@ -111,7 +113,7 @@ def test_console_style_functions_run_unchanged(name):
 
 def test_examples_are_listed_in_order_and_found_by_slug():
     assert [item.slug for item in EXAMPLES] == ["centre_line", "all_wheels_on_track", "racing_line",
-                                                "speed_on_straights"]
+                                                "speed_on_straights", "lap_pace"]
     assert example("racing_line").source.startswith('"""Follow a racing line')
     with pytest.raises(KeyError, match="known: centre_line"):
         example("nope")
@@ -147,3 +149,15 @@ def test_racing_line_prefers_pointing_at_the_target():
     along, across = dict(car), dict(car, heading=car["heading"] + 60.0)
     a, b = _rewards("racing_line", [along, across])
     assert a > b
+
+
+def test_lap_pace_pays_the_speed_along_the_track_squared():
+    car = _start_car()  # on the centre line, pointing along the track
+    slow, fast = dict(car, speed=1.0), dict(car, speed=4.0)
+    across = dict(car, speed=4.0, heading=car["heading"] + 60.0)  # half the speed goes along
+    edge = dict(car, speed=4.0, distance_from_center=0.5 * car["track_width"])
+    off = dict(car, speed=4.0, is_offtrack=True)
+    a, b, c, d, e = _rewards("lap_pace", [slow, fast, across, edge, off])
+    assert b == pytest.approx(16 * a, rel=1e-6) and b == pytest.approx(1.0, rel=1e-4)
+    assert c == pytest.approx(0.25, rel=0.02)
+    assert d == pytest.approx(0.5, rel=1e-4) and e == pytest.approx(1e-3)

@@ -37,6 +37,24 @@ NETWORK_METADATA_NAMES = {"small": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
                           "deepracer_shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"}
 
 
+def _steer_grid(steering: tuple[float, ...], speeds: tuple[float, ...]) -> list[dict[str, float]]:
+    return [{"steering_angle": float(s), "speed": float(v)} for s in steering for v in speeds]
+
+
+#: Action spaces a team starts from: key -> (label, action_space_type, model_metadata.json's
+#: action_space). "fast15" is the one bench/rl_training.py's 30-minute figure trains.
+ACTION_SPACE_PRESETS: dict[str, tuple[str, str, Any]] = {
+    "console": ("Console default: ±30/±15/0° x 0.4/0.8 m/s", "discrete",
+                [{"steering_angle": a.steering_angle, "speed": a.speed} for a in DEFAULT_ACTION_SPACE.actions]),
+    "fast15": ("Fast: ±30/±15/0° x 1.5/2.5/3.5 m/s (15 actions)", "discrete",
+               _steer_grid((-30, -15, 0, 15, 30), (1.5, 2.5, 3.5))),
+    "fast21": ("Faster: 7 angles x 1.8/2.8/4.0 m/s (21 actions)", "discrete",
+               _steer_grid((-30, -20, -10, 0, 10, 20, 30), (1.8, 2.8, 4.0))),
+    "continuous": ("Continuous: ±30°, 0.5-3.5 m/s", "continuous",
+                   {"steering_angle": {"low": -30.0, "high": 30.0}, "speed": {"low": 0.5, "high": 3.5}}),
+}
+
+
 class ConfigError(ValueError):
     """An RL training configuration that cannot be used; the message names the field, and
     `field` holds its name (None for a whole-document problem)."""

@@ -154,20 +154,37 @@ class PPOLearner:
     def update(self, obs: np.ndarray, actions: np.ndarray, logp_old: np.ndarray, advantages: np.ndarray,
                returns: np.ndarray) -> dict[str, float]:
         """`num_epochs` passes of minibatches of `batch_size` over one iteration's samples."""
+        return self.finish_update(self.run_update(self.prepare_update(obs, actions, logp_old, advantages, returns)))
+
+    def prepare_update(self, obs: np.ndarray, actions: np.ndarray, logp_old: np.ndarray,
+                       advantages: np.ndarray, returns: np.ndarray) -> tuple[Any, ...]:
+        """The update's inputs, with advantages normalised over the iteration and the minibatch
+        order drawn from the learner's generator (on the caller's thread: `act` shares it)."""
         n = len(obs)
         batch = min(self.config.batch_size, n)
         per_epoch = max(n // batch, 1)
         adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         order = np.stack([self.rng.permutation(n)[:per_epoch * batch].reshape(per_epoch, batch)
                           for _ in range(self.config.num_epochs)]).reshape(-1, batch).astype(np.int32)
-        stats = self._update_fn(tf.constant(obs), tf.constant(actions), tf.constant(logp_old, tf.float32),
-                                tf.constant(adv, tf.float32), tf.constant(returns, tf.float32),
-                                tf.constant(order))
-        self.numpy_policy.sync(self.model)
-        out = {k: float(v.numpy()) for k, v in stats.items()}
-        out["lr"] = float(self.config.lr)
+        return (obs, actions, np.asarray(logp_old, np.float32), adv.astype(np.float32),
+                np.asarray(returns, np.float32), order)
+
+    def run_update(self, prepared: tuple[Any, ...]) -> dict[str, Any]:
+        """Train the Keras model on `prepare_update`'s inputs. Touches only the model and its
+        optimizer (not the NumPy twin that `act` uses), so it may run on another thread while
+        the caller keeps acting with the policy from before the update."""
+        obs, actions, logp_old, adv, returns, order = prepared
+        stats = self._update_fn(tf.constant(obs), tf.constant(actions), tf.constant(logp_old),
+                                tf.constant(adv), tf.constant(returns), tf.constant(order))
+        out: dict[str, Any] = {k: float(v.numpy()) for k, v in stats.items()}
         out["minibatches"] = int(order.shape[0])
         return out
+
+    def finish_update(self, stats: dict[str, Any]) -> dict[str, float]:
+        """Act with the updated weights from now on (on the acting thread)."""
+        self.numpy_policy.sync(self.model)
+        stats["lr"] = float(self.config.lr)
+        return stats
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, folder: Path) -> None:

@@ -4,7 +4,11 @@ One iteration = `num_episodes_between_training` finished episodes of `num_envs` 
 `chunk_steps` steps per car; after each chunk the reward sandbox scores the chunk's steps, one
 batch per track), then `num_epochs` of PPO updates, then `eval_trials` greedy evaluation trials
 from the start line of the first track (`simulator.episode.run_trials`, evaluation rules), the
-logs (`training.rl.logs.TrainingLog`), a checkpoint and one progress event.
+logs (`training.rl.logs.TrainingLog`), a checkpoint and one progress event. The update runs on a
+thread of its own while the cars collect the next iteration with the policy from before it (the
+rollout is single-threaded Python and NumPy, TensorFlow releases the GIL, so on two cores the two
+overlap); PPO's ratio is taken against the policy that acted, so its clip still bounds the step.
+The iteration is evaluated, checkpointed and reported when its update has finished.
 
 out_dir:
     training_config.json, model_metadata.json, hyperparameters.json, reward_function.py,
@@ -22,11 +26,13 @@ evaluation, `term_cond_max_episodes`, `term_cond_avg_score` (mean episode reward
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +99,30 @@ class RunState:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.__dict__, indent=2))
         tmp.replace(path)
+
+
+@dataclass
+class _Pending:
+    """An iteration whose PPO update runs on the update thread (`train`'s pipeline)."""
+
+    iteration: int
+    update: Future
+    rows: list[EpisodeRow]
+    began_steps: int
+    steps: int
+    started: float
+    rollout_s: float
+    logs_s: float
+    logged: bool
+    update_s: list[float]  # the update's own duration, set by `_timed` when it ends
+
+
+def _timed(fn: Callable[..., Any], arg: Any, seconds: list[float]) -> Any:
+    began = time.monotonic()
+    try:
+        return fn(arg)
+    finally:
+        seconds[0] = time.monotonic() - began
 
 
 def checkpoint_dir(out_dir: Path, iteration: int) -> Path:
@@ -259,6 +289,94 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             on_progress(small)
 
     blas = _single_threaded_blas()
+    updater = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ppo-update")
+    pending: _Pending | None = None
+
+    def finish(job: _Pending) -> str:
+        """Wait for `job`'s update, then evaluate, checkpoint and report its iteration; returns
+        the stop reason it meets ("" for none)."""
+        nonlocal last_event
+        wait_started = timer()
+        stats = learner.finish_update(job.update.result())
+        waited = timer() - wait_started
+        # ---- greedy evaluation of the updated policy
+        evaluation: EvaluationResult | None = None
+        eval_started = timer()
+        if config.eval_trials and (state.eval_s <= EVAL_TIME_SHARE * eval_started or state.best_iteration is None):
+            evaluation = _evaluate(learner, config, eval_track, to_command)
+            state.eval_s += timer() - eval_started
+            if job.logged:
+                training_log.write_evaluation(job.iteration, evaluation, eval_track)
+        completion = evaluation.completion_pct if evaluation is not None else None
+        lap_times = evaluation.lap_times if evaluation is not None else []
+        best_lap = evaluation.best_lap_time if evaluation is not None else None
+        if completion is not None and (
+                completion > state.best_completion_pct
+                or (completion == state.best_completion_pct and best_lap is not None
+                    and (state.best_lap_time_s is None or best_lap < state.best_lap_time_s))):
+            state.best_iteration, state.best_completion_pct = job.iteration, completion
+            state.best_lap_time_s = best_lap
+        clean_laps = _clean_laps(evaluation)
+        if clean_laps and state.first_lap_s is None:
+            state.first_lap_s = timer()
+        state.last_iteration = job.iteration
+        state.episodes += len(job.rows)
+        state.steps = job.steps
+        eval_s = timer() - eval_started
+        checkpoint(job.iteration)
+        _prune_checkpoints(out, state)
+        # ---- progress
+        elapsed = timer()
+        iter_s = max(elapsed - job.started, 1e-9)
+        ep_rewards = [r.reward for r in job.rows]
+        event = {
+            "phase": "iteration",
+            "iteration": job.iteration,
+            "episodes": state.episodes,
+            "steps": job.steps,
+            "elapsed_s": elapsed,
+            "eta_s": max(budget - elapsed, 0.0),
+            "percent": min(100.0, 100.0 * elapsed / budget),
+            "reward_mean": float(np.mean(ep_rewards)) if ep_rewards else None,
+            "reward_min": float(np.min(ep_rewards)) if ep_rewards else None,
+            "reward_max": float(np.max(ep_rewards)) if ep_rewards else None,
+            "progress_mean": float(np.mean([r.progress for r in job.rows])) if job.rows else None,
+            "episode_rows": [r.to_dict() for r in job.rows],
+            "eval_completion_pct": completion,
+            "eval_lap_times": lap_times,
+            "eval_clean_laps": clean_laps,
+            "best_iteration": state.best_iteration,
+            "best_lap_time_s": state.best_lap_time_s,
+            "first_lap_s": state.first_lap_s,
+            "steps_per_s": (job.steps - job.began_steps) / iter_s,
+            "episodes_per_hour": 3600.0 * len(job.rows) / iter_s,
+            "entropy": stats["entropy"],
+            "kl": stats["kl"],
+            "policy_loss": stats["policy_loss"],
+            "value_loss": stats["value_loss"],
+            "clip_fraction": stats["clip_fraction"],
+            "lr": stats["lr"],
+            # wall seconds of this iteration's phases (rollout: cars, camera, policy, rewards;
+            # update: the wait for the PPO update after the next iteration's rollout, which it
+            # overlaps; its own duration is update_s)
+            "phase_s": {"rollout": job.rollout_s, "update": waited, "logs": job.logs_s,
+                        "evaluation": eval_s, "checkpoint": max(elapsed - eval_started - eval_s, 0.0)},
+            "update_s": job.update_s[0],
+        }
+        emit(event)
+        last_event = event
+        # ---- stop conditions
+        if elapsed >= budget:
+            return "time_limit"
+        if (config.target_completion_pct is not None and completion is not None
+                and completion >= config.target_completion_pct):
+            return "target_completion"
+        if state.episodes >= config.term_cond_max_episodes:
+            return "max_episodes"
+        if ep_rewards and float(np.mean(ep_rewards)) >= config.term_cond_avg_score:
+            return "avg_score"
+        return ""
+
     try:
         iteration = state.last_iteration
         while True:
@@ -269,17 +387,20 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             rows: list[EpisodeRow] = []
             while len(rows) < config.num_episodes_between_training:
                 if should_stop is not None and should_stop():
+                    if pending is not None:  # keep the iteration whose update is in flight
+                        finish(pending)
+                        pending = None
                     raise Stopped(f"stopped during iteration {iteration}; the last checkpoint is "
                                   f"iteration {state.last_iteration}")
-                if timer() >= budget and chunks:
+                if timer() >= budget and (chunks or pending is not None):
                     break
                 epsilon = 0.0
                 if config.exploration_type == "e-greedy" and space.kind == "discrete":
                     frac = min(total_steps / max(config.epsilon_steps, 1), 1.0)
                     epsilon = 1.0 + (config.e_greedy_value - 1.0) * frac
-                chunk, pending = cars.collect(config.chunk_steps, learner, epsilon=epsilon,
+                chunk, waiting = cars.collect(config.chunk_steps, learner, epsilon=epsilon,
                                               to_command=to_command)
-                cars.fill_rewards(chunk, pending, rewards)
+                cars.fill_rewards(chunk, waiting, rewards)
                 total_steps += chunk.rewards.size
                 for result, key in zip(chunk.results, chunk.track_keys, strict=True):
                     open_episodes.setdefault(result.episode, []).append(result)
@@ -290,8 +411,16 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
                 chunks.append(chunk)
             if not chunks:
                 break
-            # ---- PPO update on everything collected this iteration
-            update_started = timer()
+            rollout_s = timer() - iter_start
+            # ---- the previous iteration: its update has been running during this rollout
+            if pending is not None:
+                stop_reason = finish(pending)
+                pending = None
+                if stop_reason and stop_reason != "time_limit":
+                    break  # this iteration's steps are not trained on
+            # ---- PPO update on everything collected this iteration, on the update thread
+            # while the next iteration's steps are collected with the policy from before it
+            # (PPO's ratio is taken against the policy that acted, so the clip still holds)
             last_values = learner.act(cars.obs, greedy=True).values
             obs = np.concatenate([c.obs for c in chunks])
             actions = np.concatenate([c.actions for c in chunks])
@@ -301,94 +430,32 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
             dones = np.concatenate([c.dones for c in chunks])
             adv, returns = gae(reward_arr, values, dones, last_values, config.discount_factor, config.gae_lambda)
             flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
-            stats = learner.update(flat(obs), flat(actions), flat(logp), flat(adv), flat(returns))
-            del obs
-            update_s = timer() - update_started
+            prepared = learner.prepare_update(flat(obs), flat(actions), flat(logp), flat(adv), flat(returns))
+            del obs, chunks
+            update_s = [0.0]
+            future = updater.submit(_timed, learner.run_update, prepared, update_s)
+            del prepared
             # ---- logs of every episode finished in this iteration (at least
             # num_episodes_between_training; the cars finish episodes together, so sometimes more).
             # Holding the surplus back for later iterations would grow without bound.
+            logs_started = timer()
             logged, log_queue = log_queue, []
             if logged:
                 training_log.write_iteration(iteration, [steps for steps, _ in logged],
                                              [cars.tracks[key] for _, key in logged])
-            # ---- greedy evaluation
-            evaluation: EvaluationResult | None = None
-            eval_started = timer()
-            logs_s = eval_started - update_started - update_s
-            if config.eval_trials and (state.eval_s <= EVAL_TIME_SHARE * eval_started or state.best_iteration is None):
-                evaluation = _evaluate(learner, config, eval_track, to_command)
-                state.eval_s += timer() - eval_started
-                if logged:
-                    training_log.write_evaluation(iteration, evaluation, eval_track)
-            completion = evaluation.completion_pct if evaluation is not None else None
-            lap_times = evaluation.lap_times if evaluation is not None else []
-            best_lap = evaluation.best_lap_time if evaluation is not None else None
-            if completion is not None and (
-                    completion > state.best_completion_pct
-                    or (completion == state.best_completion_pct and best_lap is not None
-                        and (state.best_lap_time_s is None or best_lap < state.best_lap_time_s))):
-                state.best_iteration, state.best_completion_pct = iteration, completion
-                state.best_lap_time_s = best_lap
-            clean_laps = _clean_laps(evaluation)
-            if clean_laps and state.first_lap_s is None:
-                state.first_lap_s = timer()
-            state.last_iteration = iteration
-            state.episodes += len(rows)
-            state.steps = total_steps
-            eval_s = timer() - eval_started
-            checkpoint(iteration)
-            _prune_checkpoints(out, state)
-            # ---- progress
-            elapsed = timer()
-            iter_steps = total_steps - began_steps
-            iter_s = max(elapsed - iter_start, 1e-9)
-            ep_rewards = [r.reward for r in rows]
-            event = {
-                "phase": "iteration",
-                "iteration": iteration,
-                "episodes": state.episodes,
-                "steps": total_steps,
-                "elapsed_s": elapsed,
-                "eta_s": max(budget - elapsed, 0.0),
-                "percent": min(100.0, 100.0 * elapsed / budget),
-                "reward_mean": float(np.mean(ep_rewards)) if ep_rewards else None,
-                "reward_min": float(np.min(ep_rewards)) if ep_rewards else None,
-                "reward_max": float(np.max(ep_rewards)) if ep_rewards else None,
-                "progress_mean": float(np.mean([r.progress for r in rows])) if rows else None,
-                "episode_rows": [r.to_dict() for r in rows],
-                "eval_completion_pct": completion,
-                "eval_lap_times": lap_times,
-                "eval_clean_laps": clean_laps,
-                "best_iteration": state.best_iteration,
-                "best_lap_time_s": state.best_lap_time_s,
-                "first_lap_s": state.first_lap_s,
-                "steps_per_s": iter_steps / iter_s,
-                "episodes_per_hour": 3600.0 * len(rows) / iter_s,
-                "entropy": stats["entropy"],
-                "kl": stats["kl"],
-                "policy_loss": stats["policy_loss"],
-                "value_loss": stats["value_loss"],
-                "clip_fraction": stats["clip_fraction"],
-                "lr": stats["lr"],
-                # wall seconds of this iteration's phases (rollout: cars, camera, policy, rewards)
-                "phase_s": {"rollout": update_started - iter_start, "update": update_s, "logs": logs_s,
-                            "evaluation": eval_s, "checkpoint": max(elapsed - eval_started - eval_s, 0.0)},
-            }
-            emit(event)
-            last_event = event
-            # ---- stop conditions
-            if elapsed >= budget:
-                stop_reason = "time_limit"
-            elif (config.target_completion_pct is not None and completion is not None
-                  and completion >= config.target_completion_pct):
-                stop_reason = "target_completion"
-            elif state.episodes >= config.term_cond_max_episodes:
-                stop_reason = "max_episodes"
-            elif ep_rewards and float(np.mean(ep_rewards)) >= config.term_cond_avg_score:
-                stop_reason = "avg_score"
+            pending = _Pending(iteration, future, rows, began_steps, total_steps, iter_start, rollout_s,
+                               timer() - logs_started, bool(logged), update_s)
             if stop_reason:
                 break
+        if pending is not None:
+            stop_reason = finish(pending) or stop_reason
+            pending = None
     finally:
+        if pending is not None:  # an error or a stop: let the update end before anything else
+            pending.update.cancel()
+            with contextlib.suppress(Exception):
+                pending.update.result()
+        updater.shutdown(wait=True)
         if blas is not None:
             blas.restore_original_limits()
         close = getattr(rewards, "close", None)

@@ -11,8 +11,9 @@ from typing import Any
 
 from django import forms
 
-from simulator.deepracer import DEFAULT_ACTION_SPACE, MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED
+from simulator.deepracer import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED
 from training.rl import config as rl
+from training.rl.config import ACTION_SPACE_PRESETS
 from webapp.core.forms import advanced_json
 
 from . import services
@@ -77,26 +78,10 @@ BOOLEANS = {"domain_randomization"}
 FORM_FIELDS = [name for _, names in GROUPS for name in names]
 
 
-def _steer_grid(steering, speeds) -> list[dict[str, float]]:
-    return [{"steering_angle": float(s), "speed": float(v)} for s in steering for v in speeds]
-
-
-#: Action space presets: key -> (label, action_space_type, action_space).
-PRESETS: dict[str, tuple[str, str, Any]] = {
-    "console": ("Console default: ±30/±15/0° x 0.4/0.8 m/s", "discrete",
-                [{"steering_angle": a.steering_angle, "speed": a.speed} for a in DEFAULT_ACTION_SPACE.actions]),
-    "fast15": ("Fast: ±30/±15/0° x 1.5/2.5/3.5 m/s (15 actions)", "discrete",
-               _steer_grid((-30, -15, 0, 15, 30), (1.5, 2.5, 3.5))),
-    "fast21": ("Faster: 7 angles x 1.8/2.8/4.0 m/s (21 actions)", "discrete",
-               _steer_grid((-30, -20, -10, 0, 10, 20, 30), (1.8, 2.8, 4.0))),
-    "continuous": ("Continuous: ±30°, 0.5-3.5 m/s", "continuous",
-                   {"steering_angle": {"low": -30.0, "high": 30.0}, "speed": {"low": 0.5, "high": 3.5}}),
-}
-
-
 def preset_choices() -> dict[str, dict[str, Any]]:
-    """The presets as the page's editor reads them (json_script)."""
-    return {key: {"label": label, "type": kind, "space": space} for key, (label, kind, space) in PRESETS.items()}
+    """The presets (`training.rl.config.ACTION_SPACE_PRESETS`) as the page's editor reads them (json_script)."""
+    return {key: {"label": label, "type": kind, "space": space}
+            for key, (label, kind, space) in ACTION_SPACE_PRESETS.items()}
 
 
 LIMITS = {"max_steering_deg": MAX_STEERING_DEG, "min_speed": MIN_SPEED, "max_speed": MAX_SPEED}

@@ -35,6 +35,9 @@ EXAMPLES: list[Example] = [
     Example("speed_on_straights", "Speed on the straights",
             "Fast where the waypoints ahead run straight, a moderate speed in the corners.",
             "speed_on_straights.py"),
+    Example("lap_pace", "Lap pace",
+            "The speed along the track, squared: the fastest actions count most; for fast action spaces.",
+            "lap_pace.py"),
 ]
 
 

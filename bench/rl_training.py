@@ -27,7 +27,8 @@ iterations, DeepRacer logs and checkpoints.
 Also reports `steps_per_cpu_s` (steps per second of this process's CPU time, TensorFlow's threads
 included; the sandbox's process is not), which other load on the shared cores disturbs less than
 wall time, the load average after each run, and `phase_s`: the wall seconds of the run's
-iterations spent in rollouts (cars, camera, policy, sandboxed rewards), PPO updates, logs,
+iterations spent in rollouts (cars, camera, policy, sandboxed rewards), waiting for PPO updates
+(an update runs during the next iteration's rollout, so only what outlasts it counts), logs,
 evaluations and checkpoints. Ends with one line `RESULT {json}`.
 """
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser.helpers import in_thread, log_in
+from tests.leagues.helpers import drive as drive_attempt
 from webapp.leagues import race, rounds
 from webapp.leagues.models import Crossing, Event, Heat, LapResult, League, Round
 from webapp.leagues.services import make_organiser
@@ -52,15 +53,7 @@ class Clock:
 def drive(user, event, team, lap_times, clock, race_round=None, heat=None):
     """One attempt with these lap times, through the race services (off Playwright's thread, so the
     live notification's async_to_sync runs)."""
-    def run():
-        attempt = race.create_attempt(user=user, event=event, team=team, race_round=race_round, heat=heat)
-        attempt = race.start(user=user, attempt=attempt, expected_version=attempt.version, now=clock(10))
-        for seconds in lap_times:
-            race.capture_lap(user=user, attempt=attempt, expected_version=attempt.version, now=clock(seconds))
-            attempt.refresh_from_db()
-        race.end(user=user, attempt=attempt, expected_version=attempt.version, now=clock(1))
-
-    in_thread(run)
+    in_thread(lambda: drive_attempt(user, event, team, lap_times, clock, race_round=race_round, heat=heat))
 
 
 @pytest.fixture

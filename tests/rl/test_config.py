@@ -47,6 +47,7 @@ def test_round_trip_through_json():
     ("num_envs", 64), ("eval_trials", 11), ("target_completion_pct", 150.0), ("seed", -1),
     ("loss_type", "mae"), ("network", "resnet"), ("exploration_type", "boltzmann"),
     ("domain_randomization", "yes"), ("num_envs", 2.5), ("lr", float("nan")), ("batch_size", True),
+    ("lr_schedule", "cosine"), ("kl_target", 0.0), ("kl_target", 2.0),
 ])
 def test_bad_values_name_their_field(field, value):
     with pytest.raises(ConfigError) as caught:

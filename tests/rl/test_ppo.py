@@ -133,3 +133,68 @@ def test_exported_policy_gives_probabilities_or_the_unit_action():
     action = policy_for_export(cmodel, ccfg)(x).numpy()
     assert action.shape == (1, 2) and np.all(np.abs(action) <= 1.0)
     np.testing.assert_allclose(action, cmodel(x)[0].numpy(), atol=1e-6)
+
+
+def test_constant_schedule_keeps_deepracers_rate():
+    from training.rl.ppo import scheduled_lr
+
+    cfg = RLConfig(lr=3e-4)
+    assert scheduled_lr(cfg, 3e-4, kl=0.5, fraction=0.9) == 3e-4
+
+
+def test_linear_schedule_falls_to_a_tenth_at_the_time_limit():
+    from training.rl.ppo import scheduled_lr
+
+    cfg = RLConfig(lr=3e-4, lr_schedule="linear")
+    assert scheduled_lr(cfg, 3e-4, kl=0.0, fraction=0.0) == pytest.approx(3e-4)
+    assert scheduled_lr(cfg, 3e-4, kl=0.0, fraction=0.5) == pytest.approx(1.65e-4)
+    assert scheduled_lr(cfg, 3e-4, kl=0.0, fraction=1.0) == pytest.approx(3e-5)
+    assert scheduled_lr(cfg, 3e-4, kl=0.0, fraction=1.7) == pytest.approx(3e-5)  # a resumed overrun
+
+
+def test_kl_schedule_steers_the_rate_towards_the_target_within_bounds():
+    from training.rl.ppo import scheduled_lr
+
+    cfg = RLConfig(lr=3e-4, lr_schedule="kl", kl_target=0.01)
+    assert scheduled_lr(cfg, 3e-4, kl=0.05, fraction=0.1) == pytest.approx(2e-4)  # too big a step
+    assert scheduled_lr(cfg, 1e-4, kl=0.001, fraction=0.1) == pytest.approx(1.5e-4)  # too timid
+    assert scheduled_lr(cfg, 1e-4, kl=0.012, fraction=0.1) == pytest.approx(1e-4)  # near the target
+    assert scheduled_lr(cfg, 3e-4, kl=0.001, fraction=0.1) == pytest.approx(3e-4)  # never above lr
+    assert scheduled_lr(cfg, 3e-6, kl=1.0, fraction=0.1) == pytest.approx(3e-6)  # never below lr / 100
+    assert scheduled_lr(cfg, 1e-4, kl=float("nan"), fraction=0.1) == pytest.approx(1e-4)
+
+
+def test_the_learning_rate_travels_with_the_checkpoint(tmp_path):
+    cfg = RLConfig(lr=3e-4, lr_schedule="kl")
+    learner = _learner(cfg)
+    learner.set_lr(1.25e-4)
+    assert learner.lr == pytest.approx(1.25e-4)
+    learner.save(tmp_path / "ckpt")
+    again = _learner(cfg)
+    assert again.lr == pytest.approx(3e-4)
+    again.load(tmp_path / "ckpt")
+    assert again.lr == pytest.approx(1.25e-4)
+
+
+def test_stacked_frames_shift_by_one_and_restart_with_the_first_frame_repeated():
+    from training.rl.ppo import ActOutput
+    from training.rl.rollout import TrainingCars
+
+    cfg = RLConfig(stack_size=3, num_envs=4)
+    cars = TrainingCars(cfg, seed=3)
+
+    class Policy:  # hard left at full speed: some cars leave the track within the chunk
+        def act(self, obs, epsilon=0.0):
+            n = len(obs)
+            return ActOutput(np.zeros(n, np.int64), np.zeros(n, np.float32), np.zeros(n, np.float32))
+
+    chunk, _ = cars.collect(40, Policy())
+    obs, dones = chunk.obs, chunk.dones
+    assert dones.any() and not dones.all()
+    for t in range(len(obs) - 1):
+        for i in range(cfg.num_envs):
+            if dones[t, i]:  # a new episode: its first frame in every slot
+                assert all(np.array_equal(obs[t + 1, i, :, :, c], obs[t + 1, i, :, :, 2]) for c in range(2))
+            else:  # the oldest frame drops out, the newest is last
+                np.testing.assert_array_equal(obs[t + 1, i, :, :, :2], obs[t, i, :, :, 1:])
+    assert not np.array_equal(obs[-1, :, :, :, 0], obs[-1, :, :, :, 2])  # the cars moved

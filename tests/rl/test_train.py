@@ -60,7 +60,8 @@ class StopAfter:
 
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory):
-    """A run stopped once its first iteration was reported, then resumed and stopped the same way.
+    """A run stopped once its first iteration was reported, then resumed and stopped the same way
+    (with the linear learning-rate schedule, whose rate the checkpoint carries across the resume).
 
     The update of an iteration runs while the next one's steps are collected, so a stop finishes
     the iteration whose update is in flight: each stop keeps two iterations."""
@@ -71,11 +72,13 @@ def stopped_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("rl") / "run"
     first = StopAfter(1)
     with pytest.raises(Stopped, match="last checkpoint is iteration 1"):
-        train(tiny(), CENTRE_LINE, out, on_progress=first.on_progress, should_stop=first, export=False)
+        train(tiny(lr_schedule="linear"), CENTRE_LINE, out, on_progress=first.on_progress, should_stop=first,
+              export=False)
     state_after_stop = json.loads((out / "checkpoints" / "state.json").read_text())
     second = StopAfter(1)
     with pytest.raises(Stopped, match="last checkpoint is iteration 3"):
-        train(tiny(), CENTRE_LINE, out, on_progress=second.on_progress, should_stop=second, export=False)
+        train(tiny(lr_schedule="linear"), CENTRE_LINE, out, on_progress=second.on_progress, should_stop=second,
+              export=False)
     return out, first.events, second.events, state_after_stop
 
 
@@ -88,7 +91,7 @@ def test_out_dir_layout(stopped_run):
                  "evaluation-simtrace/0-iteration.csv"):
         assert (out / name).is_file(), name
     assert (out / "reward_function.py").read_text() == CENTRE_LINE
-    assert RLConfig.load(out / "training_config.json") == tiny()
+    assert RLConfig.load(out / "training_config.json") == tiny(lr_schedule="linear")
     assert json.loads((out / "hyperparameters.json").read_text()) == tiny().to_hyperparameters_json()
     assert json.loads((out / "model_metadata.json").read_text())["action_space_type"] == "discrete"
     metrics = json.loads((out / "metrics" / "TrainingMetrics.json").read_text())["metrics"]
@@ -135,6 +138,10 @@ def test_stop_keeps_a_checkpoint_and_resume_continues(stopped_run):
     assert second[0]["elapsed_s"] > first[0]["elapsed_s"]
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert state["last_iteration"] == 3 and state["rng"]
+    # The linear schedule lowers the rate after every update, across the resume too.
+    rates = [e["lr"] for e in first + second]
+    assert rates[0] == pytest.approx(3e-4)
+    assert all(b < a for a, b in zip(rates, rates[1:], strict=False)) and rates[-1] > 0.9 * 3e-4
 
 
 def test_resume_refuses_another_configuration(stopped_run):

@@ -34,7 +34,7 @@ from training.rl.logs import (
     evaluation_simtrace_path,
     metrics_path,
     parse_track_key,
-    state_path,
+    read_state,
 )
 
 _COMPLETE = STATUSES.index(next(s for s in STATUSES if s.value == "lap_complete"))
@@ -97,8 +97,7 @@ def _log_tracks(run: Path) -> list[str]:
     """The track list the `track` column indexes: the log's state, else the run's
     training_config.json (logs without a state file ran on its first track)."""
     try:
-        state = json.loads(state_path(run).read_text())
-        return list(state["tracks"])
+        return list(read_state(run)["tracks"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     config = _training_config(run)
@@ -393,9 +392,8 @@ def _iteration_of_episode(run_dir: str | os.PathLike, training: list[dict[str, A
     """Episode number (1-based) -> iteration: from the log's state when there is one, else as
     deepracer-utils does (a constant number of episodes per iteration, the largest trial)."""
     try:
-        state = json.loads(state_path(run_dir).read_text())
         bounds = [(r["first_episode"] + 1, r["first_episode"] + r["episodes"], r["iteration"])
-                  for r in state["iterations"]]
+                  for r in read_state(run_dir)["iterations"]]
     except (OSError, ValueError, KeyError, TypeError):
         bounds = []
     if bounds:

@@ -28,6 +28,10 @@ from simulator.deepracer import DEFAULT_ACTION_SPACE, MetadataError, ModelMetada
 
 NETWORKS = ("small", "deepracer_shallow")
 LOSS_TYPES = ("huber", "mean squared error")
+#: How the learning rate moves during a run: "constant" (DeepRacer's), "linear" (from `lr` down
+#: to a tenth of it at the time limit) or "kl" (adapted after every update so that the policy's
+#: KL divergence per update stays near `kl_target`, within `lr` / 100 .. `lr`).
+LR_SCHEDULES = ("constant", "linear", "kl")
 EXPLORATION_TYPES = ("categorical", "e-greedy")
 BATCH_SIZES = (32, 64, 128, 256, 512)
 #: DeepRacer's front camera (height, width), grayscale.
@@ -42,12 +46,14 @@ def _steer_grid(steering: tuple[float, ...], speeds: tuple[float, ...]) -> list[
 
 
 #: Action spaces a team starts from: key -> (label, action_space_type, model_metadata.json's
-#: action_space). "fast15" is the one bench/rl_training.py's 30-minute figure trains.
+#: action_space). "sprint15" is the one bench/rl_training.py's 30-minute figure trains.
 ACTION_SPACE_PRESETS: dict[str, tuple[str, str, Any]] = {
     "console": ("Console default: ±30/±15/0° x 0.4/0.8 m/s", "discrete",
                 [{"steering_angle": a.steering_angle, "speed": a.speed} for a in DEFAULT_ACTION_SPACE.actions]),
     "fast15": ("Fast: ±30/±15/0° x 1.5/2.5/3.5 m/s (15 actions)", "discrete",
                _steer_grid((-30, -15, 0, 15, 30), (1.5, 2.5, 3.5))),
+    "sprint15": ("Sprint: ±30/±15/0° x 2/3/4 m/s (15 actions)", "discrete",
+                 _steer_grid((-30, -15, 0, 15, 30), (2.0, 3.0, 4.0))),
     "fast21": ("Faster: 7 angles x 1.8/2.8/4.0 m/s (21 actions)", "discrete",
                _steer_grid((-30, -20, -10, 0, 10, 20, 30), (1.8, 2.8, 4.0))),
     "continuous": ("Continuous: ±30°, 0.5-3.5 m/s", "continuous",
@@ -78,6 +84,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "term_cond_max_episodes": (1, 1_000_000),
     "term_cond_avg_score": (0.0, 1e8),
     "clip_epsilon": (0.01, 1.0),
+    "kl_target": (1e-4, 1.0),
     "gae_lambda": (0.0, 1.0),
     "max_minutes": (10, 1440),
     "max_seconds": (1.0, 86_400.0),
@@ -142,6 +149,9 @@ class RLConfig:
     # Clipped PPO constants DeepRacer fixes (not in its hyperparameters.json)
     clip_epsilon: float = 0.2
     gae_lambda: float = 0.95
+    # Ours: the learning-rate schedule (LR_SCHEDULES) and the KL per update the "kl" one aims at
+    lr_schedule: str = "constant"
+    kl_target: float = 0.01
     # Stop conditions
     max_minutes: int = 60
     max_seconds: float | None = None  # tests and benchmarks: a seconds budget instead of minutes
@@ -257,7 +267,8 @@ class RLConfig:
         _check_tracks(self.tracks)
         for name, choices in (("network", NETWORKS), ("loss_type", LOSS_TYPES),
                               ("exploration_type", EXPLORATION_TYPES),
-                              ("action_space_type", ("discrete", "continuous"))):
+                              ("action_space_type", ("discrete", "continuous")),
+                              ("lr_schedule", LR_SCHEDULES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; "
                                   f"got {getattr(self, name)!r}", name)
@@ -274,7 +285,7 @@ class RLConfig:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{name} must be a whole number; got {value!r}", name)
         floats = ("lr", "beta_entropy", "discount_factor", "e_greedy_value", "term_cond_avg_score",
-                  "clip_epsilon", "gae_lambda", "max_seconds", "target_completion_pct")
+                  "clip_epsilon", "gae_lambda", "kl_target", "max_seconds", "target_completion_pct")
         for name in floats:
             value = getattr(self, name)
             if value is None and name in ("max_seconds", "target_completion_pct"):
@@ -393,4 +404,4 @@ def _check_tracks(tracks: Any) -> None:
 
 
 __all__ = ["RLConfig", "TrackChoice", "ConfigError", "ClonePlan", "clone_plan", "available_tracks",
-           "NETWORKS", "LOSS_TYPES", "RANGES"]
+           "NETWORKS", "LOSS_TYPES", "LR_SCHEDULES", "RANGES"]

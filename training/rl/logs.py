@@ -21,8 +21,14 @@ of episodes every iteration for its iteration numbers to match ours.
 
 Resumable: `TrainingLog(out_dir, resume=True)` continues after the last iteration written;
 writing an iteration again (a worker killed after logging it but before its checkpoint) replaces
-it and everything logged after it. JSON files are rewritten atomically; the robomaker log is
-append-only and cut back to the last complete iteration on resume.
+it and everything logged after it. Every file grows by appending, so an iteration costs the same
+at hour 20 as at minute 1 (rewriting the whole TrainingMetrics.json each iteration took 11 % of a
+30-minute run and grew with it): each iteration's entries are written over what closes
+TrainingMetrics.json's `metrics` list (`], "version": ..., "best_model_metric": ...}`, DeepRacer's
+key order) and the document is closed again; the state
+(`logs/training_log_state.jsonl`, read with `read_state`) is one JSON line per iteration
+written (a later line for the same iteration replaces it). The state records the byte offsets
+where each iteration starts in every file, so a resume or a rewritten iteration cuts them back.
 """
 
 from __future__ import annotations
@@ -48,7 +54,10 @@ from simulator.simtrace import (
 )
 from simulator.track import Track
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+#: What opens TrainingMetrics.json before its first entry.
+_METRICS_OPEN = '{"metrics": ['
+
 #: Episode statuses by code, as stored in the `status` column of the column files.
 STATUSES: tuple[EpisodeStatus, ...] = tuple(EpisodeStatus)
 _STATUS_CODE = {s.value: i for i, s in enumerate(STATUSES)}
@@ -90,7 +99,48 @@ def columns_path(out_dir: str | os.PathLike, phase: str, iteration: int) -> Path
 
 
 def state_path(out_dir: str | os.PathLike) -> Path:
+    return Path(out_dir) / "logs" / "training_log_state.jsonl"
+
+
+def _old_state_path(out_dir: str | os.PathLike) -> Path:
+    """The state file of logs written before STATE_VERSION 2 (one JSON document)."""
     return Path(out_dir) / "logs" / "training_log_state.json"
+
+
+def read_state(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The log's state: {"tracks": [...], "iterations": [IterationRecord dicts, in order]}.
+    Raises OSError when there is none and ValueError when it is not a training log state; a
+    last line cut short by a kill is ignored."""
+    path = state_path(out_dir)
+    if not path.exists() and _old_state_path(out_dir).exists():
+        old = json.loads(_old_state_path(out_dir).read_text())
+        if not isinstance(old, dict) or old.get("version") != 1:
+            raise ValueError("not a training log state")
+        return {"tracks": list(old["tracks"]), "iterations": list(old["iterations"])}
+    state, _ = _read_state_lines(path)
+    return state
+
+
+def _read_state_lines(path: Path) -> tuple[dict[str, Any], dict[int, int]]:
+    """(state, byte offset of each iteration's first line)."""
+    tracks: list[str] = []
+    records: dict[int, dict[str, Any]] = {}
+    offsets: dict[int, int] = {}
+    offset = 0
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break  # a line cut short by a kill
+            line = json.loads(raw)
+            if not isinstance(line, dict) or line.get("version") != STATE_VERSION:
+                raise ValueError("not a training log state")
+            record = line["record"]
+            records[int(record["iteration"])] = record
+            offsets.setdefault(int(record["iteration"]), offset)
+            tracks = list(line["tracks"])
+            offset += len(raw)
+    ordered = [records[k] for k in sorted(records)]
+    return {"tracks": tracks, "iterations": ordered, "end": offset}, offsets
 
 
 def track_key(track: Track) -> str:
@@ -104,14 +154,6 @@ def parse_track_key(key: str) -> tuple[str, bool]:
     return (key[: -len(suffix)], True) if key.endswith(suffix) else (key, False)
 
 
-def write_json_atomic(path: Path, payload: Any, indent: int | None = None) -> None:
-    """A reader never sees half a file: write beside it, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=indent))
-    tmp.replace(path)
-
-
 @dataclass(frozen=True)
 class IterationRecord:
     """What the log knows of one written iteration (kept in the state file)."""
@@ -123,6 +165,11 @@ class IterationRecord:
     robomaker_start: int  # byte offsets of the iteration's lines in logs/robomaker.log
     robomaker_end: int
     evaluation_trials: int = 0
+    # Byte offsets in TrainingMetrics.json where the iteration's training entries and its
+    # evaluation entries begin (each where the closing `]}` stood), and where they end.
+    metrics_offset: int = 0
+    evaluation_offset: int = 0
+    metrics_end: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.__dict__.items()}
@@ -137,11 +184,14 @@ class TrainingLog:
         self.best_model_metric = best_model_metric
         self.iterations: list[IterationRecord] = []
         self.tracks: list[str] = []
-        self.metrics: list[dict[str, Any]] = []
-        if resume and state_path(self.out_dir).exists():
+        self.metric_count = 0  # entries in TrainingMetrics.json
+        self._state_offsets: dict[int, int] = {}  # iteration -> its first line in the state file
+        self._state_end = 0
+        if resume and (state_path(self.out_dir).exists() or _old_state_path(self.out_dir).exists()):
             self._load_state()
         else:
             self._clear()
+            self._open_metrics()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -179,11 +229,14 @@ class TrainingLog:
         _write_csv(training_simtrace_path(self.out_dir, iteration), rows)
         _write_columns(columns_path(self.out_dir, "training", iteration), rows, track_column)
         start, end = self._append_robomaker(rows)
+        offset = self._metrics_end()
+        after = self._append_metrics(offset, entries, first_entry=self.metric_count == 0)
         record = IterationRecord(iteration=iteration, first_episode=first, episodes=len(episodes),
-                                 metrics_start=len(self.metrics), robomaker_start=start, robomaker_end=end)
-        self.metrics.extend(entries)
+                                 metrics_start=self.metric_count, robomaker_start=start, robomaker_end=end,
+                                 metrics_offset=offset, evaluation_offset=after, metrics_end=after)
+        self.metric_count += len(entries)
         self.iterations.append(record)
-        self._save()
+        self._save_record(record)
         return entries
 
     def write_evaluation(self, iteration: int, evaluation: EvaluationResult,
@@ -198,8 +251,7 @@ class TrainingLog:
         if not evaluation.trials:
             raise TrainingLogError(f"evaluation of iteration {iteration} has no trials")
         record = self.iterations[-1]
-        if record.evaluation_trials:
-            del self.metrics[record.metrics_start + record.episodes:]
+        self.metric_count = record.metrics_start + record.episodes  # an evaluation written again replaces it
         per_trial = self._tracks_for(tracks, len(evaluation.trials), "trial")
         by_episode = {t: per_trial[t] for t in range(len(evaluation.trials))}
         rows = []
@@ -229,9 +281,11 @@ class TrainingLog:
                 "completion_percentage": int(trial.completion_pct),
                 "episode_status": METRICS_STATUS[trial.status],
             })
-        self.metrics.extend(entries)
-        self.iterations[-1] = IterationRecord(**{**record.__dict__, "evaluation_trials": len(entries)})
-        self._save()
+        end = self._append_metrics(record.evaluation_offset, entries, first_entry=self.metric_count == 0)
+        self.metric_count += len(entries)
+        self.iterations[-1] = IterationRecord(**{**record.__dict__, "evaluation_trials": len(entries),
+                                                 "metrics_end": end})
+        self._save_record(self.iterations[-1])
         return entries
 
     # ------------------------------------------------------------------ internals
@@ -293,33 +347,133 @@ class TrainingLog:
                          columns_path(self.out_dir, "training", record.iteration),
                          columns_path(self.out_dir, "evaluation", record.iteration)):
                 path.unlink(missing_ok=True)
-        del self.metrics[dropped[0].metrics_start:]
-        _truncate(robomaker_log_path(self.out_dir), dropped[0].robomaker_start)
+        first = dropped[0]
+        self.metric_count = first.metrics_start
+        self._close_metrics_at(first.metrics_offset)
+        _truncate(robomaker_log_path(self.out_dir), first.robomaker_start)
+        self._state_end = self._state_offsets.get(first.iteration, self._state_end)
+        _truncate(state_path(self.out_dir), self._state_end)
+        for record in dropped:
+            self._state_offsets.pop(record.iteration, None)
         self.iterations = keep
 
-    def _save(self) -> None:
-        write_json_atomic(metrics_path(self.out_dir), training_metrics(self.metrics, self.best_model_metric))
-        write_json_atomic(state_path(self.out_dir), {
-            "version": STATE_VERSION,
-            "tracks": self.tracks,
-            "iterations": [r.to_dict() for r in self.iterations],
-        }, indent=1)
+    # TrainingMetrics.json: {"metrics": [<entries>], "version": ..., "best_model_metric": ...}
+    @property
+    def _metrics_close(self) -> bytes:
+        """What follows the last entry: the end of the list and the document's other keys."""
+        document = training_metrics([], self.best_model_metric)
+        rest = json.dumps({k: v for k, v in document.items() if k != "metrics"})
+        return ("\n], " + rest[1:] + "\n").encode()
+
+    def _open_metrics(self) -> None:
+        """Start an empty TrainingMetrics.json."""
+        path = metrics_path(self.out_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_METRICS_OPEN.encode() + self._metrics_close)
+        self._metrics_open_at = len(_METRICS_OPEN)
+
+    def _metrics_end(self) -> int:
+        """Where the next entry goes: after the last iteration's entries."""
+        return self.iterations[-1].metrics_end if self.iterations else self._metrics_open_at
+
+    def _append_metrics(self, offset: int, entries: list[dict[str, Any]], first_entry: bool) -> int:
+        """Write `entries` at byte `offset` (replacing whatever followed), close the document;
+        returns the offset after the last entry."""
+        text = "".join(("\n" if first_entry and i == 0 else ",\n") + json.dumps(e) for i, e in enumerate(entries))
+        data = text.encode()
+        with metrics_path(self.out_dir).open("r+b") as f:
+            f.seek(offset)
+            f.write(data + self._metrics_close)
+            f.truncate()
+        return offset + len(data)
+
+    def _close_metrics_at(self, offset: int) -> None:
+        with metrics_path(self.out_dir).open("r+b") as f:
+            f.seek(offset)
+            f.write(self._metrics_close)
+            f.truncate()
+
+    def _save_record(self, record: IterationRecord) -> None:
+        """Append the state line of `record` (the latest line of an iteration wins)."""
+        line = json.dumps({"version": STATE_VERSION, "tracks": self.tracks, "record": record.to_dict()}) + "\n"
+        path = state_path(self.out_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as f:
+            f.seek(self._state_end)
+            f.truncate()
+            f.write(line.encode())
+            self._state_offsets.setdefault(record.iteration, self._state_end)
+            self._state_end = f.tell()
 
     def _load_state(self) -> None:
-        state = _read_json(state_path(self.out_dir))
-        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise TrainingLogError(f"cannot resume: {state_path(self.out_dir)} is not a training log state")
-        self.tracks = list(state["tracks"])
-        self.iterations = [IterationRecord(**r) for r in state["iterations"]]
-        document = _read_json(metrics_path(self.out_dir))
-        entries = document.get("metrics", []) if isinstance(document, dict) else []
+        path = state_path(self.out_dir)
+        if not path.exists():
+            self._upgrade_state()
+            return
+        try:
+            state, self._state_offsets = _read_state_lines(path)
+            self.tracks = list(state["tracks"])
+            self.iterations = [IterationRecord(**r) for r in state["iterations"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise TrainingLogError(f"cannot resume: {path} is not a training log state") from None
+        self._state_end = state["end"]
+        _truncate(path, self._state_end)  # a line cut short by the kill goes
         last = self.iterations[-1] if self.iterations else None
-        count = last.metrics_start + last.episodes + last.evaluation_trials if last else 0
-        if len(entries) < count:
-            raise TrainingLogError(f"cannot resume: {metrics_path(self.out_dir)} has {len(entries)} entries, "
-                                   f"the log state expects {count}")
-        self.metrics = entries[:count]
+        self.metric_count = last.metrics_start + last.episodes + last.evaluation_trials if last else 0
+        document = metrics_path(self.out_dir)
+        size = document.stat().st_size if document.exists() else 0
+        head = self._metrics_head_length()
+        if last is None:
+            self._open_metrics()
+        elif head is None or size < last.metrics_end:
+            raise TrainingLogError(f"cannot resume: {document} is shorter than the log state expects")
+        else:
+            self._metrics_open_at = head
+            self._close_metrics_at(last.metrics_end)  # entries of an iteration that never finished go
         # Lines appended by an iteration that never finished writing are cut off.
+        _truncate(robomaker_log_path(self.out_dir), last.robomaker_end if last else None)
+
+    def _metrics_head_length(self) -> int | None:
+        """Bytes before the first entry of an existing TrainingMetrics.json of ours."""
+        try:
+            with metrics_path(self.out_dir).open("rb") as f:
+                start = f.read(4096)
+        except OSError:
+            return None
+        return len(_METRICS_OPEN) if start.startswith(_METRICS_OPEN.encode()) else None
+
+    def _upgrade_state(self) -> None:
+        """Logs written before STATE_VERSION 2 (one state document, TrainingMetrics.json rewritten
+        whole): load them and write both files again in the appendable layout."""
+        old = _read_json(_old_state_path(self.out_dir))
+        document = _read_json(metrics_path(self.out_dir))
+        if not isinstance(old, dict) or old.get("version") != 1 or not isinstance(document, dict):
+            raise TrainingLogError(f"cannot resume: {_old_state_path(self.out_dir)} is not a training log state")
+        entries = list(document.get("metrics") or [])
+        self.tracks = list(old["tracks"])
+        self._open_metrics()
+        self.metric_count = 0
+        for raw in old["iterations"]:
+            record = IterationRecord(**{k: v for k, v in raw.items()
+                                        if k not in ("metrics_offset", "evaluation_offset", "metrics_end")})
+            train_entries = entries[record.metrics_start:record.metrics_start + record.episodes]
+            eval_entries = entries[record.metrics_start + record.episodes:
+                                   record.metrics_start + record.episodes + record.evaluation_trials]
+            if len(train_entries) + len(eval_entries) != record.episodes + record.evaluation_trials:
+                raise TrainingLogError(f"cannot resume: {metrics_path(self.out_dir)} has fewer entries "
+                                       "than the log state expects")
+            offset = self._metrics_end()
+            middle = self._append_metrics(offset, train_entries, first_entry=self.metric_count == 0)
+            self.metric_count += len(train_entries)
+            end = self._append_metrics(middle, eval_entries, first_entry=self.metric_count == 0) \
+                if eval_entries else middle
+            self.metric_count += len(eval_entries)
+            record = IterationRecord(**{**record.__dict__, "metrics_offset": offset,
+                                        "evaluation_offset": middle, "metrics_end": end})
+            self.iterations.append(record)
+            self._save_record(record)
+        _old_state_path(self.out_dir).unlink()
+        last = self.iterations[-1] if self.iterations else None
         _truncate(robomaker_log_path(self.out_dir), last.robomaker_end if last else None)
 
     def _clear(self) -> None:
@@ -328,7 +482,8 @@ class TrainingLog:
                                 ("logs/columns", "*.npy")):
             for path in (self.out_dir / folder).glob(pattern):
                 path.unlink()
-        for path in (robomaker_log_path(self.out_dir), metrics_path(self.out_dir), state_path(self.out_dir)):
+        for path in (robomaker_log_path(self.out_dir), metrics_path(self.out_dir), state_path(self.out_dir),
+                     _old_state_path(self.out_dir)):
             path.unlink(missing_ok=True)
 
 

@@ -6,6 +6,8 @@ same random stream. `PPOLearner.update` runs every epoch and minibatch of an ite
 one compiled function (no Python between minibatches): the clipped surrogate, a value loss
 (Huber or mean squared error, DeepRacer's `loss_type`), an entropy bonus (`beta_entropy`),
 advantages normalised over the iteration, gradients clipped to a global norm of 0.5.
+`scheduled_lr` moves the learning rate between updates (`RLConfig.lr_schedule`); it lives in the
+optimizer's variables, so a checkpoint carries it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,27 @@ from training.rl.networks import NumpyPolicy
 VALUE_COEF = 0.5
 MAX_GRAD_NORM = 0.5
 _LOG_2PI = math.log(2.0 * math.pi)
+#: The "kl" schedule's step: the rate is divided or multiplied by this when an update's KL is
+#: above twice or below half the target (the rule rl_games and Brax use), within
+#: [lr * KL_LR_FLOOR, lr].
+KL_LR_STEP = 1.5
+KL_LR_FLOOR = 0.01
+#: The "linear" schedule ends at this fraction of `lr`.
+LINEAR_LR_END = 0.1
+
+
+def scheduled_lr(config: RLConfig, current: float, kl: float, fraction: float) -> float:
+    """The learning rate for the next update, after an update at `current` whose mean KL
+    divergence was `kl`, `fraction` (0..1) of the way through the run's time limit."""
+    if config.lr_schedule == "linear":
+        return config.lr * (1.0 - (1.0 - LINEAR_LR_END) * min(max(fraction, 0.0), 1.0))
+    if config.lr_schedule == "kl" and math.isfinite(kl):
+        if kl > 2.0 * config.kl_target:
+            current /= KL_LR_STEP
+        elif kl < 0.5 * config.kl_target:
+            current *= KL_LR_STEP
+        return min(max(current, config.lr * KL_LR_FLOOR), config.lr)
+    return config.lr if config.lr_schedule == "constant" else current
 
 
 @dataclass
@@ -183,8 +206,17 @@ class PPOLearner:
     def finish_update(self, stats: dict[str, Any]) -> dict[str, float]:
         """Act with the updated weights from now on (on the acting thread)."""
         self.numpy_policy.sync(self.model)
-        stats["lr"] = float(self.config.lr)
+        stats["lr"] = self.lr
         return stats
+
+    @property
+    def lr(self) -> float:
+        """The learning rate the next update uses."""
+        return float(self.optimizer.learning_rate)
+
+    def set_lr(self, value: float) -> None:
+        """Change the learning rate of the next update (not while one runs)."""
+        self.optimizer.learning_rate.assign(value)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, folder: Path) -> None:

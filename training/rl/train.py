@@ -210,7 +210,7 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
     import keras
 
     from training.rl.networks import build_actor_critic, copy_weights
-    from training.rl.ppo import PPOLearner, gae, unit_to_command
+    from training.rl.ppo import PPOLearner, gae, scheduled_lr, unit_to_command
 
     out = Path(out_dir)
     ckpt_root = out / "checkpoints"
@@ -299,6 +299,7 @@ def train(config: RLConfig, reward_source: str, out_dir: str | Path, *,
         wait_started = timer()
         stats = learner.finish_update(job.update.result())
         waited = timer() - wait_started
+        learner.set_lr(scheduled_lr(config, stats["lr"], stats["kl"], timer() / budget))
         # ---- greedy evaluation of the updated policy
         evaluation: EvaluationResult | None = None
         eval_started = timer()

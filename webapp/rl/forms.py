@@ -131,8 +131,9 @@ class TrainRLForm(forms.Form):
     advanced_json = forms.CharField(
         required=False, label="Configuration as JSON (advanced)",
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text="A JSON object of RLConfig fields (for example {\"clip_epsilon\": 0.2, \"gae_lambda\": 0.95}); "
-                  "it overrides the fields above.")
+        help_text="A JSON object of RLConfig fields (for example {\"clip_epsilon\": 0.2, \"gae_lambda\": 0.95}, "
+                  "or {\"lr_schedule\": \"linear\"} to lower the learning rate to a tenth by the time limit, "
+                  "or \"kl\" with a \"kl_target\"); it overrides the fields above.")
 
     def __init__(self, *args, versions, track_choices, initial_config: dict | None = None,
                  parent=None, **kwargs):

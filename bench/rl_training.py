@@ -18,6 +18,8 @@ iterations, DeepRacer logs and checkpoints.
   `beta_entropy` 0.001 (with DeepRacer's 0.01 the stochastic training policy stays random enough
   that it learns to drive slowly: 6.13 s after 30 minutes, against 5.73 s after 8 with 0.001)
   -> `best_lap_over_limit` = best evaluation lap / `simulator.limit` physical-limit lap.
+  `--preset` (an `ACTION_SPACE_PRESETS` key) and `--lr-schedule` (`RLConfig.lr_schedule`) change
+  those two choices for experiments.
   Also `reference_lap_s`: what a driver that knows the car's state (wheel angle, speed, the
   commands in flight) and searches the same action space 0.8 s ahead with the simulator's own
   car model laps in (`reference_drive`), the yardstick of what that action space allows.
@@ -128,20 +130,23 @@ def quick(work: Path, budget: float) -> dict[str, Any]:
     return figures
 
 
-def timed(work: Path, minutes: float, fast: bool) -> dict[str, Any]:
+def timed(work: Path, minutes: float, fast: bool, preset: str = "fast15",
+          lr_schedule: str = "constant") -> dict[str, Any]:
     if fast:
         from simulator.car import DEEPRACER
         from simulator.limit import minimum_lap_time
         from training.rl.config import ACTION_SPACE_PRESETS
         from training.rl.examples import example
 
-        space = ACTION_SPACE_PRESETS["fast15"][2]
-        cfg = RLConfig(max_seconds=60.0 * minutes, action_space=space, stack_size=3, beta_entropy=0.001)
+        space = ACTION_SPACE_PRESETS[preset][2]
+        cfg = RLConfig(max_seconds=60.0 * minutes, action_space=space, stack_size=3, beta_entropy=0.001,
+                       lr_schedule=lr_schedule)
         result = run(f"fast_{minutes:g}min", cfg, example("lap_pace").source, work / "fast")
         limit = minimum_lap_time(UNSEEN_TRACK, DEEPRACER).lap_time_s
         best = result["best_lap_time_s"]
         reference = reference_drive(UNSEEN_TRACK, [(a["steering_angle"], a["speed"]) for a in space])
-        return {"minutes": minutes, "best_lap_s": best, "limit_lap_s": round(limit, 3),
+        return {"minutes": minutes, "preset": preset, "lr_schedule": lr_schedule,
+                "best_lap_s": best, "limit_lap_s": round(limit, 3),
                 "best_lap_over_limit": round(best / limit, 3) if best else None,
                 "reference_lap_s": reference,
                 "reference_lap_over_limit": round(reference / limit, 3) if reference else None,
@@ -228,6 +233,8 @@ def main() -> int:
     parser.add_argument("--first-lap-budget", type=float, default=240.0, help="seconds for the --quick run")
     parser.add_argument("--minutes", type=float, help="a timed run on reinvent_base")
     parser.add_argument("--fast", action="store_true", help="with --minutes: fast actions, speed reward")
+    parser.add_argument("--preset", default="fast15", help="with --fast: the action-space preset")
+    parser.add_argument("--lr-schedule", default="constant", help="with --fast: RLConfig.lr_schedule")
     parser.add_argument("--unseen-track", action="store_true", help="train on other tracks, drive reinvent_base")
     parser.add_argument("--work", type=Path, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args()
@@ -239,7 +246,8 @@ def main() -> int:
         if args.quick:
             figures.update(quick(work, args.first_lap_budget))
         if args.minutes and not args.unseen_track:
-            figures[f"{'fast_' if args.fast else ''}{args.minutes:g}min"] = timed(work, args.minutes, args.fast)
+            figures[f"{'fast_' if args.fast else ''}{args.minutes:g}min"] = timed(
+                work, args.minutes, args.fast, args.preset, args.lr_schedule)
         if args.unseen_track:
             figures["unseen"] = unseen(work, args.minutes or 10.0)
     figures["load_after"] = load()

@@ -46,7 +46,7 @@ def _steer_grid(steering: tuple[float, ...], speeds: tuple[float, ...]) -> list[
 
 
 #: Action spaces a team starts from: key -> (label, action_space_type, model_metadata.json's
-#: action_space). "sprint15" is the one bench/rl_training.py's 30-minute figure trains.
+#: action_space). "fast15" is the one bench/rl_training.py's 30-minute figure trains.
 ACTION_SPACE_PRESETS: dict[str, tuple[str, str, Any]] = {
     "console": ("Console default: ±30/±15/0° x 0.4/0.8 m/s", "discrete",
                 [{"steering_angle": a.steering_angle, "speed": a.speed} for a in DEFAULT_ACTION_SPACE.actions]),

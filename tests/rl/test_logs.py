@@ -32,14 +32,20 @@ def run(track):
     return runs.iterations(track), runs.evaluation(track)
 
 
+def _log_iterations(folder, track, run, n):
+    """A new TrainingLog in `folder` with n iterations and their evaluations written."""
+    episodes, evaluation = run
+    log = TrainingLog(folder)
+    for k in range(n):
+        log.write_iteration(k, episodes[k % len(episodes)], track)
+        log.write_evaluation(k, evaluation, track)
+    return log
+
+
 @pytest.fixture
 def logged(tmp_path, track, run):
-    episodes, evaluation = run
     runs.write_run_files(tmp_path)
-    log = TrainingLog(tmp_path)
-    for k, batch in enumerate(episodes):
-        log.write_iteration(k, batch, track)
-        log.write_evaluation(k, evaluation, track)
+    _log_iterations(tmp_path, track, run, len(run[0]))
     return tmp_path
 
 
@@ -124,10 +130,7 @@ def test_columns_match_csv(logged, run):
 def test_resume_rewrites_an_iteration_logged_before_the_kill(tmp_path, track, run):
     episodes, evaluation = run
     runs.write_run_files(tmp_path)
-    log = TrainingLog(tmp_path)
-    for k in range(3):
-        log.write_iteration(k, episodes[k], track)
-        log.write_evaluation(k, evaluation, track)
+    _log_iterations(tmp_path, track, run, 3)
     full = robomaker_log_path(tmp_path).read_text()
     # The worker died after logging iteration 2 but before its checkpoint; half a line was
     # appended by a write that never finished.
@@ -236,10 +239,7 @@ def test_each_iteration_serialises_only_its_own_entries(tmp_path, track, run, mo
 
 def test_resume_after_a_kill_in_the_middle_of_an_append(tmp_path, track, run):
     episodes, evaluation = run
-    log = TrainingLog(tmp_path)
-    for k in range(2):
-        log.write_iteration(k, episodes[k], track)
-        log.write_evaluation(k, evaluation, track)
+    _log_iterations(tmp_path, track, run, 2)
     whole = metrics_path(tmp_path).read_text()
     # The kill came while iteration 2 was being appended: half an entry, half a state line.
     with metrics_path(tmp_path).open("r+") as f:
@@ -262,10 +262,7 @@ def test_logs_of_the_older_layout_are_rewritten_on_resume(tmp_path, track, run):
     """A run logged before the appendable layout (one state document, the metrics document
     rewritten whole) resumes: both files are written again in the new layout."""
     episodes, evaluation = run
-    log = TrainingLog(tmp_path)
-    for k in range(2):
-        log.write_iteration(k, episodes[k], track)
-        log.write_evaluation(k, evaluation, track)
+    _log_iterations(tmp_path, track, run, 2)
     document = json.loads(metrics_path(tmp_path).read_text())
     new_state = tmp_path / "logs" / "training_log_state.jsonl"
     records = [json.loads(line)["record"] for line in new_state.read_text().splitlines()]

@@ -118,7 +118,7 @@ def read_state(out_dir: str | os.PathLike) -> dict[str, Any]:
             raise ValueError("not a training log state")
         return {"tracks": list(old["tracks"]), "iterations": list(old["iterations"])}
     state, _ = _read_state_lines(path)
-    return state
+    return {"tracks": state["tracks"], "iterations": state["iterations"]}
 
 
 def _read_state_lines(path: Path) -> tuple[dict[str, Any], dict[int, int]]:
@@ -166,7 +166,7 @@ class IterationRecord:
     robomaker_end: int
     evaluation_trials: int = 0
     # Byte offsets in TrainingMetrics.json where the iteration's training entries and its
-    # evaluation entries begin (each where the closing `]}` stood), and where they end.
+    # evaluation entries begin (each where the document's closing text stood), and where they end.
     metrics_offset: int = 0
     evaluation_offset: int = 0
     metrics_end: int = 0
@@ -185,6 +185,9 @@ class TrainingLog:
         self.iterations: list[IterationRecord] = []
         self.tracks: list[str] = []
         self.metric_count = 0  # entries in TrainingMetrics.json
+        # What follows its last entry: the end of the list and the document's other keys.
+        rest = json.dumps({k: v for k, v in training_metrics([], best_model_metric).items() if k != "metrics"})
+        self._metrics_close = ("\n], " + rest[1:] + "\n").encode()
         self._state_offsets: dict[int, int] = {}  # iteration -> its first line in the state file
         self._state_end = 0
         if resume and (state_path(self.out_dir).exists() or _old_state_path(self.out_dir).exists()):
@@ -358,13 +361,6 @@ class TrainingLog:
         self.iterations = keep
 
     # TrainingMetrics.json: {"metrics": [<entries>], "version": ..., "best_model_metric": ...}
-    @property
-    def _metrics_close(self) -> bytes:
-        """What follows the last entry: the end of the list and the document's other keys."""
-        document = training_metrics([], self.best_model_metric)
-        rest = json.dumps({k: v for k, v in document.items() if k != "metrics"})
-        return ("\n], " + rest[1:] + "\n").encode()
-
     def _open_metrics(self) -> None:
         """Start an empty TrainingMetrics.json."""
         path = metrics_path(self.out_dir)

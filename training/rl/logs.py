@@ -233,7 +233,7 @@ class TrainingLog:
         _write_columns(columns_path(self.out_dir, "training", iteration), rows, track_column)
         start, end = self._append_robomaker(rows)
         offset = self._metrics_end()
-        after = self._append_metrics(offset, entries, first_entry=self.metric_count == 0)
+        after = self._append_metrics(offset, entries)
         record = IterationRecord(iteration=iteration, first_episode=first, episodes=len(episodes),
                                  metrics_start=self.metric_count, robomaker_start=start, robomaker_end=end,
                                  metrics_offset=offset, evaluation_offset=after, metrics_end=after)
@@ -284,7 +284,7 @@ class TrainingLog:
                 "completion_percentage": int(trial.completion_pct),
                 "episode_status": METRICS_STATUS[trial.status],
             })
-        end = self._append_metrics(record.evaluation_offset, entries, first_entry=self.metric_count == 0)
+        end = self._append_metrics(record.evaluation_offset, entries)
         self.metric_count += len(entries)
         self.iterations[-1] = IterationRecord(**{**record.__dict__, "evaluation_trials": len(entries),
                                                  "metrics_end": end})
@@ -352,7 +352,7 @@ class TrainingLog:
                 path.unlink(missing_ok=True)
         first = dropped[0]
         self.metric_count = first.metrics_start
-        self._close_metrics_at(first.metrics_offset)
+        self._append_metrics(first.metrics_offset, [])
         _truncate(robomaker_log_path(self.out_dir), first.robomaker_start)
         self._state_end = self._state_offsets.get(first.iteration, self._state_end)
         _truncate(state_path(self.out_dir), self._state_end)
@@ -372,22 +372,16 @@ class TrainingLog:
         """Where the next entry goes: after the last iteration's entries."""
         return self.iterations[-1].metrics_end if self.iterations else self._metrics_open_at
 
-    def _append_metrics(self, offset: int, entries: list[dict[str, Any]], first_entry: bool) -> int:
-        """Write `entries` at byte `offset` (replacing whatever followed), close the document;
-        returns the offset after the last entry."""
-        text = "".join(("\n" if first_entry and i == 0 else ",\n") + json.dumps(e) for i, e in enumerate(entries))
-        data = text.encode()
+    def _append_metrics(self, offset: int, entries: list[dict[str, Any]]) -> int:
+        """Write `entries` at byte `offset` (replacing whatever followed; none: cut back there),
+        close the document; returns the offset after the last entry."""
+        first = offset == self._metrics_open_at  # no comma before the list's first entry
+        data = "".join(("\n" if first and i == 0 else ",\n") + json.dumps(e) for i, e in enumerate(entries)).encode()
         with metrics_path(self.out_dir).open("r+b") as f:
             f.seek(offset)
             f.write(data + self._metrics_close)
             f.truncate()
         return offset + len(data)
-
-    def _close_metrics_at(self, offset: int) -> None:
-        with metrics_path(self.out_dir).open("r+b") as f:
-            f.seek(offset)
-            f.write(self._metrics_close)
-            f.truncate()
 
     def _save_record(self, record: IterationRecord) -> None:
         """Append the state line of `record` (the latest line of an iteration wins)."""
@@ -425,7 +419,7 @@ class TrainingLog:
             raise TrainingLogError(f"cannot resume: {document} is shorter than the log state expects")
         else:
             self._metrics_open_at = head
-            self._close_metrics_at(last.metrics_end)  # entries of an iteration that never finished go
+            self._append_metrics(last.metrics_end, [])  # entries of an iteration that never finished go
         # Lines appended by an iteration that never finished writing are cut off.
         _truncate(robomaker_log_path(self.out_dir), last.robomaker_end if last else None)
 
@@ -433,10 +427,10 @@ class TrainingLog:
         """Bytes before the first entry of an existing TrainingMetrics.json of ours."""
         try:
             with metrics_path(self.out_dir).open("rb") as f:
-                start = f.read(4096)
+                start = f.read(len(_METRICS_OPEN))
         except OSError:
             return None
-        return len(_METRICS_OPEN) if start.startswith(_METRICS_OPEN.encode()) else None
+        return len(start) if start == _METRICS_OPEN.encode() else None
 
     def _upgrade_state(self) -> None:
         """Logs written before STATE_VERSION 2 (one state document, TrainingMetrics.json rewritten
@@ -459,11 +453,9 @@ class TrainingLog:
                 raise TrainingLogError(f"cannot resume: {metrics_path(self.out_dir)} has fewer entries "
                                        "than the log state expects")
             offset = self._metrics_end()
-            middle = self._append_metrics(offset, train_entries, first_entry=self.metric_count == 0)
-            self.metric_count += len(train_entries)
-            end = self._append_metrics(middle, eval_entries, first_entry=self.metric_count == 0) \
-                if eval_entries else middle
-            self.metric_count += len(eval_entries)
+            middle = self._append_metrics(offset, train_entries)
+            end = self._append_metrics(middle, eval_entries)
+            self.metric_count += len(train_entries) + len(eval_entries)
             record = IterationRecord(**{**record.__dict__, "metrics_offset": offset,
                                         "evaluation_offset": middle, "metrics_end": end})
             self.iterations.append(record)
